@@ -29,7 +29,9 @@ TARGETS: tuple[str, ...] = (
 )
 DECISION_TARGETS: tuple[str, ...] = TARGETS[:6]
 
-Engine = Literal["vllm", "tensorrt-llm", "sglang", "llama.cpp", "deepspeed-mii", "deepspeed", "sambaflow", "other"]
+Engine = Literal[
+    "vllm", "tensorrt-llm", "sglang", "llama.cpp", "deepspeed-mii", "deepspeed", "sambaflow", "other"
+]
 LoadRegime = Literal["fixed_batch", "burst", "request_rate", "max_load", "observed"]
 RowPrecision = Literal["bf16", "fp8", "awq", "gptq", "int8", "w4a16", "nvfp4", "other"]
 
@@ -39,7 +41,9 @@ class Targets(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    tokens_per_s: float | None = Field(default=None, gt=0, description="total (input+output) tokens/s, all GPUs")
+    tokens_per_s: float | None = Field(
+        default=None, gt=0, description="total (input+output) tokens/s, all GPUs"
+    )
     output_tokens_per_s: float | None = Field(default=None, gt=0)
     requests_per_s: float | None = Field(default=None, gt=0)
     ttft_p50_s: float | None = Field(default=None, ge=0)

@@ -8,8 +8,7 @@ import sys
 from collections.abc import Sequence
 
 # Each module exposes `register(subparsers)`; its subcommands set `func(args) -> int` as default.
-_COMMAND_MODULES: tuple[str, ...] = (
-)
+_COMMAND_MODULES: tuple[str, ...] = ()
 
 
 def build_parser() -> argparse.ArgumentParser:
