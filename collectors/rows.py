@@ -58,6 +58,10 @@ class Targets(BaseModel):
     sm_active_frac: float | None = Field(default=None, ge=0, le=1.0)
     tensor_active_frac: float | None = Field(default=None, ge=0, le=1.0)
     preemptions: float | None = Field(default=None, ge=0)
+    # means, where a source publishes no median (added after schema v1: hashed only when set)
+    ttft_mean_s: float | None = Field(default=None, ge=0)
+    tpot_mean_s: float | None = Field(default=None, ge=0)
+    itl_mean_s: float | None = Field(default=None, ge=0)
 
 
 class Stack(BaseModel):
@@ -92,6 +96,10 @@ class Provenance(BaseModel):
     notes: list[str] = Field(default_factory=list, description="every conversion applied, in words")
 
 
+_LATE_FIELDS: tuple[str, ...] = ("ep", "dp")
+_LATE_TARGETS: tuple[str, ...] = ("ttft_mean_s", "tpot_mean_s", "itl_mean_s")
+
+
 class HistoryRow(BaseModel):
     """One history row. `content_hash` is filled in by `with_hash()` and checked on load."""
 
@@ -111,6 +119,12 @@ class HistoryRow(BaseModel):
     gpu_memory_gb: float | None = Field(default=None, gt=0)
     tp: int = Field(ge=1, le=64)
     pp: int = Field(default=1, ge=1, le=64)
+    ep: int | None = Field(
+        default=None, ge=1, le=64, description="expert-parallel degree where the source states one"
+    )
+    dp: int | None = Field(
+        default=None, ge=1, le=64, description="data-parallel replicas (GPUs = tp × pp × dp)"
+    )
     precision: RowPrecision
     kv_cache_dtype: str = "auto"
     engine: Engine
@@ -140,6 +154,15 @@ class HistoryRow(BaseModel):
     def measured_content(self) -> dict[str, object]:
         """What the hash covers: axes, targets, stack. Not provenance, not the hash itself."""
         data = self.model_dump(mode="json", exclude={"content_hash", "provenance", "schema_version"})
+        # fields added after schema v1 enter the hash only when set, so stored hashes stay valid
+        for late in _LATE_FIELDS:
+            if data.get(late) is None:
+                data.pop(late, None)
+        targets = data["targets"]
+        assert isinstance(targets, dict)
+        for late in _LATE_TARGETS:
+            if targets.get(late) is None:
+                targets.pop(late, None)
         return data
 
     def compute_hash(self) -> str:

@@ -8,7 +8,12 @@ import sys
 from collections.abc import Sequence
 
 # Each module exposes `register(subparsers)`; its subcommands set `func(args) -> int` as default.
-_COMMAND_MODULES: tuple[str, ...] = ()
+_COMMAND_MODULES: tuple[str, ...] = (
+    "omnipilot.slurm.cluster_cli",
+    "omnipilot.daemon.daemon_cli",
+    "omnipilot.collectors.history_cli",
+    "omnipilot.advisor.model_cli",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,151 @@
+"""Configuration arms (GPU kind × TP × precision) and whether each fits in GPU memory.
+
+Two levels of fit, because vLLM treats them differently:
+- `fits`: weights/TP + runtime overhead + the KV cache of one full-context sequence fit in the
+  memory vLLM may use. Otherwise the server does not start: the arm is infeasible.
+- `kv_occupancy`: the KV cache the workload needs (concurrency × tokens per sequence) over what
+  is left after weights. Above 1 the server starts but preempts requests: a cost, not a wall.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from omnipilot.advisor.catalog import PRECISIONS, GpuSpec, ModelSpec
+
+TP_DEGREES: tuple[int, ...] = (1, 2, 4, 8)
+GIB = 1024.0**3
+# CUDA context, activations and the sampler's buffers per GPU; vLLM's profiling typically finds 1–3 GiB.
+OVERHEAD_BYTES = 2.0 * GIB
+
+
+class Workload(BaseModel):
+    """What one serving job asks of an arm."""
+
+    model_config = ConfigDict(frozen=True)
+
+    concurrency: int = Field(gt=0)
+    context: int = Field(gt=0, description="max model length (tokens)")
+    prompt_len: int = Field(gt=0)
+    output_len: int = Field(gt=0)
+    kv_bits: float = 16.0
+
+
+class Arm(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    gpu: str
+    tp: int
+    precision: str
+    checkpoint: str = Field(description="what vLLM would load")
+    quantization_flag: str | None = Field(default=None, description="vLLM --quantization value, if any")
+
+    @property
+    def label(self) -> str:
+        return f"{self.gpu.split('-')[0].lower()}x{self.tp} {self.precision}"
+
+
+class ArmFit(BaseModel):
+    arm: Arm
+    fits: bool
+    weights_gib_per_gpu: float
+    kv_gib_per_gpu_needed: float
+    kv_gib_per_gpu_available: float
+    kv_occupancy: float = Field(description="workload KV need / KV space; > 1 means preemption")
+    reasons: list[str] = []
+
+
+def precision_options(model: ModelSpec, gpu: GpuSpec) -> list[tuple[str, str, str | None]]:
+    """(precision, checkpoint, --quantization flag) choices this model offers on this GPU kind."""
+    options: list[tuple[str, str, str | None]] = [("bf16", model.name, None)]
+    nvidia = gpu.vendor == "nvidia"
+    for prec in PRECISIONS[1:]:
+        ck = model.checkpoints.get(prec)  # type: ignore[call-overload]
+        if prec == "fp8":
+            if ck and (gpu.fp8_compute or (nvidia and gpu.compute_capability >= 8.0)):
+                options.append(("fp8", ck, None))  # pre-quantized; weight-only on Ampere
+            elif gpu.fp8_compute:
+                options.append(("fp8", model.name, "fp8"))  # dynamic FP8 of the bf16 checkpoint
+        elif ck and nvidia:
+            options.append((prec, ck, prec))
+    return options
+
+
+def tp_valid(model: ModelSpec, tp: int) -> bool:
+    """vLLM shards attention heads: TP must divide the heads, and KV heads divide or be replicated."""
+    return model.heads % tp == 0 and (model.kv_heads % tp == 0 or tp % model.kv_heads == 0)
+
+
+def kv_bytes_per_gpu(model: ModelSpec, tp: int, tokens: float, kv_bits: float) -> float:
+    heads_per_gpu = max(model.kv_heads / tp, 1.0)  # KV heads replicate when TP exceeds them
+    return 2.0 * model.layers * heads_per_gpu * model.head_dim * (kv_bits / 8.0) * tokens
+
+
+def fit_arm(
+    model: ModelSpec, gpu: GpuSpec, tp: int, option: tuple[str, str, str | None], work: Workload,
+    *, gpu_memory_utilization: float = 0.9,
+) -> ArmFit:
+    precision, checkpoint, flag = option
+    usable = gpu.memory_gb * 1e9 * gpu_memory_utilization
+    weights = model.weight_bytes(precision) / tp
+    kv_space = usable - weights - OVERHEAD_BYTES
+    one_seq = kv_bytes_per_gpu(model, tp, work.context, work.kv_bits)
+    need = kv_bytes_per_gpu(model, tp, work.concurrency * (work.prompt_len + work.output_len), work.kv_bits)
+    reasons: list[str] = []
+    fits = kv_space >= one_seq
+    if kv_space <= 0:
+        reasons.append(
+            f"weights {weights / GIB:.1f} GiB + {OVERHEAD_BYTES / GIB:.0f} GiB runtime per GPU exceed the "
+            f"{usable / GIB:.1f} GiB vLLM may use on {gpu.name}"
+        )
+    elif not fits:
+        reasons.append(
+            f"one {work.context}-token sequence needs {one_seq / GIB:.1f} GiB of KV cache per GPU, "
+            f"{max(kv_space, 0) / GIB:.1f} GiB left after weights"
+        )
+    occupancy = need / kv_space if kv_space > 0 else float("inf")
+    if fits and occupancy > 1.0:
+        reasons.append(f"KV cache holds {1 / occupancy:.0%} of {work.concurrency} concurrent sequences")
+    return ArmFit(
+        arm=Arm(gpu=gpu.name, tp=tp, precision=precision, checkpoint=checkpoint, quantization_flag=flag),
+        fits=fits,
+        weights_gib_per_gpu=weights / GIB,
+        kv_gib_per_gpu_needed=need / GIB,
+        kv_gib_per_gpu_available=max(kv_space, 0.0) / GIB,
+        kv_occupancy=occupancy,
+        reasons=reasons,
+    )
+
+
+def enumerate_arms(
+    model: ModelSpec,
+    gpus: Iterable[tuple[GpuSpec, int]],
+    work: Workload,
+    *,
+    tps: Sequence[int] = TP_DEGREES,
+    precisions: Sequence[str] | None = None,
+    gpu_memory_utilization: float = 0.9,
+) -> list[ArmFit]:
+    """Every arm on the given (GPU kind, GPUs per node) pairs, fitting or not, with reasons."""
+    out: list[ArmFit] = []
+    for gpu, per_node in gpus:
+        for tp in tps:
+            if tp > per_node or not tp_valid(model, tp):
+                continue
+            for option in precision_options(model, gpu):
+                if precisions is not None and option[0] not in precisions:
+                    continue
+                out.append(fit_arm(model, gpu, tp, option, work, gpu_memory_utilization=gpu_memory_utilization))
+    return out
+
+
+def feasible_arms(
+    model: ModelSpec,
+    gpus: Iterable[tuple[GpuSpec, int]],
+    work: Workload,
+    **kwargs: object,
+) -> list[ArmFit]:
+    """The arms whose server would start (see module docstring)."""
+    return [a for a in enumerate_arms(model, gpus, work, **kwargs) if a.fits]  # type: ignore[arg-type]

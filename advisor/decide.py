@@ -1,0 +1,161 @@
+"""From one job's intent and the cluster's GPU kinds to a ranked list of arms and a choice.
+
+Pure computation (the daemon calls it in the request path): no I/O. The ranking is the
+cheapest-fit rule; when a cost model is loaded, each arm also carries its predicted targets with
+intervals and a confidence, and arms the model abstains on are marked so.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from omnipilot.advisor.arms import Arm, ArmFit, Workload, enumerate_arms
+from omnipilot.advisor.catalog import Catalog, GpuSpec, ModelSpec
+from omnipilot.advisor.fallback import rank_cheapest_fit
+
+Outcome = Literal["advised", "no_fit", "unknown_model", "no_gpus"]
+
+
+class Interval(BaseModel):
+    q10: float
+    q50: float
+    q90: float
+
+
+class Prediction(BaseModel):
+    targets: dict[str, Interval] = {}
+    confidence: Literal["high", "medium", "low"] = "low"
+    reasons: list[str] = []
+
+
+# (model, workload, arms) → one prediction per arm, same order
+Scorer = Callable[[ModelSpec, Workload, Sequence[Arm]], list[Prediction]]
+
+
+class Asked(BaseModel):
+    """What the job asked for, as far as the request and the script tell."""
+
+    gpu_kind: str | None = None
+    gres_type: str | None = None
+    gpus: int | None = None
+    tp: int | None = None
+    precision: str | None = None
+    partition: str | None = None
+
+    def label(self) -> str:
+        kind = (self.gpu_kind or self.gres_type or "gpu").split("-")[0].lower()
+        n = self.gpus if self.gpus is not None else self.tp
+        parts = [f"{kind}x{n}" if n else kind]
+        if self.precision:
+            parts.append(self.precision)
+        if self.tp:
+            parts.append(f"tp{self.tp}")
+        return " ".join(parts)
+
+
+class Intent(BaseModel):
+    model_name: str
+    model: ModelSpec
+    workload: Workload
+    assumed: dict[str, str] = Field(default_factory=dict, description="value → where it came from")
+    asked: Asked = Asked()
+    part_list: list[str] = []
+    gpu_filter: str | None = Field(default=None, description="catalog kind the user pinned with gpu=")
+    slo_ttft_ms: float | None = None
+    runtime_h: float = 1.0
+
+
+class ScoredArm(BaseModel):
+    arm: Arm
+    gres_type: str
+    partitions: list[str]
+    fit: ArmFit
+    cost_per_hour: float
+    prediction: Prediction | None = None
+
+    @property
+    def confidence(self) -> str:
+        return self.prediction.confidence if self.prediction else "none"
+
+
+class Decision(BaseModel):
+    outcome: Outcome
+    ranked: list[ScoredArm] = []
+    choice: ScoredArm | None = None
+    rule: Literal["cheapest_fit"] = "cheapest_fit"
+    notes: list[str] = []
+    smallest_elsewhere: str | None = None
+
+
+def gpu_pool(
+    kinds_by_partition: Mapping[str, Mapping[str, int]], catalog: Catalog, part_list: Sequence[str]
+) -> tuple[dict[str, tuple[GpuSpec, int, str, list[str]]], list[str]]:
+    """GPU kinds the job could use: catalog kind → (spec, max GPUs on one node, gres type, partitions)."""
+    pool: dict[str, tuple[GpuSpec, int, str, list[str]]] = {}
+    unknown: list[str] = []
+    for part, kinds in kinds_by_partition.items():
+        if part_list and part not in part_list:
+            continue
+        for gres_type, per_node in kinds.items():
+            spec = catalog.gpu_for_gres_type(gres_type)
+            if spec is None:
+                unknown.append(gres_type)
+                continue
+            prev = pool.get(spec.name)
+            parts = [*(prev[3] if prev else []), part]
+            pool[spec.name] = (spec, max(per_node, prev[1] if prev else 0), gres_type, parts)
+    return pool, sorted(set(unknown))
+
+
+def decide(
+    intent: Intent,
+    kinds_by_partition: Mapping[str, Mapping[str, int]],
+    catalog: Catalog,
+    cost_per_gpu_hour: Mapping[str, float],
+    *,
+    scorer: Scorer | None = None,
+    gpu_memory_utilization: float = 0.9,
+) -> Decision:
+    pool, unknown = gpu_pool(kinds_by_partition, catalog, intent.part_list)
+    notes = [f"GRES type {t!r} is not in etc/gpus.toml: its nodes are not considered" for t in unknown]
+    if intent.gpu_filter:
+        pool = {k: v for k, v in pool.items() if k == intent.gpu_filter}
+    if not pool:
+        return Decision(outcome="no_gpus", notes=[*notes, "no GPU partition this job may use has usable GPUs"])
+    fits = enumerate_arms(
+        intent.model, [(spec, per_node) for spec, per_node, _, _ in pool.values()], intent.workload,
+        gpu_memory_utilization=gpu_memory_utilization,
+    )
+    ranked_fits = rank_cheapest_fit(fits, cost_per_gpu_hour, intent.runtime_h)
+    if not ranked_fits:
+        return Decision(
+            outcome="no_fit", notes=notes,
+            smallest_elsewhere=smallest_fit_anywhere(intent, catalog, gpu_memory_utilization),
+        )
+    ranked = [
+        ScoredArm(
+            arm=f.arm, gres_type=pool[f.arm.gpu][2], partitions=pool[f.arm.gpu][3], fit=f,
+            cost_per_hour=f.arm.tp * cost_per_gpu_hour.get(f.arm.gpu, 0.0),
+        )
+        for f in ranked_fits
+    ]
+    if scorer is not None:
+        preds = scorer(intent.model, intent.workload, [s.arm for s in ranked])
+        for s, p in zip(ranked, preds, strict=True):
+            s.prediction = p
+    return Decision(outcome="advised", ranked=ranked, choice=ranked[0], notes=notes)
+
+
+def smallest_fit_anywhere(intent: Intent, catalog: Catalog, gpu_memory_utilization: float) -> str | None:
+    """The smallest single-node arm, on any catalog kind with 8 GPUs a node, that would start."""
+    fits = enumerate_arms(intent.model, [(g, 8) for g in catalog.gpus], intent.workload,
+                          gpu_memory_utilization=gpu_memory_utilization)
+    ok = [f for f in fits if f.fits]
+    if not ok:
+        return None
+    best = min(ok, key=lambda f: (f.arm.tp * catalog.gpus[[g.name for g in catalog.gpus].index(f.arm.gpu)].memory_gb,
+                                  f.arm.tp))
+    return f"{best.arm.gpu} x{best.arm.tp} {best.arm.precision}"

@@ -1,0 +1,170 @@
+"""The support envelope: what a target was measured on, and how far a query lies outside it.
+
+Fitted on a target's labelled training rows and stored with the model. At prediction every
+out-of-envelope axis is named in words and sets the confidence, independently of the interval
+width (the paper's §4.3: intervals fail out of distribution, so width cannot be the guardrail):
+
+- low (abstain): a numeric axis outside the measured range, or a category never measured
+  (family, GPU kind, precision, engine, load regime, TP degree);
+- medium: every axis in range, but a combination never measured (this precision on this GPU
+  kind, this family on this GPU kind, this TP on this GPU kind) or a base model with no rows of
+  its own;
+- high: otherwise.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict
+
+Confidence = Literal["high", "medium", "low"]
+CONFIDENCE_ORDER: dict[str, int] = {"high": 0, "medium": 1, "low": 2}
+
+# (axis key, words in reasons, how a value prints)
+NUMERIC_AXES: tuple[tuple[str, str, str], ...] = (
+    ("params_b", "model size", "{:g}B"),
+    ("context_len", "context", "{:.0f}"),
+    ("concurrency", "concurrency", "{:.0f}"),
+    ("prompt_len", "prompt length", "{:.0f}"),
+    ("output_len", "output length", "{:.0f}"),
+)
+CATEGORY_AXES: tuple[tuple[str, str], ...] = (
+    ("family", "model family"),
+    ("gpu", "GPU kind"),
+    ("precision", "precision"),
+    ("tp", "TP degree"),
+    ("engine", "engine"),
+    ("load_regime", "load regime"),
+)
+PAIR_AXES: tuple[tuple[str, str], ...] = (("gpu", "precision"), ("family", "gpu"), ("gpu", "tp"))
+
+
+class NumericRange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    lo: float
+    hi: float
+
+
+class Envelope(BaseModel):
+    """Measured support of one target; learned state, serialisable into the model manifest."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    n_rows: int
+    ranges: dict[str, NumericRange]
+    categories: dict[str, list[str]]
+    pairs: dict[str, list[list[str]]]
+    models: list[str]
+
+    @classmethod
+    def fit(cls, cols: Mapping[str, Any]) -> Envelope:
+        n = len(cols["model"])
+        ranges: dict[str, NumericRange] = {}
+        for key, _, _ in NUMERIC_AXES:
+            vals = axis_values(cols, key)
+            vals = vals[np.isfinite(vals)]
+            if len(vals):
+                ranges[key] = NumericRange(lo=float(vals.min()), hi=float(vals.max()))
+        categories = {key: sorted({_cat(v) for v in cols[key]}) for key, _ in CATEGORY_AXES}
+        pairs = {
+            f"{a}|{b}": sorted([list(p) for p in {(_cat(x), _cat(y)) for x, y in zip(cols[a], cols[b], strict=True)}])
+            for a, b in PAIR_AXES
+        }
+        return cls(n_rows=n, ranges=ranges, categories=categories, pairs=pairs,
+                   models=sorted({_cat(m) for m in cols["model"]}))  # fmt: skip
+
+    def check(self, cols: Mapping[str, Any]) -> list[tuple[Confidence, list[str]]]:
+        """Per row: the confidence and the reasons (empty when high)."""
+        n = len(cols["model"])
+        low: list[list[str]] = [[] for _ in range(n)]
+        medium: list[list[str]] = [[] for _ in range(n)]
+        self._check_numeric(cols, low)
+        cats = {key: set(vals) for key, vals in self.categories.items()}
+        pairs = {k: {(a, b) for a, b in v} for k, v in self.pairs.items()}
+        models = set(self.models)
+        for i in range(n):
+            row = {key: _cat(cols[key][i]) for key, _ in CATEGORY_AXES}
+            for key, words in CATEGORY_AXES:
+                if row[key] not in cats.get(key, set()):
+                    low[i].append(
+                        f"{words} {row[key]} not measured (measured: {', '.join(self.categories.get(key, []))})"
+                    )
+            if low[i]:
+                continue
+            for a, b in PAIR_AXES:
+                if (row[a], row[b]) not in pairs.get(f"{a}|{b}", set()):
+                    medium[i].append(_pair_words(a, b, row))
+            model = _cat(cols["model"][i])
+            if model not in models:
+                medium[i].append(f"model {model} not measured (its family is)")
+        out: list[tuple[Confidence, list[str]]] = []
+        for i in range(n):
+            if low[i]:
+                out.append(("low", low[i]))
+            elif medium[i]:
+                out.append(("medium", medium[i]))
+            else:
+                out.append(("high", []))
+        return out
+
+    def _check_numeric(self, cols: Mapping[str, Any], low: list[list[str]]) -> None:
+        for key, words, fmt in NUMERIC_AXES:
+            rng = self.ranges.get(key)
+            if rng is None:
+                continue
+            vals = axis_values(cols, key)
+            # 1e-9 relative slack: values read back from JSON must not flag their own bounds.
+            above = np.flatnonzero(vals > rng.hi * (1 + 1e-9))
+            below = np.flatnonzero(vals < rng.lo * (1 - 1e-9))
+            for i in above:
+                low[i].append(f"{words} {fmt.format(vals[i])} above the measured {fmt.format(rng.hi)}")
+            for i in below:
+                low[i].append(f"{words} {fmt.format(vals[i])} below the measured {fmt.format(rng.lo)}")
+
+
+def axis_values(cols: Mapping[str, Any], key: str) -> np.ndarray:
+    """Numeric axis as floats; context falls back to prompt + output (as the featurizer does)."""
+    n = len(cols["model"])
+    raw = cols.get(key)
+    vals = np.full(n, math.nan) if raw is None else np.array([_num(v) for v in raw], dtype=float)
+    if key == "context_len":
+        floor = axis_values(cols, "prompt_len") + axis_values(cols, "output_len")
+        vals = np.where(np.isnan(vals), floor, vals)
+    return vals
+
+
+def worst(a: Confidence, b: Confidence) -> Confidence:
+    return a if CONFIDENCE_ORDER[a] >= CONFIDENCE_ORDER[b] else b
+
+
+def _num(v: object) -> float:
+    if v is None:
+        return math.nan
+    try:
+        return float(v)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def _cat(v: object) -> str:
+    """Category as text; ints and int-valued floats (TP read from a frame) print without '.0'."""
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "unknown"
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    if isinstance(v, np.integer):
+        return str(int(v))
+    return str(v)
+
+
+def _pair_words(a: str, b: str, row: Mapping[str, str]) -> str:
+    if b == "tp":
+        return f"TP {row[b]} on {row[a]} not measured"
+    if a == "gpu":
+        return f"{row[b]} on {row[a]} not measured"
+    return f"{row[a]} on {row[b]} not measured"

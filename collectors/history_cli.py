@@ -1,0 +1,127 @@
+"""`omnipilot history import|validate|stats|build-seed` (docs/history.md).
+
+Exit status: 0 = all good; 1 = something was quarantined (named on stderr as file:line: reason);
+2 = bad usage or a missing file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from omnipilot.collectors.coverage import render_text, stats
+from omnipilot.collectors.rows import HistoryRow
+from omnipilot.collectors.seed import DEFAULT_OUT, build_seed, default_data_dir
+from omnipilot.collectors.store import HistoryStore, Problem, parse_line
+
+
+def default_history() -> Path:
+    env = os.environ.get("OMNIPILOT_HISTORY")
+    return Path(env) if env else DEFAULT_OUT
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = subparsers.add_parser("history", help="the history of serving runs: import, validate, stats")
+    sub = p.add_subparsers(dest="history_command", metavar="ACTION", required=True)
+    hist_help = "history file (default: $OMNIPILOT_HISTORY, else var/seed/history.jsonl)"
+
+    imp = sub.add_parser("import", help="append the rows of a JSONL file (a site's runs or another history)")
+    imp.add_argument("file", type=Path)
+    imp.add_argument("--history", type=Path, default=None, help=hist_help)
+    imp.set_defaults(func=cmd_import)
+
+    val = sub.add_parser("validate", help="check every line; quarantine bad ones (exit 1 if any)")
+    val.add_argument("file", type=Path, nargs="?", default=None, help=hist_help)
+    val.set_defaults(func=cmd_validate)
+
+    st = sub.add_parser("stats", help="coverage tables: GPU kind x precision x TP, families, sizes, ...")
+    st.add_argument("file", type=Path, nargs="?", default=None, help=hist_help)
+    st.add_argument("--json", action="store_true", help="print one JSON document")
+    st.set_defaults(func=cmd_stats)
+
+    seed = sub.add_parser("build-seed", help="build the seed history from the public measured data")
+    seed.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        help="public data folder (default: $OMNIPILOT_SHARED_DATA, else ../shared/data)",
+    )
+    seed.add_argument(
+        "--out", type=Path, default=DEFAULT_OUT, help="output (default: var/seed/history.jsonl)"
+    )
+    seed.add_argument("--rebuild", action="store_true", help="start from an empty file instead of appending")
+    seed.add_argument("--strict", action="store_true", help="exit 1 when any source line was quarantined")
+    seed.set_defaults(func=cmd_build_seed)
+
+
+def _report(problems: list[Problem]) -> None:
+    for p in problems:
+        print(f"quarantined {p}", file=sys.stderr)
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    src: Path = args.file
+    if not src.is_file():
+        print(f"error: {src} not found (give a JSONL file of history rows)", file=sys.stderr)
+        return 2
+    store = HistoryStore(args.history or default_history())
+    rows: list[HistoryRow] = []
+    problems: list[Problem] = []
+    with src.open(encoding="utf-8", errors="replace") as fh:
+        for lineno, raw in enumerate(fh, start=1):
+            if raw.strip():
+                parsed = parse_line(raw.strip(), str(src), lineno)
+                (problems if isinstance(parsed, Problem) else rows).append(parsed)  # type: ignore[arg-type]
+    result = store.append(rows)
+    store.quarantine(problems)
+    _report(problems)
+    print(
+        f"{src}: {result.added} added, {result.duplicates} already present, "
+        f"{len(problems)} quarantined to {store.quarantine_file}"
+    )
+    return 1 if problems else 0
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    path: Path = args.file or default_history()
+    if not path.is_file():
+        print(f"error: {path} not found", file=sys.stderr)
+        return 2
+    store = HistoryStore(path)
+    rows, problems = store.read()
+    store.quarantine(problems)
+    _report(problems)
+    print(
+        f"{path}: {len(rows)} valid rows, {len(problems)} bad lines"
+        + (f" (copied to {store.quarantine_file})" if problems else "")
+    )
+    return 1 if problems else 0
+
+
+def cmd_stats(args: argparse.Namespace) -> int:
+    path: Path = args.file or default_history()
+    if not path.is_file():
+        print(f"error: {path} not found (build it with `omnipilot history build-seed`)", file=sys.stderr)
+        return 2
+    rows, problems = HistoryStore(path).read()
+    doc = stats(rows, len(problems))
+    print(json.dumps(doc, indent=None if args.json else 2) if args.json else render_text(doc))
+    return 0
+
+
+def cmd_build_seed(args: argparse.Namespace) -> int:
+    data_dir: Path = args.data_dir or default_data_dir()
+    try:
+        report = build_seed(data_dir, args.out, rebuild=args.rebuild)
+    except FileNotFoundError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    for name, n in report.produced.items():
+        print(f"{name}: {n} rows, {report.quarantined[name]} lines quarantined")
+    print(f"{report.out}: {report.added} added, {report.duplicates} already present")
+    if any(report.quarantined.values()):
+        print(f"quarantined lines (with reasons): {HistoryStore(report.out).quarantine_file}")
+    return 1 if args.strict and any(report.quarantined.values()) else 0

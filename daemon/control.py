@@ -1,0 +1,133 @@
+"""The admin control channel: a unix socket (mode 0600) taking one JSON line per connection.
+
+Only root and the configured SlurmUser may use it: the peer's uid is read with SO_PEERCRED, so
+file permissions are not the only guard. Commands: status, mode (get or set), reload.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pwd
+import socket
+import struct
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+log = structlog.get_logger("omnipilot.control")
+
+Handler = Callable[[dict[str, Any], int], dict[str, Any]]
+
+
+def allowed_uids(slurm_user: str) -> set[int]:
+    uids = {0}
+    try:
+        uids.add(pwd.getpwnam(slurm_user).pw_uid)
+    except KeyError:
+        log.warning("slurm_user_unknown", user=slurm_user)
+    return uids
+
+
+def peer_uid(conn: socket.socket) -> int:
+    creds = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+    _pid, uid, _gid = struct.unpack("3i", creds)
+    return int(uid)
+
+
+class ControlServer:
+    def __init__(self, path: Path, uids: set[int], handler: Handler) -> None:
+        self.path = path
+        self.uids = uids
+        self.handler = handler
+        self._sock: socket.socket | None = None
+        self._stop = threading.Event()
+
+    def start(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path.unlink(missing_ok=True)
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        old = os.umask(0o177)
+        try:
+            sock.bind(str(self.path))
+        finally:
+            os.umask(old)
+        os.chmod(self.path, 0o600)
+        sock.listen(8)
+        sock.settimeout(0.5)
+        self._sock = sock
+        threading.Thread(target=self._loop, name="control", daemon=True).start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._sock:
+            self._sock.close()
+        self.path.unlink(missing_ok=True)
+
+    def _loop(self) -> None:
+        assert self._sock is not None
+        while not self._stop.is_set():
+            try:
+                conn, _ = self._sock.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            with conn:
+                self._serve(conn)
+
+    def _serve(self, conn: socket.socket) -> None:
+        conn.settimeout(2.0)
+        uid = peer_uid(conn)
+        try:
+            if uid not in self.uids:
+                log.warning("control_denied", uid=uid)
+                reply: dict[str, Any] = {"ok": False, "error": f"uid {uid} may not control OmniPilot (root or SlurmUser only)"}
+            else:
+                data = b""
+                while not data.endswith(b"\n") and len(data) < 65536:
+                    chunk = conn.recv(4096)
+                    if not chunk:
+                        break
+                    data += chunk
+                reply = self.handler(json.loads(data or b"{}"), uid)
+        except Exception as exc:
+            reply = {"ok": False, "error": f"bad control request: {exc}"}
+        try:
+            conn.sendall(json.dumps(reply).encode() + b"\n")
+        except OSError:
+            pass
+
+
+class ControlError(RuntimeError):
+    pass
+
+
+def control_call(path: Path, request: dict[str, Any], timeout_s: float = 5.0) -> dict[str, Any]:
+    """Send one command to a running daemon; ControlError says why it could not be done."""
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.settimeout(timeout_s)
+    try:
+        sock.connect(str(path))
+        sock.sendall(json.dumps(request).encode() + b"\n")
+        data = b""
+        while not data.endswith(b"\n"):
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    except FileNotFoundError as exc:
+        raise ControlError(f"no daemon control socket at {path}: is the daemon running?") from exc
+    except (ConnectionRefusedError, TimeoutError) as exc:
+        raise ControlError(f"the daemon at {path} does not answer ({exc})") from exc
+    except PermissionError as exc:
+        raise ControlError(f"permission denied on {path}: run as root or SlurmUser") from exc
+    finally:
+        sock.close()
+    reply: dict[str, Any] = json.loads(data)
+    if not reply.get("ok", False):
+        raise ControlError(str(reply.get("error", "the daemon refused")))
+    return reply

@@ -1,0 +1,116 @@
+"""From a request and its parsed script to the advisor's Intent, or to a plain refusal.
+
+Precedence of every value (DECISIONS.md §4): `#OMNIPILOT` tags, then the comment tag, then the
+vLLM command line, then site defaults. The intent records where each assumed value came from, so
+the advice can print it.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel
+
+from omnipilot.advisor.arms import Workload
+from omnipilot.advisor.catalog import Catalog, ModelSpec
+from omnipilot.advisor.decide import Asked, Intent
+from omnipilot.config import Settings
+from omnipilot.daemon.protocol import AdviseRequest
+from omnipilot.daemon.state import Snapshot, parse_gres
+
+RefusalOutcome = Literal["opted_out", "not_serving", "tag_error", "unknown_model", "out_of_scope"]
+
+
+class Refusal(BaseModel):
+    outcome: RefusalOutcome
+    comment: str = ""
+    message: str | None = None
+
+
+_TAG_SOURCES = ("script_tag", "comment_tag")
+
+
+def _valued(parsed: Any, attr: str, default: Any, default_source: str) -> tuple[Any, str]:
+    value = getattr(parsed, attr)
+    if value is None:
+        return default, default_source
+    src = parsed.sources.get(attr, "")
+    return value, {"script_tag": "#OMNIPILOT tag", "comment_tag": "comment tag"}.get(src, src.replace("_", " "))
+
+
+def estimated_model(name: str, params_b: float, family: str | None) -> ModelSpec:
+    """A stand-in architecture for a model the catalog lacks but a `params=` tag sizes."""
+    layers, heads = (32, 32) if params_b <= 10 else (48, 40) if params_b <= 20 else (64, 40) if params_b <= 40 else (80, 64)
+    return ModelSpec(name=name, family=family or "unknown", params_b=params_b, layers=layers, heads=heads,
+                     kv_heads=8, head_dim=128, max_context=32768)
+
+
+def resolve_model(parsed: Any) -> tuple[str | None, ModelSpec | None, str]:
+    if parsed.model_spec is not None:
+        return str(parsed.model or parsed.model_name), parsed.model_spec, ""
+    if parsed.params_b and parsed.sources.get("params_b") in _TAG_SOURCES:
+        name = str(parsed.model or "unnamed-model")
+        return name, estimated_model(name, float(parsed.params_b), parsed.family), "architecture estimated from params="
+    return parsed.model, None, ""
+
+
+def asked_arm(req: AdviseRequest, parsed: Any, catalog: Catalog, snap: Snapshot) -> Asked:
+    gres_type, per_node = parse_gres(req.tres_per_node or req.gres)
+    job_type, per_job = parse_gres(req.tres_per_job)
+    gres_type = gres_type or job_type or parsed.sbatch.gpu_type
+    if gres_type is None and req.partition:
+        # a typeless request lands on whatever the partition holds; name it when that is one kind
+        kinds = snap.kinds_by_partition([req.partition]).get(req.partition, {})
+        gres_type = next(iter(kinds)) if len(kinds) == 1 else None
+    gpus = per_node or per_job or None
+    spec = catalog.gpu_for_gres_type(gres_type) if gres_type else None
+    return Asked(gpu_kind=spec.name if spec else None, gres_type=gres_type, gpus=gpus, tp=parsed.tp,
+                 precision=parsed.precision, partition=req.partition)
+
+
+def build_intent(req: AdviseRequest, parsed: Any, settings: Settings, catalog: Catalog, snap: Snapshot
+                 ) -> Intent | Refusal:
+    if parsed.opted_out:
+        return Refusal(outcome="opted_out")
+    if parsed.tag_errors:
+        msg = "omnipilot: could not read the job's tags, job left unchanged:\n" + "\n".join(
+            f"  {e}" for e in parsed.tag_errors)
+        return Refusal(outcome="tag_error", comment="tag error, no advice (see the sbatch message)", message=msg)
+    if not parsed.is_serving:
+        return Refusal(outcome="not_serving")
+    if parsed.multi_node or (req.min_nodes or 1) > 1:
+        return Refusal(outcome="out_of_scope", comment="multi-node serving is outside OmniPilot's scope; untouched",
+                       message="omnipilot: multi-node (PP/ray) serving is outside OmniPilot's scope: job left unchanged.")
+    name, spec, note = resolve_model(parsed)
+    if spec is None:
+        what = f"model {name!r} is not in the catalog" if name else "the model could not be read from the script"
+        hint = parsed.model_unresolved_hint or "add `#OMNIPILOT model=<huggingface-name>` to the script"
+        return Refusal(
+            outcome="unknown_model", comment=f"cannot advise: {what}",
+            message=(f"omnipilot: cannot advise, job left unchanged: {hint}\n"
+                     "  (an admin can add the model to etc/models.toml)"),
+        )
+    return _intent(req, parsed, settings, catalog, snap, str(name), spec, note)
+
+
+def _intent(req: AdviseRequest, parsed: Any, settings: Settings, catalog: Catalog, snap: Snapshot,
+            name: str, spec: ModelSpec, note: str) -> Intent:
+    d = settings.defaults
+    conc, conc_src = _valued(parsed, "concurrency", d.concurrency, "site default")
+    ctx, ctx_src = _valued(parsed, "context", min(spec.max_context, d.context_cap), "default")
+    out_len, out_src = _valued(parsed, "output_len", max(int(ctx * d.output_frac), 1), "split of context")
+    prompt, _ = _valued(parsed, "prompt_len", max(int(ctx) - int(out_len), 1), "split of context")
+    assumed = {"concurrency": f"{conc} ({conc_src})", "context": f"{ctx} ({ctx_src})",
+               "prompt/output": f"{prompt}/{out_len} ({out_src})"}
+    if note:
+        assumed["architecture"] = note
+    pinned = parsed.gpu if parsed.sources.get("gpu") in _TAG_SOURCES else None
+    limit = req.time_limit
+    if limit is None and req.partition and req.partition in snap.partitions:
+        limit = snap.partitions[req.partition].default_time_min
+    return Intent(
+        model_name=name, model=spec,
+        workload=Workload(concurrency=int(conc), context=int(ctx), prompt_len=int(prompt), output_len=int(out_len)),
+        assumed=assumed, asked=asked_arm(req, parsed, catalog, snap), part_list=req.part_list,
+        gpu_filter=pinned, slo_ttft_ms=parsed.slo_ttft_ms, runtime_h=(limit or d.time_limit_min) / 60.0,
+    )

@@ -1,0 +1,44 @@
+"""Loads the cost model and adapts it to the advisor's scorer: (model, workload, arms) → predictions.
+
+The daemon scores only the targets that enter its answer (throughput and TTFT), all arms of a
+request in one batched call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from omnipilot.advisor.arms import Arm, Workload
+from omnipilot.advisor.catalog import Catalog, ModelSpec
+from omnipilot.advisor.decide import Interval, Prediction, Scorer
+from omnipilot.config import Settings
+
+REQUEST_PATH_TARGETS = ("tokens_per_s", "ttft_p50_s")
+
+
+def load_scorer(settings: Settings, catalog: Catalog) -> tuple[Scorer | None, str]:
+    """The configured model (or the bundled one). Raises ModelLoadError with a clear message."""
+    from omnipilot.advisor.costmodel import BUNDLED_DIR, ArmQuery, CostModel
+
+    path = Path(settings.model.path) if settings.model.path else BUNDLED_DIR
+    if not settings.model.path and not (path / "manifest.json").exists():
+        return None, "none (no bundled model; cheapest-fit rule only)"
+    model = CostModel.load(path, catalog)
+    targets = [t for t in REQUEST_PATH_TARGETS if t in model.fitted_targets]
+
+    def score(spec: ModelSpec, work: Workload, arms: Sequence[Arm]) -> list[Prediction]:
+        queries = [
+            ArmQuery(model=spec.name, gpu=a.gpu, tp=a.tp, precision=a.precision,  # type: ignore[arg-type]
+                     concurrency=work.concurrency, context=work.context, prompt_len=work.prompt_len,
+                     output_len=work.output_len)
+            for a in arms
+        ]
+        preds = model.predict(queries, targets=targets)
+        return [
+            Prediction(targets={k: Interval(q10=v.q10, q50=v.q50, q90=v.q90) for k, v in p.targets.items()},
+                       confidence=p.confidence, reasons=p.reasons)
+            for p in preds
+        ]
+
+    return score, model.version

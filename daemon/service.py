@@ -1,0 +1,192 @@
+"""The request path: one AdviseRequest → one AdviseReply and its decision record. In memory only."""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+from omnipilot.advisor.catalog import Catalog, CatalogError
+from omnipilot.advisor.decide import Decision, Intent, Scorer, decide
+from omnipilot.config import Settings
+from omnipilot.daemon.intent import Refusal, build_intent
+from omnipilot.daemon.jobscript import ParsedJob, parse_job
+from omnipilot.daemon.modes import ModeStore
+from omnipilot.daemon.protocol import AdviseReply, AdviseRequest
+from omnipilot.daemon.reply import EnforcePlan, advice_reply, choose_partition, enforce_blocker, gpu_fields, info_reply, job_env
+from omnipilot.daemon.state import StateCache
+
+log = structlog.get_logger("omnipilot.service")
+_TOKEN_ALPHABET = "abcdefghijkmnpqrstuvwxyz23456789"
+
+
+_SUMMARY_FIELDS = {
+    "is_serving", "not_serving_reason", "opted_out", "model", "model_name", "served_model_name", "tp", "pp",
+    "quantization", "precision", "max_model_len", "max_num_seqs", "concurrency", "context", "prompt_len",
+    "output_len", "slo_ttft_ms", "params_b", "gpu", "sources", "multi_node", "launcher", "line_span",
+    "unresolved", "ambiguities", "tag_errors",
+}
+
+
+def parsed_summary(parsed: ParsedJob) -> dict[str, Any]:
+    """What the decision log keeps of the parse: values and their sources, never script text."""
+    return parsed.model_dump(include=_SUMMARY_FIELDS, exclude_none=True, mode="json")
+
+
+def new_token() -> str:
+    return "".join(secrets.choice(_TOKEN_ALPHABET) for _ in range(8))
+
+
+class AdviceService:
+    def __init__(self, settings: Settings, state: StateCache, modes: ModeStore) -> None:
+        self.settings = settings
+        self.state = state
+        self.modes = modes
+        self.catalog = self._load_catalog()
+        self.scorer: Scorer | None = None
+        self.model_version = "none (cheapest-fit rule only)"
+        self.counts: dict[str, int] = {}
+        self.hook_failures_reported = 0
+        self._lock = threading.Lock()
+
+    def _load_catalog(self) -> Catalog:
+        m = self.settings.model
+        return Catalog.load(Path(m.models_catalog) if m.models_catalog else None,
+                            Path(m.gpus_catalog) if m.gpus_catalog else None)
+
+    def load_model(self) -> str | None:
+        """(Re)load catalogs and the cost model; on failure keep what was serving and say why."""
+        from omnipilot.daemon.scoring import load_scorer
+
+        warning = None
+        try:
+            catalog = self._load_catalog()
+        except CatalogError as exc:
+            warning = f"catalog not reloaded: {exc}"
+            log.error("catalog_reload_failed", error=str(exc))
+            catalog = self.catalog
+        try:
+            scorer, version = load_scorer(self.settings, catalog)
+        except Exception as exc:
+            msg = f"cost model not loaded, keeping {self.model_version}: {exc}"
+            log.error("model_load_failed", error=str(exc), keeping=self.model_version)
+            warning = f"{warning}; {msg}" if warning else msg
+            with self._lock:
+                self.catalog = catalog
+            return warning
+        with self._lock:
+            self.catalog, self.scorer, self.model_version = catalog, scorer, version
+        log.info("model_loaded", version=version)
+        return warning
+
+    def _count(self, key: str) -> None:
+        self.counts[key] = self.counts.get(key, 0) + 1
+
+    def cost_rates(self) -> dict[str, float]:
+        rates = {g.name: g.cost_per_gpu_hour for g in self.catalog.gpus}
+        rates.update(self.settings.cost.per_gpu_hour)
+        return rates
+
+    def answer(self, req: AdviseRequest) -> tuple[AdviseReply, dict[str, Any]]:
+        t0 = time.perf_counter()
+        mode = self.modes.mode
+        token = new_token()
+        record: dict[str, Any] = {"ts": time.time(), "token": token, "id": req.id, "mode": mode,
+                                  "model_version": self.model_version, "uid": req.submit_uid,
+                                  "request": req.model_dump(exclude={"script"}, exclude_none=True)}
+        if mode == "off":
+            self._count("off")
+            return AdviseReply(id=req.id, action="none"), {**record, "outcome": "mode_off"}
+        parsed = parse_job(req.script, req.comment, self.catalog)
+        record["parsed"] = parsed_summary(parsed)
+        built = build_intent(req, parsed, self.settings, self.catalog, self.state.snapshot)
+        if isinstance(built, Refusal):
+            self._count(built.outcome)
+            record["outcome"] = built.outcome
+            if built.outcome in ("opted_out", "not_serving") or mode == "observe":
+                return AdviseReply(id=req.id, action="none"), record
+            return info_reply(req, token, built.comment, built.message), record
+        intent = built
+        decision = decide(intent, self.state.snapshot.kinds_by_partition(), self.catalog, self.cost_rates(),
+                          scorer=self.scorer, gpu_memory_utilization=self.settings.defaults.gpu_memory_utilization)
+        record.update(self._decision_record(intent, decision))
+        self._count(decision.outcome)
+        if decision.choice is None:
+            return self._no_choice(req, token, intent, decision, mode), record
+        if decision.choice.prediction is not None and decision.choice.prediction.confidence == "low":
+            self._count("abstained")
+        if mode == "observe":
+            record["action"] = "observe"
+            return AdviseReply(id=req.id, action="observe", token=token), record
+        plan, degraded = (self._enforce_plan(req, intent, decision, parsed) if mode == "enforce" else (None, None))
+        reply = advice_reply(req, token, mode, intent, decision, plan, degraded)
+        record.update({"action": reply.action, "degraded": degraded, "set": reply.set, "env": reply.env,
+                       "script_rewritten": reply.script is not None, "decide_ms": (time.perf_counter() - t0) * 1e3})
+        return reply, record
+
+    def _no_choice(self, req: AdviseRequest, token: str, intent: Intent, decision: Decision, mode: str) -> AdviseReply:
+        if mode == "observe":
+            return AdviseReply(id=req.id, action="observe", token=token)
+        name = intent.model.name
+        if decision.outcome == "no_fit":
+            where = (f"; the smallest single-node arm that would fit elsewhere is {decision.smallest_elsewhere}"
+                     if decision.smallest_elsewhere else "; no single-node arm of any known GPU kind fits")
+            text = f"no fit: {name} does not fit on any single node this job may use"
+            msg = (f"omnipilot: {name} at context {intent.workload.context} does not fit in the memory of any "
+                   f"single node you may use{where}. Job left unchanged.")
+            return info_reply(req, token, text, msg)
+        text = "no advice: " + "; ".join(decision.notes or ["no usable GPU partitions"])
+        return info_reply(req, token, text, "omnipilot: " + text + ". Job left unchanged.")
+
+    def _enforce_plan(self, req: AdviseRequest, intent: Intent, decision: Decision, parsed: Any
+                      ) -> tuple[EnforcePlan | None, str | None]:
+        from omnipilot.daemon.rewrite import rewrite_vllm
+
+        e = self.settings.enforce
+        part = (req.partition or "").split(",")[0]
+        if e.partitions and part not in e.partitions:
+            return None, f"enforce is scoped to partitions {', '.join(e.partitions)}"
+        if e.accounts and (req.account or "") not in e.accounts:
+            return None, f"enforce is scoped to accounts {', '.join(e.accounts)}"
+        blocker = enforce_blocker(req, intent, decision, e.allow_low_confidence)
+        if blocker:
+            return None, blocker
+        choice = decision.choice
+        assert choice is not None
+        partition = choose_partition(req, choice, self.state.snapshot.partitions)
+        if partition is None:
+            return None, "the job's time limit exceeds MaxTime of every partition holding the advised GPUs"
+        script = None
+        needs_rewrite = (parsed.tp != choice.arm.tp and parsed.tp is not None) or (
+            (intent.asked.precision or "bf16") != choice.arm.precision)
+        if needs_rewrite:
+            res = rewrite_vllm(req.script or "", parsed, model=choice.arm.checkpoint, tp=choice.arm.tp,
+                               quantization=choice.arm.quantization_flag)
+            if res.script is None:
+                return None, f"the vllm command could not be rewritten safely ({res.reason})"
+            if req.script_truncated:
+                return None, "the script was too long to be sent whole, so it cannot be rewritten"
+            script = res.script
+        return EnforcePlan(set=gpu_fields(req, choice, partition), env=job_env(choice), script=script,
+                           partition=partition), None
+
+    def _decision_record(self, intent: Intent, decision: Decision) -> dict[str, Any]:
+        return {
+            "outcome": decision.outcome, "rule": decision.rule, "notes": decision.notes,
+            "model": intent.model.name, "workload": intent.workload.model_dump(), "assumed": intent.assumed,
+            "asked": intent.asked.model_dump(exclude_none=True),
+            "arms": [
+                {"gpu": s.arm.gpu, "tp": s.arm.tp, "precision": s.arm.precision, "checkpoint": s.arm.checkpoint,
+                 "partitions": s.partitions, "cost_per_hour": s.cost_per_hour,
+                 "kv_occupancy": round(s.fit.kv_occupancy, 3), "fit_reasons": s.fit.reasons,
+                 "prediction": s.prediction.model_dump() if s.prediction else None}
+                for s in decision.ranked
+            ],
+            "choice": ({"gpu": decision.choice.arm.gpu, "tp": decision.choice.arm.tp,
+                        "precision": decision.choice.arm.precision} if decision.choice else None),
+            "smallest_elsewhere": decision.smallest_elsewhere,
+        }

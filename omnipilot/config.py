@@ -1,0 +1,128 @@
+"""`etc/omnipilot.toml` → one validated settings model. Errors name the key and the bad value."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_CONFIG = REPO_ROOT / "etc" / "omnipilot.toml"
+
+Mode = Literal["off", "observe", "suggest", "enforce"]
+
+
+class ConfigError(ValueError):
+    """The configuration is invalid; the message names the key, the value and what is accepted."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class DaemonSettings(_Section):
+    endpoint: str = Field("ipc:///run/omnipilot/omnipilot.sock", description="ZeroMQ endpoint the hook calls")
+    control_socket: Path = Path("/run/omnipilot/control.sock")
+    state_dir: Path = Path("/var/lib/omnipilot")
+    slurm_user: str = "slurm"
+    log_format: Literal["json", "console"] = "json"
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    max_message_bytes: int = Field(262_144, ge=4096, le=16_777_216)
+    initial_mode: Mode = "suggest"
+
+    @field_validator("endpoint")
+    @classmethod
+    def _endpoint(cls, v: str) -> str:
+        if not (v.startswith("ipc://") or v.startswith("tcp://")):
+            raise ValueError("must start with ipc:// or tcp://")
+        return v
+
+
+class HookSettings(_Section):
+    timeout_ms: int = Field(50, ge=1, le=5000)
+    fail_closed: bool = False
+    kill_switch: Path = Path("/etc/slurm/omnipilot.disabled")
+    breaker_failures: int = Field(3, ge=1)
+    breaker_cooloff_s: float = Field(30.0, ge=0)
+    max_script_bytes: int = Field(65_536, ge=1024, le=4_194_304)
+
+
+class EnforceSettings(_Section):
+    partitions: list[str] = Field(default_factory=list, description="empty = every partition")
+    accounts: list[str] = Field(default_factory=list, description="empty = every account")
+    allow_low_confidence: bool = Field(False, description="enforce even when the model abstained")
+
+
+class DefaultsSettings(_Section):
+    concurrency: int = Field(64, ge=1)
+    context_cap: int = Field(8192, ge=256, description="context when neither tag nor --max-model-len says")
+    output_frac: float = Field(0.25, gt=0, lt=1, description="share of the context taken by output tokens")
+    time_limit_min: int = Field(60, ge=1, description="runtime when the job and partition give none")
+    gpu_memory_utilization: float = Field(0.9, gt=0.1, le=1.0)
+
+
+class CostSettings(_Section):
+    unit: str = "SU"
+    per_gpu_hour: dict[str, float] = Field(default_factory=dict, description="overrides etc/gpus.toml")
+
+
+class StateSettings(_Section):
+    refresh_s: float = Field(10.0, gt=0)
+    fresh_s: float = Field(30.0, gt=0)
+    stale_s: float = Field(300.0, gt=0)
+    backend: Literal["auto", "cli", "pyslurm"] = "auto"
+
+
+class DecisionLogSettings(_Section):
+    path: str = "decisions.jsonl"
+    max_bytes: int = Field(50_000_000, ge=10_000)
+    keep: int = Field(5, ge=1)
+
+
+class ModelSettings(_Section):
+    path: str = Field("", description="cost-model directory; empty = the bundled model")
+    models_catalog: str = ""
+    gpus_catalog: str = ""
+
+
+class Settings(_Section):
+    daemon: DaemonSettings = DaemonSettings()
+    hook: HookSettings = HookSettings()
+    enforce: EnforceSettings = EnforceSettings()
+    defaults: DefaultsSettings = DefaultsSettings()
+    cost: CostSettings = CostSettings()
+    state: StateSettings = StateSettings()
+    decision_log: DecisionLogSettings = DecisionLogSettings()
+    model: ModelSettings = ModelSettings()
+
+    @property
+    def decision_log_path(self) -> Path:
+        p = Path(self.decision_log.path)
+        return p if p.is_absolute() else self.daemon.state_dir / p
+
+
+def load_settings(path: Path | None = None) -> Settings:
+    path = path or DEFAULT_CONFIG
+    try:
+        with path.open("rb") as fh:
+            raw = tomllib.load(fh)
+    except FileNotFoundError as exc:
+        raise ConfigError(f"config file {path} does not exist") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from exc
+    return settings_from_dict(raw, source=str(path))
+
+
+def settings_from_dict(raw: dict[str, object], source: str = "<config>") -> Settings:
+    try:
+        return Settings.model_validate(raw)
+    except ValidationError as exc:
+        msgs = []
+        for err in exc.errors():
+            key = ".".join(str(p) for p in err["loc"])
+            value = err.get("input")
+            shown = "" if isinstance(value, dict) else f" (got {value!r})"
+            msgs.append(f"{source}: key {key!r}: {err['msg']}{shown}")
+        raise ConfigError("; ".join(msgs)) from exc

@@ -1,0 +1,143 @@
+"""Pure logic of the cost model: features, roofline, quantile helpers, conformal, envelope."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from omnipilot.advisor.catalog import Catalog
+from omnipilot.advisor.conformal import (
+    apply_offset,
+    conformal_offset,
+    conformity_scores,
+    coverage,
+    group_kfold,
+    random_kfold,
+)
+from omnipilot.advisor.envelope import Envelope
+from omnipilot.advisor.features import Featurizer, FeatureSpec, engine_version_number
+from omnipilot.advisor.quantile import crossing_rate, rearrange
+
+from .costmodel_synth import synthetic_frame
+
+
+@pytest.fixture(scope="module")
+def catalog() -> Catalog:
+    return Catalog.load()
+
+
+def _cols(**over: object) -> dict[str, list[object]]:
+    base: dict[str, object] = {
+        "model": "meta-llama/Meta-Llama-3-8B", "family": "llama3", "params_b": 8.03, "active_params_b": None,
+        "gpu": "H100-80GB", "tp": 1, "precision": "bf16", "kv_cache_dtype": "auto", "engine": "vllm",
+        "load_regime": "fixed_batch", "context_len": 2048, "prompt_len": 1024, "output_len": 1024,
+        "concurrency": 16, "engine_version": "0.5.4",
+    }  # fmt: skip
+    base.update(over)
+    return {k: [v] for k, v in base.items()}
+
+
+def test_feature_layout_represents_axes_before_data(catalog: Catalog) -> None:
+    feat = Featurizer(FeatureSpec.from_catalog(catalog), catalog)
+    x = feat.transform(_cols(precision="awq", gpu="H200"))
+    names = feat.names
+    assert x.shape == (1, len(names))
+    row = dict(zip(names, x[0], strict=True))
+    assert row["precision=awq"] == 1.0 and row["precision=bf16"] == 0.0
+    assert row["gpu=H200-141GB"] == 1.0  # alias resolved to the catalog name
+    assert row["gpu_memory_gb"] == 141.0
+    assert row["effective_bits"] == 4.0
+
+
+def test_unknown_family_and_gpu_give_no_onehot_and_nan_numbers(catalog: Catalog) -> None:
+    feat = Featurizer(FeatureSpec.from_catalog(catalog), catalog)
+    row = dict(zip(feat.names, feat.transform(_cols(family="newfam", gpu="XPU-9"))[0], strict=True))
+    assert sum(v for k, v in row.items() if k.startswith(("family=", "gpu="))) == 0.0
+    assert math.isnan(row["gpu_memory_gb"])
+
+
+def test_kv_pressure_grows_with_concurrency_and_roofline_with_bandwidth(catalog: Catalog) -> None:
+    feat = Featurizer(FeatureSpec.from_catalog(catalog), catalog)
+    i = feat.names.index("log_kv_pressure")
+    low = feat.transform(_cols(concurrency=4))[0, i]
+    high = feat.transform(_cols(concurrency=64))[0, i]
+    assert high - low == pytest.approx(math.log(16), rel=1e-6)
+    h100 = feat.roofline(_cols(gpu="H100-80GB"))[0]
+    h200 = feat.roofline(_cols(gpu="H200-141GB"))[0]
+    a100 = feat.roofline(_cols(gpu="A100-40GB"))[0]
+    assert a100 < h100 < h200
+    awq = feat.roofline(_cols(precision="awq", concurrency=1))[0]
+    assert awq > feat.roofline(_cols(concurrency=1))[0] * 2  # 4-bit decode reads ~1/3.5 the bytes
+
+
+def test_engine_version_number() -> None:
+    assert engine_version_number("0.9.2") == pytest.approx(9.2)
+    assert engine_version_number("v0.11.0") == pytest.approx(11.0)
+    assert math.isnan(engine_version_number(None))
+
+
+def test_rearrangement_and_crossing_rate() -> None:
+    q = np.array([[1.0, 0.5, 2.0], [0.1, 0.2, 0.3], [3.0, 2.0, 1.0]])
+    assert crossing_rate(q) == pytest.approx(2 / 3)
+    r = rearrange(q)
+    assert crossing_rate(r) == 0.0
+    assert np.array_equal(r[2], [1.0, 2.0, 3.0])
+
+
+def test_group_kfold_never_splits_a_group_and_is_deterministic() -> None:
+    groups = [f"g{i % 13}" for i in range(200)]
+    folds = group_kfold(groups, 5)
+    assert all(np.array_equal(a[1], b[1]) for a, b in zip(folds, group_kfold(groups, 5), strict=True))
+    seen: set[int] = set()
+    for train, test in folds:
+        assert not {groups[i] for i in train} & {groups[i] for i in test}
+        seen |= set(test.tolist())
+    assert seen == set(range(200))
+    with pytest.raises(ValueError, match="groups"):
+        group_kfold(["a", "b"], 5)
+
+
+def test_random_kfold_partitions_rows() -> None:
+    folds = random_kfold(23, 5, seed=1)
+    tests = np.sort(np.concatenate([t for _, t in folds]))
+    assert np.array_equal(tests, np.arange(23))
+
+
+def test_conformal_offset_reaches_nominal_coverage_on_fresh_data() -> None:
+    rng = np.random.default_rng(0)
+    def draw(n: int) -> tuple[np.ndarray, np.ndarray]:
+        y = rng.normal(0, 1, n)
+        q = np.column_stack([np.full(n, -0.5), np.zeros(n), np.full(n, 0.5)])  # too narrow a band
+        return q, y
+    q, y = draw(2000)
+    off = conformal_offset(conformity_scores(q, y))
+    assert coverage(q, y) < 0.5
+    q2, y2 = draw(4000)
+    assert coverage(apply_offset(q2, off), y2) == pytest.approx(0.8, abs=0.03)
+
+
+def test_negative_offset_never_crosses_the_median() -> None:
+    q = np.array([[0.0, 1.0, 2.0]])
+    out = apply_offset(q, -5.0)
+    assert out[0, 0] == out[0, 1] == out[0, 2] == 1.0
+
+
+def test_envelope_flags_each_axis_with_words() -> None:
+    frame = synthetic_frame()
+    env = Envelope.fit(frame[frame.engine == "vllm"])
+    env = Envelope.model_validate_json(env.model_dump_json())  # survives the manifest round trip
+    ok = env.check(_cols(model="meta-llama/Llama-2-7b-hf", family="llama2", gpu="H100-80GB",
+                         context_len=None, prompt_len=512, output_len=512, concurrency=8, tp=2))  # fmt: skip
+    assert ok == [("high", [])]
+    label, why = env.check(_cols(context_len=32768))[0]
+    assert label == "low" and "context 32768 above the measured 2048" in why
+    label, why = env.check(_cols(precision="awq"))[0]
+    assert label == "low" and any("precision awq not measured" in w for w in why)
+    label, why = env.check(_cols(gpu="H200-141GB"))[0]
+    assert label == "low" and any("GPU kind H200-141GB" in w for w in why)
+    label, why = env.check(_cols(gpu="A100-40GB", precision="fp8"))[0]
+    assert (label, why) == ("medium", ["fp8 on A100-40GB not measured"])
+    label, why = env.check(_cols(model="meta-llama/Llama-3.1-8B"))[0]
+    assert label == "medium" and any("not measured (its family is)" in w for w in why)

@@ -1,0 +1,85 @@
+"""Seed build from the real public files, the other two importers, and the `history` CLI."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from omnipilot.cli import main
+from omnipilot.collectors.importers import gpustack, trtllm
+from omnipilot.collectors.rows import HistoryRow
+from omnipilot.collectors.seed import build_seed, import_all
+from omnipilot.collectors.store import HistoryStore
+
+MakeRow = Callable[..., HistoryRow]
+
+
+def test_build_seed_count_equals_importers_and_reimport_adds_zero(
+    shared_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    produced = sum(len(r.rows) for r in import_all(shared_data).values())
+    out = tmp_path / "seed" / "history.jsonl"
+    first = build_seed(shared_data, out)
+    assert first.added == produced and first.duplicates == 0
+    again = build_seed(shared_data, out)
+    assert again.added == 0 and again.duplicates == produced
+    capsys.readouterr()  # drop the build's log lines
+    assert main(["history", "stats", str(out), "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["rows"] == produced and doc["bad_lines"] == 0
+    assert sum(doc["by_kind"].values()) == produced
+    assert doc["coverage"]["H100-80GB"]["bf16"]["1"] > 0
+    rows, _ = HistoryStore(out).read()
+    assert all(r.provenance.files and r.provenance.files[0].line for r in rows)
+
+
+def test_gpustack_failures_only_where_source_says_so(shared_data: Path) -> None:
+    from omnipilot.advisor.catalog import Catalog
+
+    res = gpustack.import_dir(shared_data / gpustack.DATASET, Catalog.load())
+    failed = [r for r in res.rows if r.kind == "failed_launch"]
+    assert failed and all(r.failure_reason for r in failed)
+    assert all(r.targets.tokens_per_s is None for r in failed)
+    lines = {r.provenance.files[0].line for r in failed if r.provenance.files[0].path.endswith(gpustack.RUNS)}
+    raw = (shared_data / gpustack.DATASET / gpustack.RUNS).read_text().splitlines()
+    assert all(",no_result," in raw[n - 1] for n in lines)
+    # rows with no stated TP are quarantined with the reason, never given an imputed TP
+    assert all("tensor-parallel degree not stated" in p.reason for p in res.problems)
+    ok = [r for r in res.rows if r.kind == "inference_run" and r.engine == "vllm" and r.targets.ttft_p50_s]
+    assert ok and all((r.targets.ttft_p50_s or 0) < 1000 for r in ok)  # ms converted to s
+
+
+def test_trtllm_output_throughput_converted_to_total(shared_data: Path) -> None:
+    from omnipilot.advisor.catalog import Catalog
+
+    res = trtllm.import_dir(shared_data / trtllm.DATASET, Catalog.load())
+    offline = [r for r in res.rows if r.load_regime == "max_load"]
+    assert offline and all(r.concurrency is None for r in offline)
+    for r in offline:
+        out, total = r.targets.output_tokens_per_s or 0, r.targets.tokens_per_s or 0
+        assert total == pytest.approx(out * ((r.prompt_len or 0) + (r.output_len or 0)) / (r.output_len or 1))
+    assert {r.engine for r in res.rows} == {"tensorrt-llm"}
+
+
+def test_cli_import_and_validate_quarantine(
+    tmp_path: Path, make_row: MakeRow, capsys: pytest.CaptureFixture[str]
+) -> None:
+    src = tmp_path / "site.jsonl"
+    src.write_text(make_row(1).model_dump_json() + "\n" + "{broken\n" + make_row(2).model_dump_json() + "\n")
+    hist = tmp_path / "history.jsonl"
+    assert main(["history", "import", str(src), "--history", str(hist)]) == 1
+    err = capsys.readouterr().err
+    assert f"{src}:2:" in err and "not JSON" in err
+    assert main(["history", "import", str(src), "--history", str(hist)]) == 1  # still one bad line
+    rows, problems = HistoryStore(hist).read()
+    assert len(rows) == 2 and problems == []  # re-import added nothing
+    assert len(HistoryStore(hist).quarantine_file.read_text().splitlines()) == 1
+    assert main(["history", "validate", str(hist)]) == 0
+    with hist.open("a") as fh:
+        fh.write('{"kind": "inference_run"}\n')
+    assert main(["history", "validate", str(hist)]) == 1
+    assert f"{hist}:3: schema violation" in capsys.readouterr().err
+    assert main(["history", "validate", str(tmp_path / "missing.jsonl")]) == 2

@@ -1,0 +1,250 @@
+"""sbatch → job_submit.lua → ZMTP → daemon → advice, on the real local Slurm cluster."""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+import zmq
+
+from omnipilot.config import load_settings
+from omnipilot.slurm.hooksettings import write_hook_settings
+
+from .conftest import Cluster
+
+pytestmark = pytest.mark.slurm
+
+QWEN_A100 = """#!/bin/bash
+#SBATCH --partition=a100
+#SBATCH --gres=gpu:a100:2
+#SBATCH --time=00:10:00
+vllm serve Qwen/Qwen2.5-7B-Instruct \\
+    --tensor-parallel-size 2 \\
+    --max-model-len 8192
+"""
+
+PLAIN = """#!/bin/bash
+#SBATCH --gres=gpu:1
+echo training a model
+"""
+
+
+def _tres(job: dict[str, str]) -> str:
+    return job.get("TresPerNode", "") + job.get("TresPerJob", "")
+
+
+def test_suggest_appends_advice_and_leaves_the_request(cluster: Cluster) -> None:
+    cluster.set_mode("suggest")
+    sub = cluster.submit(QWEN_A100, "--hold", "--comment", "my own note")
+    assert sub.rc == 0, sub.stderr
+    job = cluster.job(sub.jobid or "")
+    comment = job["Comment"]
+    assert comment.startswith("my own note; omnipilot["), comment  # appended, never replaced
+    assert " suggest: " in comment and ("(asked a100x2" in comment or "(as asked)" in comment)
+    assert "omnipilot: Qwen/Qwen2.5-7B" in sub.stderr  # the sbatch message
+    assert "a100:2" in _tres(job) and job["Partition"] == "a100"  # untouched
+    token = re.search(r"omnipilot\[(\w+)\]", comment).group(1)  # type: ignore[union-attr]
+    rec = next(json.loads(line) for line in cluster.decisions() if f'"{token}"' in line)
+    assert rec["mode"] == "suggest" and rec["arms"] and "script" not in rec["request"]
+
+
+def test_enforce_rewrites_gres_and_job_sees_the_arm(cluster: Cluster) -> None:
+    with allow_low_confidence(cluster):
+        cluster.set_mode("enforce")
+        script = QWEN_A100.replace("--partition=a100", "--partition=h200").replace("gpu:a100:2", "gpu:h200:4")
+        script = script.replace("--tensor-parallel-size 2", "--tensor-parallel-size 4")
+        sub = cluster.submit(script)
+        cluster.set_mode("suggest")
+    assert sub.rc == 0, sub.stderr
+    job = cluster.wait_done(sub.jobid or "")
+    rec = _record_of(cluster, job["Comment"])
+    choice = rec["choice"]
+    assert " enforce: " in job["Comment"], (job["Comment"], rec.get("degraded"))
+    kind = {"A100-40GB": "a100", "H100-80GB": "h100", "H200-141GB": "h200"}[choice["gpu"]]
+    assert f"gpu:{kind}:{choice['tp']}" in _tres(job)
+    assert job["NodeList"].startswith(kind)
+    out = cluster.output(sub.jobid or "")
+    assert f"OMNIPILOT_TP={choice['tp']}" in out
+    assert f"SLURM_GPUS_ON_NODE={choice['tp']}" in out or f"CUDA_VISIBLE_DEVICES=" in out
+    assert f"--tensor-parallel-size {choice['tp']}" in out  # the vllm flags were rewritten to match
+
+
+def test_off_mode_leaves_job_alone(cluster: Cluster) -> None:
+    cluster.set_mode("off")
+    try:
+        sub = cluster.submit(QWEN_A100, "--hold")
+    finally:
+        cluster.set_mode("suggest")
+    job = cluster.job(sub.jobid or "")
+    assert sub.rc == 0 and "omnipilot" not in job.get("Comment", "") and "omnipilot" not in sub.stderr
+
+
+def test_untagged_job_costs_no_round_trip(cluster: Cluster) -> None:
+    cluster.set_mode("suggest")
+    before = len(cluster.decisions())
+    sub = cluster.submit(PLAIN, "--hold")
+    time.sleep(0.3)  # the decision log is written after the reply
+    assert sub.rc == 0 and "omnipilot" not in sub.stderr
+    assert "omnipilot" not in cluster.job(sub.jobid or "").get("Comment", "")
+    assert len(cluster.decisions()) == before
+
+
+def test_malformed_tag_is_reported_and_job_untouched(cluster: Cluster) -> None:
+    cluster.set_mode("enforce")
+    try:
+        sub = cluster.submit(QWEN_A100.replace("#SBATCH --time", "#OMNIPILOT concurrency=lots\n#SBATCH --time"), "--hold")
+    finally:
+        cluster.set_mode("suggest")
+    assert sub.rc == 0
+    assert "concurrency" in sub.stderr and "lots" in sub.stderr
+    job = cluster.job(sub.jobid or "")
+    assert "a100:2" in _tres(job) and job["Partition"] == "a100"
+
+
+def test_model_that_fits_nowhere_is_said_plainly(cluster: Cluster) -> None:
+    cluster.set_mode("enforce")
+    script = """#!/bin/bash
+#SBATCH -p a100 --gres=gpu:a100:4
+#OMNIPILOT gpu=a100
+vllm serve deepseek-ai/DeepSeek-R1-Distill-Llama-70B --tensor-parallel-size 4 --max-model-len 131072
+"""
+    try:
+        sub = cluster.submit(script, "--hold")
+    finally:
+        cluster.set_mode("suggest")
+    assert sub.rc == 0
+    assert "does not fit" in sub.stderr and "elsewhere" in sub.stderr
+    job = cluster.job(sub.jobid or "")
+    assert "a100:4" in _tres(job) and "no fit" in job["Comment"]
+
+
+def test_unknown_model_gets_how_to_tag(cluster: Cluster) -> None:
+    cluster.set_mode("suggest")
+    sub = cluster.submit("#!/bin/bash\n#SBATCH --gres=gpu:h100:1 -p h100\nvllm serve my-lab/secret-model-13b\n", "--hold")
+    assert sub.rc == 0
+    assert "not in the catalog" in sub.stderr and "OMNIPILOT" in sub.stderr
+    assert "h100:1" in _tres(cluster.job(sub.jobid or ""))
+
+
+def test_mode_survives_daemon_restart(cluster: Cluster) -> None:
+    cluster.set_mode("observe")
+    cluster.mc.stop_daemon()
+    cluster.mc.start_daemon()
+    try:
+        assert cluster.control("mode")["mode"] == "observe"
+    finally:
+        cluster.set_mode("suggest")
+
+
+def test_daemon_down_fails_open_within_timeout(cluster: Cluster) -> None:
+    cluster.mc.stop_daemon()
+    try:
+        plain = cluster.submit(PLAIN, "--hold")
+        sub = cluster.submit(QWEN_A100, "--hold")
+    finally:
+        cluster.mc.start_daemon()
+        cluster.set_mode("suggest")
+    assert sub.rc == 0
+    job = cluster.job(sub.jobid or "")
+    assert "omnipilot: unavailable" in job["Comment"]
+    assert "a100:2" in _tres(job)
+    # refused connect: the hook must add at most a few ms to a plain submission (generous bound for CI)
+    assert sub.wall_ms < plain.wall_ms + 500, (sub.wall_ms, plain.wall_ms)
+
+
+@contextmanager
+def fake_daemon(cluster: Cluster, behaviour: str) -> Iterator[None]:
+    """A stand-in peer at the daemon's endpoint that is slow or answers garbage."""
+    cluster.mc.stop_daemon()
+    ctx = zmq.Context()
+    sock = ctx.socket(zmq.ROUTER)
+    sock.bind(cluster.info.endpoint)
+    stop = threading.Event()
+
+    def loop() -> None:
+        while not stop.is_set():
+            if not sock.poll(100):
+                continue
+            frames = sock.recv_multipart()
+            if behaviour == "slow":
+                time.sleep(0.3)
+                sock.send_multipart([frames[0], b"", b'{"v":1,"id":"late","status":"ok","action":"none"}'])
+            else:
+                sock.send_multipart([frames[0], b"", b"\x00not json at all"])
+
+    t = threading.Thread(target=loop, daemon=True)
+    t.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        t.join()
+        sock.close(0)
+        ctx.term()
+        Path(cluster.info.endpoint.removeprefix("ipc://")).unlink(missing_ok=True)
+        cluster.mc.start_daemon()
+
+
+@pytest.mark.parametrize("behaviour", ["slow", "garbage"])
+def test_slow_or_garbage_daemon_fails_open(cluster: Cluster, behaviour: str) -> None:
+    with fake_daemon(cluster, behaviour):
+        sub = cluster.submit(QWEN_A100, "--hold")
+    assert sub.rc == 0
+    job = cluster.job(sub.jobid or "")
+    assert "omnipilot: unavailable" in job["Comment"] and "a100:2" in _tres(job)
+    if behaviour == "slow":
+        assert sub.wall_ms < 290, sub.wall_ms  # gave up at the 50 ms timeout, not after the 300 ms reply
+
+
+def test_fail_closed_rejects_with_message(cluster: Cluster) -> None:
+    settings = load_settings(cluster.info.omnipilot_config)
+    etc = cluster.info.slurm_conf.parent
+    closed = settings.model_copy(update={"hook": settings.hook.model_copy(update={"fail_closed": True})})
+    cluster.mc.stop_daemon()
+    write_hook_settings(closed, etc)
+    time.sleep(1.1)  # slurmctld compares the hook's mtime in whole seconds
+    try:
+        sub = cluster.submit(QWEN_A100, "--hold")
+        plain = cluster.submit(PLAIN, "--hold")
+    finally:
+        write_hook_settings(settings, etc)
+        time.sleep(1.1)
+        cluster.mc.start_daemon()
+    assert sub.rc != 0 and "omnipilot" in sub.stderr.lower() and sub.jobid is None
+    assert plain.rc == 0  # only OmniPilot's candidates are affected
+
+
+@contextmanager
+def allow_low_confidence(cluster: Cluster) -> Iterator[None]:
+    """Enforce the rule-based choice even where the model abstains (enforce.allow_low_confidence)."""
+    path = cluster.info.omnipilot_config
+    original = path.read_text()
+    path.write_text(original.replace("allow_low_confidence = false", "allow_low_confidence = true"))
+    cluster.mc.stop_daemon()
+    cluster.mc.start_daemon()
+    try:
+        yield
+    finally:
+        path.write_text(original)
+        cluster.mc.stop_daemon()
+        cluster.mc.start_daemon()
+
+
+def _record_of(cluster: Cluster, comment: str) -> dict[str, object]:
+    token = re.search(r"omnipilot\[(\w+)\]", comment)
+    assert token, comment
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        for line in cluster.decisions():
+            if f'"{token.group(1)}"' in line:
+                rec: dict[str, object] = json.loads(line)
+                return rec
+        time.sleep(0.1)
+    raise AssertionError(f"no decision record for {token.group(1)}")
+
