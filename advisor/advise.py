@@ -56,12 +56,18 @@ def site_defaults() -> Defaults:
     except Exception:  # a missing or invalid site config must not stop a what-if study
         return Defaults()
     d = s.defaults
-    return Defaults(concurrency=d.concurrency, context_cap=d.context_cap, output_frac=d.output_frac,
-                    gpu_memory_utilization=d.gpu_memory_utilization,
-                    cost_per_gpu_hour=dict(s.cost.per_gpu_hour))  # fmt: skip
+    return Defaults(
+        concurrency=d.concurrency,
+        context_cap=d.context_cap,
+        output_frac=d.output_frac,
+        gpu_memory_utilization=d.gpu_memory_utilization,
+        cost_per_gpu_hour=dict(s.cost.per_gpu_hour),
+    )
 
 
-def candidate_gpus(model: CostModel, catalog: Catalog, req: AdviseRequest, defaults: Defaults) -> list[GpuSpec]:
+def candidate_gpus(
+    model: CostModel, catalog: Catalog, req: AdviseRequest, defaults: Defaults
+) -> list[GpuSpec]:
     entry = model.manifest.targets.get("tokens_per_s")
     names = list(entry.envelope.categories.get("gpu", [])) if entry else []
     names += list(defaults.cost_per_gpu_hour)
@@ -81,29 +87,63 @@ def advise(model: CostModel, req: AdviseRequest, defaults: Defaults) -> dict[str
     spec = catalog.model(req.model)
     notes: list[str] = []
     if spec is None:
-        return {"model": req.model, "arms": [], "notes": [
-            f"model {req.model!r} is not in etc/models.toml: add it, or tag the job with its catalog name"]}  # fmt: skip
+        return {
+            "model": req.model,
+            "arms": [],
+            "notes": [
+                f"model {req.model!r} is not in etc/models.toml: add it, or tag the job with its catalog name"
+            ],
+        }
     conc = req.concurrency or defaults.concurrency
     context = req.context or min(defaults.context_cap, spec.max_context)
     output = req.output_len or max(1, int(context * defaults.output_frac))
     prompt = req.prompt_len or max(1, context - output)
     notes.append(f"assumed concurrency {conc}, context {context}, prompt {prompt}, output {output}")
     if req.gpu and catalog.gpu(req.gpu) is None:
-        arm = ArmQuery(model=spec.name, gpu=req.gpu, tp=req.tp or 1, precision=_prec(req.precision),
-                       concurrency=conc, context=context, prompt_len=prompt, output_len=output, engine=req.engine)  # fmt: skip
-        return {"model": spec.name, "arms": [_arm_json(p, None) for p in model.predict([arm])], "notes": notes}
+        arm = ArmQuery(
+            model=spec.name,
+            gpu=req.gpu,
+            tp=req.tp or 1,
+            precision=_prec(req.precision),
+            concurrency=conc,
+            context=context,
+            prompt_len=prompt,
+            output_len=output,
+            engine=req.engine,
+        )
+        return {
+            "model": spec.name,
+            "arms": [_arm_json(p, None) for p in model.predict([arm])],
+            "notes": notes,
+        }
     work = Workload(concurrency=conc, context=context, prompt_len=prompt, output_len=output)
     fits = enumerate_arms(
-        spec, [(g, GPUS_PER_NODE) for g in candidate_gpus(model, catalog, req, defaults)], work,
-        tps=(req.tp,) if req.tp else (1, 2, 4, 8), precisions=[req.precision] if req.precision else None,
+        spec,
+        [(g, GPUS_PER_NODE) for g in candidate_gpus(model, catalog, req, defaults)],
+        work,
+        tps=(req.tp,) if req.tp else (1, 2, 4, 8),
+        precisions=[req.precision] if req.precision else None,
         gpu_memory_utilization=defaults.gpu_memory_utilization,
-    )  # fmt: skip
+    )
     feasible = [f for f in fits if f.fits]
     if not feasible:
-        notes.append("no single-node arm fits: " + "; ".join(sorted({r for f in fits for r in f.reasons}))[:400])
-    queries = [ArmQuery(model=spec.name, gpu=f.arm.gpu, tp=f.arm.tp, precision=_prec(f.arm.precision),
-                        concurrency=conc, context=context, prompt_len=prompt, output_len=output,
-                        engine=req.engine) for f in feasible]  # fmt: skip
+        notes.append(
+            "no single-node arm fits: " + "; ".join(sorted({r for f in fits for r in f.reasons}))[:400]
+        )
+    queries = [
+        ArmQuery(
+            model=spec.name,
+            gpu=f.arm.gpu,
+            tp=f.arm.tp,
+            precision=_prec(f.arm.precision),
+            concurrency=conc,
+            context=context,
+            prompt_len=prompt,
+            output_len=output,
+            engine=req.engine,
+        )
+        for f in feasible
+    ]
     preds = model.predict(queries)
     arms = [_arm_json(p, f) for p, f in zip(preds, feasible, strict=True)]
     _apply_slo(arms, req.slo_ttft_ms, notes)
@@ -117,10 +157,13 @@ def _prec(p: str | None) -> Any:
 
 def _arm_json(p: ArmPrediction, fit: Any) -> dict[str, Any]:
     out: dict[str, Any] = {
-        "gpu": p.query.gpu, "tp": p.query.tp, "precision": p.query.precision,
+        "gpu": p.query.gpu,
+        "tp": p.query.tp,
+        "precision": p.query.precision,
         "targets": {t: q.model_dump() for t, q in p.targets.items()},
-        "confidence": p.confidence, "reasons": list(p.reasons),
-    }  # fmt: skip
+        "confidence": p.confidence,
+        "reasons": list(p.reasons),
+    }
     if fit is not None:
         out["checkpoint"] = fit.arm.checkpoint
         out["quantization_flag"] = fit.arm.quantization_flag

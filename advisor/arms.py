@@ -57,9 +57,16 @@ class ArmFit(BaseModel):
     reasons: list[str] = []
 
 
-def precision_options(model: ModelSpec, gpu: GpuSpec) -> list[tuple[str, str, str | None]]:
-    """(precision, checkpoint, --quantization flag) choices this model offers on this GPU kind."""
-    options: list[tuple[str, str, str | None]] = [("bf16", model.name, None)]
+def precision_options(
+    model: ModelSpec, gpu: GpuSpec, own_checkpoint: str | None = None
+) -> list[tuple[str, str, str | None]]:
+    """(precision, checkpoint, --quantization flag) choices this model offers on this GPU kind.
+
+    `own_checkpoint` is the 16-bit checkpoint the job already runs (e.g. an Instruct variant or a
+    local copy): the 16-bit and dynamic-FP8 arms keep it rather than switching to the base model.
+    """
+    base = own_checkpoint or model.name
+    options: list[tuple[str, str, str | None]] = [("bf16", base, None)]
     nvidia = gpu.vendor == "nvidia"
     for prec in PRECISIONS[1:]:
         ck = model.checkpoints.get(prec)  # type: ignore[call-overload]
@@ -67,7 +74,7 @@ def precision_options(model: ModelSpec, gpu: GpuSpec) -> list[tuple[str, str, st
             if ck and (gpu.fp8_compute or (nvidia and gpu.compute_capability >= 8.0)):
                 options.append(("fp8", ck, None))  # pre-quantized; weight-only on Ampere
             elif gpu.fp8_compute:
-                options.append(("fp8", model.name, "fp8"))  # dynamic FP8 of the bf16 checkpoint
+                options.append(("fp8", base, "fp8"))  # dynamic FP8 of the bf16 checkpoint
         elif ck and nvidia:
             options.append((prec, ck, prec))
     return options
@@ -127,6 +134,7 @@ def enumerate_arms(
     tps: Sequence[int] = TP_DEGREES,
     precisions: Sequence[str] | None = None,
     gpu_memory_utilization: float = 0.9,
+    own_checkpoint: str | None = None,
 ) -> list[ArmFit]:
     """Every arm on the given (GPU kind, GPUs per node) pairs, fitting or not, with reasons."""
     out: list[ArmFit] = []
@@ -134,7 +142,7 @@ def enumerate_arms(
         for tp in tps:
             if tp > per_node or not tp_valid(model, tp):
                 continue
-            for option in precision_options(model, gpu):
+            for option in precision_options(model, gpu, own_checkpoint):
                 if precisions is not None and option[0] not in precisions:
                     continue
                 out.append(fit_arm(model, gpu, tp, option, work, gpu_memory_utilization=gpu_memory_utilization))

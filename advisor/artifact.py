@@ -137,7 +137,9 @@ def read_models(path: Path, manifest: Manifest) -> tuple[dict[str, QuantileModel
             try:
                 booster = lgb.Booster(model_str=text)
             except lgb.basic.LightGBMError as exc:
-                raise ModelLoadError(f"model file {file} is not a LightGBM model ({exc}); {_RETRAIN}") from exc
+                raise ModelLoadError(
+                    f"model file {file} is not a LightGBM model ({exc}); {_RETRAIN}"
+                ) from exc
             if booster.num_feature() != len(entry.columns):
                 raise ModelLoadError(
                     f"model file {file} expects {booster.num_feature()} features, manifest says "

@@ -36,7 +36,7 @@ def group_kfold(groups: Sequence[Hashable], n_splits: int) -> list[Fold]:
         f = int(np.argmin(load))
         fold_of_group[g] = f
         load[f] += sizes[g]
-    fold_of_row = fold_of_group[inverse]
+    fold_of_row: np.ndarray = fold_of_group[inverse]
     return [(np.flatnonzero(fold_of_row != f), np.flatnonzero(fold_of_row == f)) for f in range(n_splits)]
 
 
@@ -52,7 +52,7 @@ def random_kfold(n: int, n_splits: int, seed: int) -> list[Fold]:
 
 def conformity_scores(q: np.ndarray, y: np.ndarray) -> np.ndarray:
     """CQR scores on log-space (n, 3) quantiles: how far y lies outside [q10, q90] (negative inside)."""
-    return np.maximum(q[:, 0] - y, y - q[:, 2])
+    return np.asarray(np.maximum(q[:, 0] - y, y - q[:, 2]), dtype=float)
 
 
 def conformal_offset(scores: np.ndarray, coverage: float = NOMINAL_COVERAGE) -> float:

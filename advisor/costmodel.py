@@ -10,6 +10,7 @@ artifact folder (see artifact.py).
 from __future__ import annotations
 
 import math
+from collections import OrderedDict
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from importlib import metadata
@@ -34,7 +35,7 @@ from omnipilot.advisor.artifact import (
 from omnipilot.advisor.catalog import Catalog
 from omnipilot.advisor.conformal import apply_offset
 from omnipilot.advisor.envelope import Confidence, worst
-from omnipilot.advisor.features import Featurizer, FeatureSpec, RooflineMode
+from omnipilot.advisor.features import FeatureSpec, Featurizer, RooflineMode
 from omnipilot.advisor.quantile import QuantileModel, rearrange
 from omnipilot.advisor.training import Base, TrainConfig, data_hash, fit_all, select_training_rows
 from omnipilot.collectors.rows import LoadRegime
@@ -44,6 +45,7 @@ BUNDLED_DIR = Path(__file__).resolve().parent / "bundled_model"
 # decoded together, to completion); docs/costmodel.md explains the choice.
 DEFAULT_LOAD_REGIME: LoadRegime = "fixed_batch"
 PRIMARY_TARGET = "tokens_per_s"
+CACHE_SIZE = 1024
 
 __all__ = ["ArmPrediction", "ArmQuery", "CostModel", "ModelLoadError", "Quantiles", "load_bundled", "train"]
 
@@ -91,6 +93,8 @@ class CostModel:
         self.version = manifest.version
         self._bases = {t: Base(e.base, self.featurizer) for t, e in manifest.targets.items()}
         self._resolved: dict[tuple[str, str], tuple[dict[str, Any], list[str]]] = {}
+        # Sites resubmit the same jobs: answers keyed by the request's signature (all arms + targets).
+        self._cache: OrderedDict[tuple[object, ...], list[ArmPrediction]] = OrderedDict()
 
     @classmethod
     def load(cls, path: Path, catalog: Catalog | None = None) -> CostModel:
@@ -102,10 +106,24 @@ class CostModel:
     def fitted_targets(self) -> list[str]:
         return list(self.manifest.targets)
 
-    def predict(self, queries: Sequence[ArmQuery], targets: Sequence[str] | None = None) -> list[ArmPrediction]:
+    def predict(
+        self, queries: Sequence[ArmQuery], targets: Sequence[str] | None = None
+    ) -> list[ArmPrediction]:
         """q10/q50/q90 per fitted target for every query, with confidence and reasons."""
         if not queries:
             return []
+        key = (tuple(queries), tuple(targets) if targets is not None else None)
+        hit = self._cache.get(key)
+        if hit is not None:
+            self._cache.move_to_end(key)
+            return [p.model_copy() for p in hit]
+        result = self._predict(queries, targets)
+        self._cache[key] = result
+        if len(self._cache) > CACHE_SIZE:
+            self._cache.popitem(last=False)
+        return [p.model_copy() for p in result]
+
+    def _predict(self, queries: Sequence[ArmQuery], targets: Sequence[str] | None) -> list[ArmPrediction]:
         wanted = list(targets) if targets is not None else list(self.manifest.targets)
         cols, pre = self._columns(queries)
         x = self.featurizer.transform(cols)
@@ -127,9 +145,14 @@ class CostModel:
         return out
 
     def _assemble(
-        self, query: ArmQuery, i: int, values: dict[str, np.ndarray],
-        conf: dict[str, list[tuple[Confidence, list[str]]]], pre: list[str], wanted: list[str],
-    ) -> ArmPrediction:  # fmt: skip
+        self,
+        query: ArmQuery,
+        i: int,
+        values: dict[str, np.ndarray],
+        conf: dict[str, list[tuple[Confidence, list[str]]]],
+        pre: list[str],
+        wanted: list[str],
+    ) -> ArmPrediction:
         reasons = list(pre)
         confidence: Confidence = "low" if pre else "high"
         per_target: dict[str, Confidence] = {}
@@ -157,9 +180,23 @@ class CostModel:
         )
 
     def _columns(self, queries: Sequence[ArmQuery]) -> tuple[dict[str, list[Any]], list[list[str]]]:
-        keys = ("model", "family", "params_b", "active_params_b", "gpu", "tp", "precision", "kv_cache_dtype",
-                "engine", "load_regime", "context_len", "prompt_len", "output_len", "concurrency",
-                "engine_version")  # fmt: skip
+        keys = (
+            "model",
+            "family",
+            "params_b",
+            "active_params_b",
+            "gpu",
+            "tp",
+            "precision",
+            "kv_cache_dtype",
+            "engine",
+            "load_regime",
+            "context_len",
+            "prompt_len",
+            "output_len",
+            "concurrency",
+            "engine_version",
+        )
         cols: dict[str, list[Any]] = {k: [] for k in keys}
         pre: list[list[str]] = []
         versions = self.manifest.train_config.get("engine_versions", {})
@@ -232,21 +269,34 @@ def train(
     config = config or TrainConfig()
     rows = select_training_rows(frame, config, catalog)
     if rows.empty:
-        raise ValueError(f"no training rows: the history has no inference rows of engines {list(config.engines)}")
+        raise ValueError(
+            f"no training rows: the history has no inference rows of engines {list(config.engines)}"
+        )
     featurizer = Featurizer(FeatureSpec.from_catalog(catalog, roofline), catalog)
     fits, unfitted = fit_all(featurizer, rows, config, conformal=conformal)
     texts = {t: f.model.model_texts() for t, f in fits.items()}
     dhash = data_hash(rows)
     entries = {
         t: TargetEntry(
-            n_rows=f.n_rows, columns=[int(c) for c in f.model.columns], files=model_file_names(t),
-            file_sha256=[file_sha(s) for s in texts[t]], base=f.base, base_shift=f.base_shift,
-            base_fill=f.base_fill, offset=f.offset, offset_random_fold=f.offset_random_fold,
-            crossing_rate=f.crossing_rate, envelope=f.envelope, metrics=f.metrics,
-        )  # fmt: skip
+            n_rows=f.n_rows,
+            columns=[int(c) for c in f.model.columns],
+            files=model_file_names(t),
+            file_sha256=[file_sha(s) for s in texts[t]],
+            base=f.base,
+            base_shift=f.base_shift,
+            base_fill=f.base_fill,
+            offset=f.offset,
+            offset_random_fold=f.offset_random_fold,
+            crossing_rate=f.crossing_rate,
+            envelope=f.envelope,
+            metrics=f.metrics,
+        )
         for t, f in fits.items()
     }
-    train_config: dict[str, object] = {**config.model_dump(mode="json"), "engine_versions": _engine_versions(rows)}
+    train_config: dict[str, object] = {
+        **config.model_dump(mode="json"),
+        "engine_versions": _engine_versions(rows),
+    }
     manifest = Manifest(
         format_version=FORMAT_VERSION,
         version=f"{datetime.now(UTC):%Y%m%d}-{dhash[:8]}",

@@ -59,6 +59,7 @@ class Asked(BaseModel):
 class Intent(BaseModel):
     model_name: str
     model: ModelSpec
+    own_checkpoint: str | None = Field(default=None, description="the 16-bit checkpoint the job runs")
     workload: Workload
     assumed: dict[str, str] = Field(default_factory=dict, description="value → where it came from")
     asked: Asked = Asked()
@@ -127,7 +128,7 @@ def decide(
         return Decision(outcome="no_gpus", notes=[*notes, "no GPU partition this job may use has usable GPUs"])
     fits = enumerate_arms(
         intent.model, [(spec, per_node) for spec, per_node, _, _ in pool.values()], intent.workload,
-        gpu_memory_utilization=gpu_memory_utilization,
+        gpu_memory_utilization=gpu_memory_utilization, own_checkpoint=intent.own_checkpoint,
     )
     ranked_fits = rank_cheapest_fit(fits, cost_per_gpu_hour, intent.runtime_h)
     if not ranked_fits:

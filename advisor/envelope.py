@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict
+
+from omnipilot.advisor.features import Columns
 
 Confidence = Literal["high", "medium", "low"]
 CONFIDENCE_ORDER: dict[str, int] = {"high": 0, "medium": 1, "low": 2}
@@ -62,7 +64,7 @@ class Envelope(BaseModel):
     models: list[str]
 
     @classmethod
-    def fit(cls, cols: Mapping[str, Any]) -> Envelope:
+    def fit(cls, cols: Columns) -> Envelope:
         n = len(cols["model"])
         ranges: dict[str, NumericRange] = {}
         for key, _, _ in NUMERIC_AXES:
@@ -72,13 +74,20 @@ class Envelope(BaseModel):
                 ranges[key] = NumericRange(lo=float(vals.min()), hi=float(vals.max()))
         categories = {key: sorted({_cat(v) for v in cols[key]}) for key, _ in CATEGORY_AXES}
         pairs = {
-            f"{a}|{b}": sorted([list(p) for p in {(_cat(x), _cat(y)) for x, y in zip(cols[a], cols[b], strict=True)}])
+            f"{a}|{b}": sorted(
+                [list(p) for p in {(_cat(x), _cat(y)) for x, y in zip(cols[a], cols[b], strict=True)}]
+            )
             for a, b in PAIR_AXES
         }
-        return cls(n_rows=n, ranges=ranges, categories=categories, pairs=pairs,
-                   models=sorted({_cat(m) for m in cols["model"]}))  # fmt: skip
+        return cls(
+            n_rows=n,
+            ranges=ranges,
+            categories=categories,
+            pairs=pairs,
+            models=sorted({_cat(m) for m in cols["model"]}),
+        )
 
-    def check(self, cols: Mapping[str, Any]) -> list[tuple[Confidence, list[str]]]:
+    def check(self, cols: Columns) -> list[tuple[Confidence, list[str]]]:
         """Per row: the confidence and the reasons (empty when high)."""
         n = len(cols["model"])
         low: list[list[str]] = [[] for _ in range(n)]
@@ -91,9 +100,8 @@ class Envelope(BaseModel):
             row = {key: _cat(cols[key][i]) for key, _ in CATEGORY_AXES}
             for key, words in CATEGORY_AXES:
                 if row[key] not in cats.get(key, set()):
-                    low[i].append(
-                        f"{words} {row[key]} not measured (measured: {', '.join(self.categories.get(key, []))})"
-                    )
+                    measured = ", ".join(self.categories.get(key, []))
+                    low[i].append(f"{words} {row[key]} not measured (measured: {measured})")
             if low[i]:
                 continue
             for a, b in PAIR_AXES:
@@ -112,7 +120,7 @@ class Envelope(BaseModel):
                 out.append(("high", []))
         return out
 
-    def _check_numeric(self, cols: Mapping[str, Any], low: list[list[str]]) -> None:
+    def _check_numeric(self, cols: Columns, low: list[list[str]]) -> None:
         for key, words, fmt in NUMERIC_AXES:
             rng = self.ranges.get(key)
             if rng is None:
@@ -127,7 +135,7 @@ class Envelope(BaseModel):
                 low[i].append(f"{words} {fmt.format(vals[i])} below the measured {fmt.format(rng.lo)}")
 
 
-def axis_values(cols: Mapping[str, Any], key: str) -> np.ndarray:
+def axis_values(cols: Columns, key: str) -> np.ndarray:
     """Numeric axis as floats; context falls back to prompt + output (as the featurizer does)."""
     n = len(cols["model"])
     raw = cols.get(key)

@@ -27,7 +27,7 @@ from omnipilot.advisor.conformal import (
     random_kfold,
 )
 from omnipilot.advisor.envelope import Envelope
-from omnipilot.advisor.features import Featurizer, FeatureSpec, RooflineMode
+from omnipilot.advisor.features import FeatureSpec, Featurizer, RooflineMode
 from omnipilot.advisor.quantile import MIN_LABELLED_ROWS, crossing_rate, rearrange
 from omnipilot.advisor.training import (
     TrainConfig,
@@ -70,9 +70,16 @@ def nested_cv(featurizer: Featurizer, rows: pd.DataFrame, target: str, config: T
         res.raw[te_idx] = predict_rows(featurizer, model, kind, shift, fill, te)
         y_tr = np.log(tr[target].to_numpy(dtype=float))
         if len(set(cell_keys(tr))) >= config.n_splits:
-            inner_cell = out_of_fold(featurizer, tr, target, kind, group_kfold(cell_keys(tr), config.n_splits))
-            inner_rand = out_of_fold(featurizer, tr, target, kind,
-                                     random_kfold(len(tr), config.n_splits, config.random_fold_seed + fold))  # fmt: skip
+            inner_cell = out_of_fold(
+                featurizer, tr, target, kind, group_kfold(cell_keys(tr), config.n_splits)
+            )
+            inner_rand = out_of_fold(
+                featurizer,
+                tr,
+                target,
+                kind,
+                random_kfold(len(tr), config.n_splits, config.random_fold_seed + fold),
+            )
             res.off_cell[te_idx] = conformal_offset(conformity_scores(rearrange(inner_cell), y_tr))
             res.off_random[te_idx] = conformal_offset(conformity_scores(rearrange(inner_rand), y_tr))
         res.confidence[te_idx] = [c for c, _ in Envelope.fit(tr).check(te)]
@@ -108,27 +115,40 @@ def target_metrics(oof: Oof, y: np.ndarray) -> dict[str, Any]:
     for band in ("high", "medium", "low"):
         m = conf == band
         bands[band] = {
-            "n": int(m.sum()), "mape": _mape(q[m, 1], yy[m]), "coverage_80": coverage(q_cell[m], yy[m]),
+            "n": int(m.sum()),
+            "mape": _mape(q[m, 1], yy[m]),
+            "coverage_80": coverage(q_cell[m], yy[m]),
             "width": _rel_width(q_cell[m]),
-        }  # fmt: skip
+        }
     return {
-        "n_rows": len(y), "n_predicted": int(ok.sum()),
-        "mape": _mape(q[inside, 1], yy[inside]), "mape_all": _mape(q[:, 1], yy),
-        "median_ape": float(np.median(np.abs(np.exp(q[inside, 1] - yy[inside]) - 1))) if inside.any() else float("nan"),
+        "n_rows": len(y),
+        "n_predicted": int(ok.sum()),
+        "mape": _mape(q[inside, 1], yy[inside]),
+        "mape_all": _mape(q[:, 1], yy),
+        "median_ape": float(np.median(np.abs(np.exp(q[inside, 1] - yy[inside]) - 1)))
+        if inside.any()
+        else float("nan"),
         "r2_log": _r2(q[inside, 1], yy[inside]),
-        "coverage_80": {"held_out_cell": coverage(q_cell[inside], yy[inside]),
-                        "random_fold": coverage(q_rand[inside], yy[inside])},
+        "coverage_80": {
+            "held_out_cell": coverage(q_cell[inside], yy[inside]),
+            "random_fold": coverage(q_rand[inside], yy[inside]),
+        },
         "width_ratio": w_cell / w_rand if w_rand > 0 else float("nan"),
         "interval_width": {"held_out_cell": w_cell, "random_fold": w_rand},
         "abstain_rate": float(np.mean(conf == "low")) if len(conf) else float("nan"),
         "flag_rate": float(np.mean(conf != "high")) if len(conf) else float("nan"),
         "crossing_rate": crossing_rate(oof.raw[ok]),
-        "offsets": {"held_out_cell": float(np.nanmean(oof.off_cell)), "random_fold": float(np.nanmean(oof.off_random))},
+        "offsets": {
+            "held_out_cell": float(np.nanmean(oof.off_cell)),
+            "random_fold": float(np.nanmean(oof.off_random)),
+        },
         "confidence_bands": bands,
-    }  # fmt: skip
+    }
 
 
-def leave_one_out(featurizer: Featurizer, rows: pd.DataFrame, axis: str, target: str = PRIMARY) -> dict[str, Any]:
+def leave_one_out(
+    featurizer: Featurizer, rows: pd.DataFrame, axis: str, target: str = PRIMARY
+) -> dict[str, Any]:
     """Hold out each family (or GPU kind) in turn: error and how often its rows are flagged."""
     kind = base_kind_for(featurizer, target)
     out: dict[str, Any] = {}
@@ -141,15 +161,23 @@ def leave_one_out(featurizer: Featurizer, rows: pd.DataFrame, axis: str, target:
         q = rearrange(predict_rows(featurizer, model, kind, shift, fill, te))
         conf = np.array([c for c, _ in Envelope.fit(tr).check(te)])
         y = np.log(te[target].to_numpy(dtype=float))
-        out[value] = {"n": len(te), "mape": _mape(q[:, 1], y), "flag_rate": float(np.mean(conf != "high")),
-                      "abstain_rate": float(np.mean(conf == "low"))}  # fmt: skip
+        out[value] = {
+            "n": len(te),
+            "mape": _mape(q[:, 1], y),
+            "flag_rate": float(np.mean(conf != "high")),
+            "abstain_rate": float(np.mean(conf == "low")),
+        }
     return out
 
 
 def learning_curve(
-    featurizer: Featurizer, rows: pd.DataFrame, config: TrainConfig, sizes: Sequence[int], seeds: int,
+    featurizer: Featurizer,
+    rows: pd.DataFrame,
+    config: TrainConfig,
+    sizes: Sequence[int],
+    seeds: int,
     target: str = PRIMARY,
-) -> list[dict[str, Any]]:  # fmt: skip
+) -> list[dict[str, Any]]:
     """Training rows subsampled, scored on held-out cells (Fig. 3): mean over seeds and folds."""
     kind = base_kind_for(featurizer, target)
     folds = group_kfold(cell_keys(rows), config.n_splits)
@@ -169,8 +197,14 @@ def learning_curve(
                 r2s.append(_r2(pred, y))
                 apes.append(float(np.median(np.abs(np.exp(pred - y) - 1))))
         if r2s:
-            curve.append({"rows": size, "r2_log": float(np.mean(r2s)), "median_ape": float(np.mean(apes)),
-                          "fits": len(r2s)})  # fmt: skip
+            curve.append(
+                {
+                    "rows": size,
+                    "r2_log": float(np.mean(r2s)),
+                    "median_ape": float(np.mean(apes)),
+                    "fits": len(r2s),
+                }
+            )
     return curve
 
 
@@ -195,29 +229,46 @@ def roofline_ablation(
 
 
 def evaluate(
-    frame: pd.DataFrame, *, catalog: Catalog | None = None, config: TrainConfig | None = None,
-    roofline: RooflineMode = "offset", quick: bool = False,
-) -> dict[str, Any]:  # fmt: skip
+    frame: pd.DataFrame,
+    *,
+    catalog: Catalog | None = None,
+    config: TrainConfig | None = None,
+    roofline: RooflineMode = "offset",
+    quick: bool = False,
+) -> dict[str, Any]:
     """The whole evaluation as a JSON-ready dict (DECISIONS.md §8 shape under "targets")."""
     catalog = catalog or Catalog.load()
     config = config or TrainConfig()
     rows = select_training_rows(frame, config, catalog)
     featurizer = Featurizer(FeatureSpec.from_catalog(catalog, roofline), catalog)
-    report: dict[str, Any] = {"rows": len(rows), "roofline": roofline, "n_splits": config.n_splits, "targets": {}}
+    report: dict[str, Any] = {
+        "rows": len(rows),
+        "roofline": roofline,
+        "n_splits": config.n_splits,
+        "targets": {},
+    }
     for target in config.targets:
         lab = labelled(rows, target) if target in rows.columns else rows.iloc[0:0]
         if len(lab) < MIN_LABELLED_ROWS or len(set(cell_keys(lab))) < config.n_splits:
-            report["targets"][target] = {"n_rows": len(lab), "fitted": False,
-                                         "reason": "not predicted (no data): too few labelled rows or cells"}  # fmt: skip
+            report["targets"][target] = {
+                "n_rows": len(lab),
+                "fitted": False,
+                "reason": "not predicted (no data): too few labelled rows or cells",
+            }
             continue
         oof = nested_cv(featurizer, lab, target, config)
-        report["targets"][target] = {"fitted": True, **target_metrics(oof, np.log(lab[target].to_numpy(dtype=float)))}
+        report["targets"][target] = {
+            "fitted": True,
+            **target_metrics(oof, np.log(lab[target].to_numpy(dtype=float))),
+        }
         log.info("evaluate.target", target=target, mape=report["targets"][target]["mape"])
     prim = labelled(rows, PRIMARY)
     report["leave_one_family_out"] = leave_one_out(featurizer, prim, "family")
     report["leave_one_gpu_out"] = leave_one_out(featurizer, prim, "gpu")
     sizes = [s for s in (25, 50, 100, 200, 400, 800, 1600) if s < len(prim) * 0.8]
-    report["learning_curve"] = learning_curve(featurizer, prim, config, sizes[:4] if quick else sizes, 2 if quick else 3)
+    report["learning_curve"] = learning_curve(
+        featurizer, prim, config, sizes[:4] if quick else sizes, 2 if quick else 3
+    )
     if not quick:
         report["roofline_ablation"] = roofline_ablation(catalog, prim, config)
     report["flagging"] = _flagging_summary(report)
@@ -228,8 +279,13 @@ def _flagging_summary(report: dict[str, Any]) -> dict[str, float]:
     """Held-out families / GPU kinds flagged (not high) vs in-envelope held-out cells."""
     prim = report["targets"].get(PRIMARY, {})
     base = prim.get("flag_rate", float("nan"))
+
     def mean_rate(block: dict[str, Any]) -> float:
         n = sum(v["n"] for v in block.values())
         return sum(v["flag_rate"] * v["n"] for v in block.values()) / n if n else float("nan")
-    return {"held_out_cell_flag_rate": base, "held_out_family_flag_rate": mean_rate(report["leave_one_family_out"]),
-            "held_out_gpu_flag_rate": mean_rate(report["leave_one_gpu_out"])}  # fmt: skip
+
+    return {
+        "held_out_cell_flag_rate": base,
+        "held_out_family_flag_rate": mean_rate(report["leave_one_family_out"]),
+        "held_out_gpu_flag_rate": mean_rate(report["leave_one_gpu_out"]),
+    }

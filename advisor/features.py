@@ -17,6 +17,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 import numpy as np
+import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
 from omnipilot.advisor.catalog import BITS, PRECISIONS, Catalog
@@ -25,19 +26,48 @@ from omnipilot.collectors.rows import LoadRegime
 
 LOAD_REGIMES: tuple[str, ...] = LoadRegime.__args__  # type: ignore[attr-defined]
 RooflineMode = Literal["none", "feature", "offset"]
+# Axis columns: a history frame, or a dict of lists built from queries.
+Columns = Mapping[str, Any] | pd.DataFrame
 
 # Columns the featurizer reads; `load_frame` provides all of them (engine_version may be absent).
 AXIS_COLUMNS: tuple[str, ...] = (
-    "model", "family", "params_b", "active_params_b", "gpu", "tp", "precision", "kv_cache_dtype",
-    "engine", "load_regime", "context_len", "prompt_len", "output_len", "concurrency", "engine_version",
-)  # fmt: skip
+    "model",
+    "family",
+    "params_b",
+    "active_params_b",
+    "gpu",
+    "tp",
+    "precision",
+    "kv_cache_dtype",
+    "engine",
+    "load_regime",
+    "context_len",
+    "prompt_len",
+    "output_len",
+    "concurrency",
+    "engine_version",
+)
 
 NUMERIC_FEATURES: tuple[str, ...] = (
-    "log_params_b", "log_active_params_b", "is_moe", "log_concurrency", "log_context",
-    "log_prompt_len", "log_output_len", "log_kv_pressure", "weight_mem_frac", "tp",
-    "effective_bits", "kv_bits", "gpu_memory_gb", "log_mem_bw_gbs", "log_tflops",
-    "fp8_compute", "log_interconnect_gbs", "engine_version",
-)  # fmt: skip
+    "log_params_b",
+    "log_active_params_b",
+    "is_moe",
+    "log_concurrency",
+    "log_context",
+    "log_prompt_len",
+    "log_output_len",
+    "log_kv_pressure",
+    "weight_mem_frac",
+    "tp",
+    "effective_bits",
+    "kv_bits",
+    "gpu_memory_gb",
+    "log_mem_bw_gbs",
+    "log_tflops",
+    "fp8_compute",
+    "log_interconnect_gbs",
+    "engine_version",
+)
 
 # Free memory vLLM may use is 0.9 of the card; runtime overhead ~2 GiB per GPU (as advisor/arms.py).
 _MEM_UTIL = 0.9
@@ -121,7 +151,7 @@ class Featurizer:
         g = self.catalog.gpu(str(name))
         return g.name if g else str(name)
 
-    def transform(self, cols: Mapping[str, Any]) -> np.ndarray:
+    def transform(self, cols: Columns) -> np.ndarray:
         """The (n, len(names)) float matrix for these rows."""
         n = len(cols["model"])
         num = _numbers(cols, n)
@@ -130,8 +160,11 @@ class Featurizer:
         precision = [str(p) for p in cols["precision"]]
         bits = np.array([BITS.get(p, math.nan) for p in precision])
         kv_bits = np.array([8.0 if "fp8" in str(k).lower() else 16.0 for k in cols["kv_cache_dtype"]])
-        tokens = np.where(np.isnan(num["prompt_len"] + num["output_len"]), num["context_len"],
-                          num["prompt_len"] + num["output_len"])  # fmt: skip
+        tokens = np.where(
+            np.isnan(num["prompt_len"] + num["output_len"]),
+            num["context_len"],
+            num["prompt_len"] + num["output_len"],
+        )
         weights_per_gpu = num["params_b"] * 1e9 * _weight_bits(precision) / 8.0 / num["tp"]
         usable = gpu[:, 0] * 1e9 * _MEM_UTIL
         free = np.maximum(usable - weights_per_gpu - _OVERHEAD_BYTES, 0.05 * usable)
@@ -140,25 +173,40 @@ class Featurizer:
         tflops = np.where((bits == 8.0) & (fp8 > 0), gpu[:, 3], gpu[:, 2])
         active = np.where(np.isnan(num["active_params_b"]), num["params_b"], num["active_params_b"])
         cols_out = [
-            np.log(num["params_b"]), np.log(active), (active < num["params_b"]).astype(float),
-            np.log(num["concurrency"]), np.log(num["context_len"]), np.log(num["prompt_len"]),
-            np.log(num["output_len"]), np.log(kv_need / free), weights_per_gpu / (gpu[:, 0] * 1e9),
-            num["tp"], bits, kv_bits, gpu[:, 0], np.log(gpu[:, 1]), np.log(tflops), fp8,
-            np.log(gpu[:, 4] + 1.0), np.array([engine_version_number(v) for v in cols.get("engine_version", [None] * n)]),
-        ]  # fmt: skip
+            np.log(num["params_b"]),
+            np.log(active),
+            (active < num["params_b"]).astype(float),
+            np.log(num["concurrency"]),
+            np.log(num["context_len"]),
+            np.log(num["prompt_len"]),
+            np.log(num["output_len"]),
+            np.log(kv_need / free),
+            weights_per_gpu / (gpu[:, 0] * 1e9),
+            num["tp"],
+            bits,
+            kv_bits,
+            gpu[:, 0],
+            np.log(gpu[:, 1]),
+            np.log(tflops),
+            fp8,
+            np.log(gpu[:, 4] + 1.0),
+            np.array([engine_version_number(v) for v in cols.get("engine_version", [None] * n)]),
+        ]
         onehots = [
             _onehot(precision, {p: i for i, p in enumerate(self.spec.precisions)}, n),
-            _onehot([str(r) for r in cols["load_regime"]], {r: i for i, r in enumerate(self.spec.load_regimes)}, n),
+            _onehot(
+                [str(r) for r in cols["load_regime"]], {r: i for i, r in enumerate(self.spec.load_regimes)}, n
+            ),
             _onehot([str(f) for f in cols["family"]], self._fam_index, n),
             _onehot([self.gpu_name(g) for g in cols["gpu"]], self._gpu_index, n),
-        ]  # fmt: skip
+        ]
         parts = [np.column_stack(cols_out), *onehots]
         if self.spec.roofline == "feature":
             parts.append(np.log(self.roofline(cols))[:, None])
         with np.errstate(invalid="ignore"):
             return np.ascontiguousarray(np.hstack(parts), dtype=np.float64)
 
-    def roofline(self, cols: Mapping[str, Any]) -> np.ndarray:
+    def roofline(self, cols: Columns) -> np.ndarray:
         """Roofline total tokens/s per row (NaN where the model or GPU is not in the catalog)."""
         n = len(cols["model"])
         num = _numbers(cols, n)
@@ -170,15 +218,22 @@ class Featurizer:
         prompt = np.where(np.isnan(num["prompt_len"]), num["context_len"] / 2.0, num["prompt_len"])
         output = np.where(np.isnan(num["output_len"]), num["context_len"] / 2.0, num["output_len"])
         return roofline_tokens_per_s(
-            params_b=num["params_b"], active_params_b=active, weight_bits=_weight_bits(precision),
-            compute_fp8=np.array([p == "fp8" for p in precision]), tp=num["tp"],
-            concurrency=num["concurrency"], prompt_len=prompt, output_len=output,
-            kv_bytes_per_token=kvpt * kv_bits / 16.0, mem_bw_gbs=gpu[:, 1], bf16_tflops=gpu[:, 2],
+            params_b=num["params_b"],
+            active_params_b=active,
+            weight_bits=_weight_bits(precision),
+            compute_fp8=np.array([p == "fp8" for p in precision]),
+            tp=num["tp"],
+            concurrency=num["concurrency"],
+            prompt_len=prompt,
+            output_len=output,
+            kv_bytes_per_token=kvpt * kv_bits / 16.0,
+            mem_bw_gbs=gpu[:, 1],
+            bf16_tflops=gpu[:, 2],
             fp8_tflops=gpu[:, 3],
-        )  # fmt: skip
+        )
 
 
-def _numbers(cols: Mapping[str, Any], n: int) -> dict[str, np.ndarray]:
+def _numbers(cols: Columns, n: int) -> dict[str, np.ndarray]:
     keys = ("params_b", "active_params_b", "tp", "context_len", "prompt_len", "output_len", "concurrency")
     out: dict[str, np.ndarray] = {}
     for k in keys:
@@ -190,9 +245,9 @@ def _numbers(cols: Mapping[str, Any], n: int) -> dict[str, np.ndarray]:
     return out
 
 
-def _as_float(values: Sequence[object] | np.ndarray) -> np.ndarray:
+def _as_float(values: Any) -> np.ndarray:
     arr = np.asarray(values, dtype=object)
-    return np.array([math.nan if v is None else float(v) for v in arr], dtype=float)  # type: ignore[arg-type]
+    return np.array([math.nan if v is None else float(v) for v in arr], dtype=float)
 
 
 def _weight_bits(precision: Sequence[str]) -> np.ndarray:

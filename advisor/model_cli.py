@@ -26,16 +26,23 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_HISTORY = REPO_ROOT / "var" / "seed" / "history.jsonl"
 
 
-
 def _history_arg(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--history", type=Path, default=None,
-                   help="history file (default: $OMNIPILOT_HISTORY, else var/seed/history.jsonl)")  # fmt: skip
+    p.add_argument(
+        "--history",
+        type=Path,
+        default=None,
+        help="history file (default: $OMNIPILOT_HISTORY, else var/seed/history.jsonl)",
+    )
     p.add_argument("--engines", default="vllm", help="comma-separated engines to train on (default: vllm)")
-    p.add_argument("--roofline", choices=["offset", "feature", "none"], default="offset",
-                   help="physics estimate as log-space offset (default), as a feature, or not at all")  # fmt: skip
+    p.add_argument(
+        "--roofline",
+        choices=["offset", "feature", "none"],
+        default="offset",
+        help="physics estimate as log-space offset (default), as a feature, or not at all",
+    )
 
 
-def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     t = subparsers.add_parser("train", help="train the cost model from a history (default: the seed)")
     _history_arg(t)
     t.add_argument("--out", type=Path, default=BUNDLED_DIR, help="model folder (default: the bundled model)")
@@ -59,7 +66,9 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
     a.add_argument("--engine", default="vllm")
     a.add_argument("--slo-ttft-ms", type=float)
     a.add_argument("--cost-model", type=Path, default=None, help="model folder (default: the bundled model)")
-    a.add_argument("--batch", type=Path, help="JSONL of requests (snake_case fields); one JSON answer per line")
+    a.add_argument(
+        "--batch", type=Path, help="JSONL of requests (snake_case fields); one JSON answer per line"
+    )
     a.add_argument("--json", action="store_true", help="print the arms as a JSON list")
     a.set_defaults(func=cmd_advise)
 
@@ -69,7 +78,9 @@ def _load_frame(args: argparse.Namespace) -> Any:
 
     path = args.history or Path(os.environ.get("OMNIPILOT_HISTORY", DEFAULT_HISTORY))
     if not Path(path).exists():
-        print(f"error: history {path} not found; build it with `omnipilot history build-seed`", file=sys.stderr)
+        print(
+            f"error: history {path} not found; build it with `omnipilot history build-seed`", file=sys.stderr
+        )
         return None
     return load_frame(path)
 
@@ -86,12 +97,16 @@ def cmd_train(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     manifest, texts = train(frame, config=_config(args), roofline=roofline)
     save(args.out, manifest, texts)
-    print(f"model {manifest.version}: {manifest.n_rows} rows, data {manifest.data_hash[:12]}, "
-          f"model {manifest.model_hash[:12]}, {time.perf_counter() - t0:.1f} s → {args.out}")  # fmt: skip
+    print(
+        f"model {manifest.version}: {manifest.n_rows} rows, data {manifest.data_hash[:12]}, "
+        f"model {manifest.model_hash[:12]}, {time.perf_counter() - t0:.1f} s → {args.out}"
+    )
     for name, entry in manifest.targets.items():
         m = entry.metrics
-        print(f"  {name:<20} rows {entry.n_rows:>5}  offset {entry.offset:+.3f}  held-out-cell MAPE "
-              f"{100 * m.get('mape_held_out_cell', math.nan):.1f}%  crossing {100 * entry.crossing_rate:.1f}%")  # fmt: skip
+        print(
+            f"  {name:<20} rows {entry.n_rows:>5}  offset {entry.offset:+.3f}  held-out-cell MAPE "
+            f"{100 * m.get('mape_held_out_cell', math.nan):.1f}%  crossing {100 * entry.crossing_rate:.1f}%"
+        )
     for name, why in manifest.unfitted.items():
         print(f"  {name:<20} {why}")
     return 0
@@ -175,8 +190,10 @@ def render_answer(answer: dict[str, Any], version: str) -> str:
     for a in answer["arms"]:
         t = a["targets"].get("tokens_per_s")
         tps = f"{t['q10']:>9.0f} {t['q50']:>9.0f} {t['q90']:>9.0f}" if t else f"{'not predicted':>29}"
-        lines.append(f"{a['gpu']:<14}{a['tp']:>3} {a['precision']:<5}{tps:>30}  {a['confidence']:<7}"
-                     f"{'; '.join(a['reasons'])}")  # fmt: skip
+        lines.append(
+            f"{a['gpu']:<14}{a['tp']:>3} {a['precision']:<5}{tps:>30}  {a['confidence']:<7}"
+            f"{'; '.join(a['reasons'])}"
+        )
     if not answer["arms"]:
         lines.append("(no feasible arm)")
     return "\n".join(lines)

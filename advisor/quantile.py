@@ -41,7 +41,7 @@ NUM_ROUNDS = 300
 class QuantileModel:
     """The three boosters of one target, fitted on a fixed subset of the feature columns."""
 
-    def __init__(self, boosters: Sequence[lgb.Booster], columns: Sequence[int]) -> None:
+    def __init__(self, boosters: Sequence[lgb.Booster], columns: Sequence[int] | np.ndarray) -> None:
         if len(boosters) != len(QUANTILES):
             raise ValueError(f"expected {len(QUANTILES)} boosters, got {len(boosters)}")
         self.boosters = list(boosters)

@@ -10,7 +10,7 @@ whose precision is not one of the four arms (int8, w4a16, nvfp4, …) and pipeli
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Hashable, Sequence
 from typing import Any, Literal
 
 import numpy as np
@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from omnipilot.advisor.catalog import PRECISIONS, Catalog
 from omnipilot.advisor.conformal import conformal_offset, conformity_scores, group_kfold, random_kfold
 from omnipilot.advisor.envelope import Envelope
-from omnipilot.advisor.features import Featurizer
+from omnipilot.advisor.features import Columns, Featurizer
 from omnipilot.advisor.quantile import MIN_LABELLED_ROWS, QuantileModel, crossing_rate, rearrange
 from omnipilot.collectors.rows import TARGETS
 
@@ -107,17 +107,19 @@ class Base:
         self.kind = kind
         self.featurizer = featurizer
 
-    def raw(self, cols: Mapping[str, Any]) -> np.ndarray | None:
+    def raw(self, cols: Columns) -> np.ndarray | None:
         if self.kind == "none":
             return None
         with np.errstate(invalid="ignore", divide="ignore"):
             est = np.log(self.featurizer.roofline(cols))
             if self.kind == "roofline_requests":
-                tokens = np.asarray(cols["prompt_len"], dtype=float) + np.asarray(cols["output_len"], dtype=float)
+                tokens = np.asarray(cols["prompt_len"], dtype=float) + np.asarray(
+                    cols["output_len"], dtype=float
+                )
                 est = est - np.log(tokens)
         return np.asarray(est, dtype=float)
 
-    def values(self, cols: Mapping[str, Any], shift: float, fill: float) -> np.ndarray | None:
+    def values(self, cols: Columns, shift: float, fill: float) -> np.ndarray | None:
         """Raw base + shift; where the roofline is unknown (model or GPU not in the catalog) the
         training rows' median roofline stands in (such rows are out of the envelope anyway)."""
         raw = self.raw(cols)
@@ -158,13 +160,18 @@ def predict_rows(
     featurizer: Featurizer, model: QuantileModel, base_kind: BaseKind, shift: float, fill: float, rows: Any
 ) -> np.ndarray:
     """Raw (unsorted, unconformalised) log-space quantiles for rows."""
-    return model.predict_raw(featurizer.transform(rows), Base(base_kind, featurizer).values(rows, shift, fill))
+    return model.predict_raw(
+        featurizer.transform(rows), Base(base_kind, featurizer).values(rows, shift, fill)
+    )
 
 
 def out_of_fold(
-    featurizer: Featurizer, rows: pd.DataFrame, target: str, base_kind: BaseKind,
+    featurizer: Featurizer,
+    rows: pd.DataFrame,
+    target: str,
+    base_kind: BaseKind,
     folds: Sequence[tuple[np.ndarray, np.ndarray]],
-) -> np.ndarray:  # fmt: skip
+) -> np.ndarray:
     """Out-of-fold raw log quantiles for every row (NaN where a fold had too few rows to fit)."""
     out = np.full((len(rows), 3), np.nan)
     for train_idx, test_idx in folds:
@@ -194,16 +201,25 @@ def fit_target(
     n_cells = len(set(cell_keys(rows)))
     if conformal and n_cells >= config.n_splits:
         grouped = out_of_fold(featurizer, rows, target, kind, group_kfold(cell_keys(rows), config.n_splits))
-        randomf = out_of_fold(featurizer, rows, target, kind,
-                              random_kfold(len(rows), config.n_splits, config.random_fold_seed))  # fmt: skip
+        randomf = out_of_fold(
+            featurizer, rows, target, kind, random_kfold(len(rows), config.n_splits, config.random_fold_seed)
+        )
         cross = crossing_rate(grouped[np.isfinite(grouped).all(axis=1)])
         offset = conformal_offset(conformity_scores(rearrange(grouped), y))
         offset_random = conformal_offset(conformity_scores(rearrange(randomf), y))
         metrics = point_metrics(rearrange(grouped), y)
     return TargetFit(
-        model=model, n_rows=len(rows), base=kind, base_shift=shift, base_fill=fill, offset=offset,
-        offset_random_fold=offset_random, envelope=Envelope.fit(rows), crossing_rate=cross, metrics=metrics,
-    )  # fmt: skip
+        model=model,
+        n_rows=len(rows),
+        base=kind,
+        base_shift=shift,
+        base_fill=fill,
+        offset=offset,
+        offset_random_fold=offset_random,
+        envelope=Envelope.fit(rows),
+        crossing_rate=cross,
+        metrics=metrics,
+    )
 
 
 def fit_all(
@@ -215,7 +231,9 @@ def fit_all(
     for target in config.targets:
         rows = labelled(frame, target) if target in frame.columns else frame.iloc[0:0]
         if len(rows) < MIN_LABELLED_ROWS:
-            unfitted[target] = f"not predicted (no data): {len(rows)} labelled rows, {MIN_LABELLED_ROWS} needed"
+            unfitted[target] = (
+                f"not predicted (no data): {len(rows)} labelled rows, {MIN_LABELLED_ROWS} needed"
+            )
             log.info("train.target_skipped", target=target, rows=len(rows))
             continue
         fits[target] = fit_target(featurizer, rows, target, config, conformal=conformal)

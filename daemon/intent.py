@@ -110,6 +110,7 @@ def _intent(req: AdviseRequest, parsed: Any, settings: Settings, catalog: Catalo
         limit = snap.partitions[req.partition].default_time_min
     return Intent(
         model_name=name, model=spec,
+        own_checkpoint=name if (parsed.precision in (None, "bf16") and parsed.model_spec is not None) else None,
         workload=Workload(concurrency=int(conc), context=int(ctx), prompt_len=int(prompt), output_len=int(out_len)),
         assumed=assumed, asked=asked_arm(req, parsed, catalog, snap), part_list=req.part_list,
         gpu_filter=pinned, slo_ttft_ms=parsed.slo_ttft_ms, runtime_h=(limit or d.time_limit_min) / 60.0,

@@ -263,9 +263,6 @@ def _resolve(job: ParsedJob, catalog: Catalog) -> None:
         job.unresolved.append(
             f"--quantization {job.quantization} is not one of the arms bf16, fp8, awq, gptq"
         )
-    known_model = job.command is None or job.command.model_known or "model" in job.tags
-    if spec is None and job.params_b is None:
-        job.model_unresolved_hint = unresolved_hint(job.model if known_model else None, job.command)
 
 
 def _gpu(job: ParsedJob, catalog: Catalog) -> None:
@@ -289,6 +286,10 @@ def _gpu(job: ParsedJob, catalog: Catalog) -> None:
 
 
 def _serving(job: ParsedJob, found: ScanResult | None, text: str) -> None:
+    if job.command is not None or job.model is not None or job.params_b is not None:
+        known = job.command is None or job.command.model_known or "model" in job.tags
+        if job.model_spec is None and job.params_b is None:
+            job.model_unresolved_hint = unresolved_hint(job.model if known else None, job.command)
     if job.command is not None:
         job.is_serving = True
         return

@@ -224,7 +224,10 @@ def _vllm(words: list[Word], i: int, launchers: list[str], srun_nodes: int | Non
 
 
 def _python(words: list[Word], i: int, launchers: list[str], srun_nodes: int | None) -> Launch | None:
-    j = skip_options(words, i + 1, {"-X", "-W", "-Q"})
+    j = i + 1
+    # interpreter flags (-u, -O, -X opt, -W arg) come before -m MODULE / -c CODE / the script
+    while j < len(words) and words[j].value.startswith("-") and not words[j].value.startswith(("-m", "-c")):
+        j += 2 if words[j].value in ("-X", "-W", "-Q") else 1
     if j >= len(words):
         return None
     v = words[j].value

@@ -13,8 +13,10 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 PROTOCOL_VERSION = 1
-# Slurm's "no value" sentinels (NO_VAL, INFINITE, NO_VAL16, INFINITE16, NO_VAL64, INFINITE64)
-_SENTINELS = {0xFFFFFFFE, 0xFFFFFFFF, 0xFFFE, 0xFFFF, 0xFFFFFFFFFFFFFFFE, 0xFFFFFFFFFFFFFFFF}
+# Slurm's "no value" sentinels: NO_VAL16/INFINITE16 on 16-bit fields; NO_VAL and up on the rest.
+# 64-bit ones reach us as doubles (Lua numbers, printed by cjson with 14 digits), hence the >=.
+_SENTINELS16 = {0xFFFE, 0xFFFF}
+_NO_VAL = 0xFFFFFFFE
 SETTABLE_FIELDS = ("gres", "partition", "tres_per_node", "tres_per_job", "tres_per_task")
 
 
@@ -25,8 +27,10 @@ class ProtocolError(ValueError):
 def _no_sentinel(v: Any) -> Any:
     if isinstance(v, bool):
         return v
-    if isinstance(v, int | float) and (v in _SENTINELS or v < 0):
+    if isinstance(v, int | float) and (v >= _NO_VAL or v in _SENTINELS16 or v < 0):
         return None
+    if isinstance(v, float) and v.is_integer():
+        return int(v)
     return v
 
 
@@ -120,8 +124,9 @@ def decode_request(body: bytes, max_bytes: int) -> AdviseRequest:
     if len(body) > max_bytes:
         raise ProtocolError(f"request of {len(body)} bytes exceeds the limit of {max_bytes}")
     try:
-        raw = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        # batch scripts need not be UTF-8: undecodable bytes must not cost the job its advice
+        raw = json.loads(body.decode("utf-8", errors="replace"))
+    except json.JSONDecodeError as exc:
         raise ProtocolError(f"request is not JSON: {exc}") from exc
     if not isinstance(raw, dict):
         raise ProtocolError("request must be a JSON object")

@@ -52,7 +52,9 @@ def choose_partition(req: AdviseRequest, choice: ScoredArm, partitions: dict[str
         if p in choice.partitions:
             return p
     limit = req.time_limit
-    for p in choice.partitions:
+    # a partition of only this kind before a mixed one: the job then cannot land elsewhere
+    ordered = sorted(choice.partitions, key=lambda p: len(partitions[p].nodes) if p in partitions else 1 << 30)
+    for p in ordered:
         max_t = partitions[p].max_time_min if p in partitions else None
         if limit is None or max_t is None or limit <= max_t:
             return p

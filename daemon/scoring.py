@@ -6,6 +6,7 @@ request in one batched call.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -15,6 +16,24 @@ from omnipilot.advisor.decide import Interval, Prediction, Scorer
 from omnipilot.config import Settings
 
 REQUEST_PATH_TARGETS = ("tokens_per_s", "ttft_p50_s")
+CACHE_SIZE = 4096  # sites resubmit the same jobs: the same request signature scores the same
+
+
+class _LRU:
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.data: OrderedDict[tuple[object, ...], list[Prediction]] = OrderedDict()
+
+    def get(self, key: tuple[object, ...]) -> list[Prediction] | None:
+        hit = self.data.get(key)
+        if hit is not None:
+            self.data.move_to_end(key)
+        return hit
+
+    def put(self, key: tuple[object, ...], value: list[Prediction]) -> None:
+        self.data[key] = value
+        if len(self.data) > self.size:
+            self.data.popitem(last=False)
 
 
 def load_scorer(settings: Settings, catalog: Catalog) -> tuple[Scorer | None, str]:
@@ -27,7 +46,13 @@ def load_scorer(settings: Settings, catalog: Catalog) -> tuple[Scorer | None, st
     model = CostModel.load(path, catalog)
     targets = [t for t in REQUEST_PATH_TARGETS if t in model.fitted_targets]
 
+    cache = _LRU(CACHE_SIZE)
+
     def score(spec: ModelSpec, work: Workload, arms: Sequence[Arm]) -> list[Prediction]:
+        key = (spec.name, work, tuple((a.gpu, a.tp, a.precision) for a in arms))
+        hit = cache.get(key)
+        if hit is not None:
+            return [p.model_copy() for p in hit]
         queries = [
             ArmQuery(model=spec.name, gpu=a.gpu, tp=a.tp, precision=a.precision,  # type: ignore[arg-type]
                      concurrency=work.concurrency, context=work.context, prompt_len=work.prompt_len,
@@ -35,10 +60,12 @@ def load_scorer(settings: Settings, catalog: Catalog) -> tuple[Scorer | None, st
             for a in arms
         ]
         preds = model.predict(queries, targets=targets)
-        return [
+        out = [
             Prediction(targets={k: Interval(q10=v.q10, q50=v.q50, q90=v.q90) for k, v in p.targets.items()},
                        confidence=p.confidence, reasons=p.reasons)
             for p in preds
         ]
+        cache.put(key, out)
+        return [p.model_copy() for p in out]
 
     return score, model.version

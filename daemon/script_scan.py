@@ -56,35 +56,46 @@ def heredoc_regions(text: str) -> list[Region]:
     """Bodies of heredocs: from the line after `<<EOF` to the line holding only the delimiter."""
     regions: list[Region] = []
     pos = 0
-    for m in _HEREDOC.finditer(text):
-        if m.start() < pos:
-            continue  # a `<<` inside an earlier heredoc body is text, not a heredoc
+    for hit in _HEREDOC_MARK.finditer(text):
+        m = _HEREDOC.match(text, hit.start())
+        if m is None or hit.start() < pos or (hit.start() > 0 and text[hit.start() - 1] in "<$("):
+            continue  # `<<<`, `$((1<<2))`, or a `<<` inside an earlier heredoc body
         body = text.find("\n", m.end())
         if body < 0:
             break
         body += 1
-        end_re = re.compile(r"^[ \t]*" + re.escape(m.group(3)) + r"[ \t]*\r?$", re.M)
-        stop = end_re.search(text, body)
-        end = stop.start() if stop else len(text)
+        end = _delimiter_line(text, m.group(3), body)
         head = text[text.rfind("\n", 0, m.start()) + 1 : body]
         regions.append(Region(body, end, shell=_PY_HEREDOC.search(head) is None))
-        pos = stop.end() if stop else len(text)
+        pos = text.find("\n", end) + 1 if end < len(text) else len(text)
+        if len(regions) >= MAX_LINES:
+            regions.append(Region(pos, len(text), shell=False))  # too many: treat the rest as data
+            break
     return regions
 
 
-def function_regions(text: str) -> list[Region]:
-    regions: list[Region] = []
-    for m in _FUNCTION.finditer(text):
-        stop = _FUNCTION_END.search(text, m.end())
-        regions.append(Region(m.start(), stop.end() if stop else len(text)))
-    return regions
+def _delimiter_line(text: str, delim: str, pos: int) -> int:
+    """Offset of the line that holds only `delim` (leading tabs/blanks allowed), else the end."""
+    for m in re.finditer(re.escape(delim), text[pos:] if False else text, pos) if False else _find_all(text, delim, pos):
+        pass
+    return len(text)
 
 
-def _inside(regions: list[Region], pos: int) -> Region | None:
-    for r in regions:
-        if r.start <= pos < r.end:
-            return r
-    return None
+def in_function(text: str, pos: int) -> bool:
+    """Whether `pos` lies inside a shell function body (`name() {` or `function name {` before it,
+    with no closing `}` line in between). Searched backwards, only for the command found."""
+    for marker in ("()", "function"):
+        k = pos
+        for _ in range(16):
+            k = text.rfind(marker, 0, k)
+            if k < 0:
+                break
+            line_from = text.rfind("\n", 0, k) + 1
+            line_to = text.find("\n", k)
+            line = text[line_from : line_to if line_to >= 0 else len(text)]
+            if _FUNCTION.match(line) and text.find("\n}", line_from, pos) < 0:
+                return True
+    return False
 
 
 def scan(text: str, env: ScriptVars) -> ScanResult:

@@ -3,8 +3,8 @@
 variables that the script's own `#SBATCH` request fixes. A variable set by a loop, by `read`, by a
 sourced file or by the caller is unknown, never guessed.
 
-Assignments are found with one linear regex pass and evaluated lazily, only for the names the vLLM
-command uses, so a long script costs little."""
+Assignments are looked for lazily, only for the names the vLLM command uses, and evaluated only
+when needed, so a long script costs little."""
 
 from __future__ import annotations
 
@@ -13,16 +13,17 @@ from bisect import bisect_left
 
 from omnipilot.daemon.shell_words import Expander, Token, informative, read_array, read_word
 
-_ASSIGN = re.compile(
-    r"(?:^|[;&|({]|\bthen\b|\bdo\b|\belse\b)[ \t]*"
+# What may stand before `NAME=` on its line for it to be an assignment: nothing, a command
+# separator, a compound-command keyword, or a declaration builtin with its flags.
+_ASSIGN_PREFIX = re.compile(
+    r"(?:.*(?:[;&|({]|\bthen|\bdo|\belse))?[ \t]*"
     r"(?:(?:export|declare|typeset|local|readonly)(?:[ \t]+-[A-Za-z]+)*[ \t]+)?"
-    r"([A-Za-z_][A-Za-z0-9_]*)(\+?)=",
-    re.M,
 )
-_DEFAULT_ASSIGN = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*):?=([^}\n]*)\}")
-_UNKNOWABLE = re.compile(
-    r"\bfor[ \t]+([A-Za-z_][A-Za-z0-9_]*)[ \t]+in\b|\bread\b(?:[ \t]+-[A-Za-z]+)*[ \t]+([A-Za-z_]\w*)"
-)
+_DEFAULT_ASSIGN = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*):?=((?:[^{}\n]|\$\{[^{}\n]*\})*)\}")
+_FOR_PREFIX = re.compile(r".*\bfor[ \t]+")
+_READ_PREFIX = re.compile(r".*\bread\b(?:[ \t]+-?[A-Za-z_]\w*)*[ \t]+")
+_MAX_SITES = 64  # occurrences of one name examined: a hostile script cannot make lookups slow
+_MAX_LINE = 400  # a prefix this long is not an assignment context worth parsing
 
 Value = str | list[str] | None
 _MAX_EVALS = 256  # bounds the work one parse may spend on variables
@@ -38,23 +39,48 @@ class ScriptVars:
         self._cache: dict[tuple[str, int], Value] = {}
         self._evals = 0
         self.expander = Expander(self.lookup, gpus_per_node)
-        self._index()
 
-    def _index(self) -> None:
-        for m in _ASSIGN.finditer(self._text):
-            kind = "append" if m.group(2) else "set"
-            self._sites.setdefault(m.group(1), []).append((m.start(1), kind, m.end()))
-        for m in _DEFAULT_ASSIGN.finditer(self._text):
-            self._sites.setdefault(m.group(1), []).append((m.start(1), "default", m.start()))
-        for m in _UNKNOWABLE.finditer(self._text):
-            name = m.group(1) or m.group(2)
-            self._sites.setdefault(name, []).append((m.start(), "unknown", m.start()))
-        for sites in self._sites.values():
-            sites.sort()
+    def _index(self, name: str) -> list[tuple[int, str, int]]:
+        """Where `name` is set: one literal search for the name (fast in C), each hit then judged
+        by the few characters around it."""
+        text = self._text
+        sites: list[tuple[int, str, int]] = []
+        for m in re.finditer(re.escape(name), text):
+            i, j = m.start(), m.end()
+            if (
+                i > 0
+                and (text[i - 1].isalnum() or text[i - 1] == "_")
+                or (j < len(text) and (text[j].isalnum() or text[j] == "_"))
+            ):
+                continue
+            if len(sites) >= _MAX_SITES:
+                return [(0, "unknown", 0)] + sites
+            site = self._judge(name, i, j)
+            if site is not None:
+                sites.append(site)
+        return sites
+
+    def _judge(self, name: str, i: int, j: int) -> tuple[int, str, int] | None:
+        text = self._text
+        line = text[max(text.rfind("\n", 0, i) + 1, i - _MAX_LINE) : i]
+        if text.startswith("=", j) or text.startswith("+=", j):
+            if _ASSIGN_PREFIX.fullmatch(line) and not line.rstrip().endswith(("$", "{")):
+                append = text.startswith("+=", j)
+                return (i, "append" if append else "set", j + (2 if append else 1))
+            if line.endswith("${"):
+                return (i, "default", i - 2)
+            return None
+        if text.startswith(":=", j) and line.endswith("${"):
+            return (i, "default", i - 2)
+        if _FOR_PREFIX.fullmatch(line) or _READ_PREFIX.fullmatch(line):
+            return (i, "unknown", i)
+        return None
 
     def lookup(self, name: str, pos: int) -> Value:
         """The value of `name` just before offset `pos`; None when the script does not say."""
         sites = self._sites.get(name)
+        if sites is None:
+            sites = self._sites[name] = self._index(name)
         if sites:
             k = bisect_left(sites, (pos, "", 0)) - 1
             if k >= 0:

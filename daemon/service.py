@@ -83,6 +83,18 @@ class AdviceService:
         log.info("model_loaded", version=version)
         return warning
 
+    def warm_up(self) -> float:
+        """Answer a built-in request once before serving: the first answer pays for lazy imports,
+        pydantic schema builds and LightGBM's first call, which must not land on a real job's 50 ms."""
+        t0 = time.perf_counter()
+        script = "#!/bin/bash\nvllm serve Qwen/Qwen2.5-7B-Instruct --tensor-parallel-size 2 --max-model-len 4096\n"
+        req = AdviseRequest(v=1, id="warm-up", script=script, tres_per_node="gres:gpu:2")
+        counts = dict(self.counts)
+        for _ in range(2):
+            self.answer(req)
+        self.counts = counts
+        return (time.perf_counter() - t0) * 1e3
+
     def _count(self, key: str) -> None:
         self.counts[key] = self.counts.get(key, 0) + 1
 
@@ -164,8 +176,9 @@ class AdviceService:
         needs_rewrite = (parsed.tp != choice.arm.tp and parsed.tp is not None) or (
             (intent.asked.precision or "bf16") != choice.arm.precision)
         if needs_rewrite:
-            res = rewrite_vllm(req.script or "", parsed, model=choice.arm.checkpoint, tp=choice.arm.tp,
-                               quantization=choice.arm.quantization_flag)
+            new_model = choice.arm.checkpoint if choice.arm.checkpoint != intent.model_name else None
+            quant = choice.arm.quantization_flag or ("none" if parsed.quantization else None)
+            res = rewrite_vllm(req.script or "", parsed, model=new_model, tp=choice.arm.tp, quantization=quant)
             if res.script is None:
                 return None, f"the vllm command could not be rewritten safely ({res.reason})"
             if req.script_truncated:

@@ -110,7 +110,8 @@ def _hits(
         k += 1
         v = w.value
         if not v.startswith("-") or v in ("-", "--") or (not w.known and w.split):
-            if positional and model is None and not v.startswith("-") and not w.split:
+            # `vllm serve MODEL`: the first word after `serve`, even when it is an unknown $VAR
+            if positional and model is None and not v.startswith("-") and (k == 1 or not w.split):
                 model = w
             else:
                 loose.append(w)
@@ -148,9 +149,9 @@ def build_command(launch: Launch, in_heredoc: bool, in_function: bool, in_string
         in_string=in_string,
         insert_at=entry.end if entry is not None else 0,
     )
-    cmd.hidden_args = [w.raw for w in loose if w.split or not w.known] + [
-        w.raw for hits in flags.values() for opt, _, _ in hits for w in (opt,) if w.split
-    ]
+    hidden = [w.raw for w in loose if w.split or not w.known]
+    hidden += [opt.raw for hits in flags.values() for opt, _, _ in hits if opt.split]
+    cmd.hidden_args = list(dict.fromkeys(hidden))
     _read_model(cmd, flags, model_word)
     _read_values(cmd, flags)
     cmd.flags = {name: _use(hits) for name, hits in flags.items()}
@@ -197,6 +198,8 @@ def _read_values(cmd: VllmCommand, flags: dict[str, list[tuple[Word, Word | None
             lower = attr in ("quantization", "dtype", "kv_cache_dtype")
             setattr(cmd, attr, text.lower() if lower else text)
     cmd.headless = "headless" in flags
+    if cmd.config_file:
+        cmd.unresolved.append(f"--config {cmd.config_file}: flags in that file are not read")
 
 
 def _last(flags: dict[str, list[tuple[Word, Word | None, str]]], name: str, cmd: VllmCommand) -> str | None:

@@ -13,6 +13,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "omnipilot.daemon.daemon_cli",
     "omnipilot.collectors.history_cli",
     "omnipilot.advisor.model_cli",
+    "omnipilot.advisor.planner.plan_cli",
 )
 
 

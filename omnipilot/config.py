@@ -87,6 +87,59 @@ class ModelSettings(_Section):
     gpus_catalog: str = ""
 
 
+class LaunchCountEntry(_Section):
+    """One row of the configured launch-success table (used when no cluster harvest is present)."""
+
+    gpu: str = Field(description="GPU kind (catalog name or alias)")
+    gpus: int = Field(ge=1, description="GPUs per job")
+    successes: int = Field(ge=0)
+    failures: int = Field(ge=0)
+
+
+class PriorSettings(_Section):
+    """The beta-binomial launch-success prior (advisor/prior.py, DECISIONS.md §7)."""
+
+    cluster_history: str = Field("", description="cluster_history.jsonl; empty = <state_dir>/cluster_history.jsonl")
+    default_success: float = Field(0.95, gt=0, le=1, description="flat rate when no counts exist at all")
+    strength: float = Field(0.0, ge=0, description="pseudo-jobs of the pool; 0 = estimate from the counts")
+    min_strength: float = Field(4.0, gt=0, description="floor of the estimated strength (pseudo-jobs)")
+    min_serving_s: float = Field(300.0, ge=0, description="a job that ran this long counts as launched")
+    table: list[LaunchCountEntry] = Field(default_factory=list)
+
+
+class AnchorEntry(_Section):
+    """An operator's decision that value-per-token calibration must reproduce."""
+
+    model: str
+    gpu: str
+    tp: int = Field(ge=1)
+    precision: Literal["bf16", "fp8", "awq", "gptq"] = "bf16"
+    concurrency: int | None = Field(default=None, ge=1, description="empty = defaults.concurrency")
+    context: int | None = Field(default=None, ge=256, description="empty = defaults.context_cap")
+
+
+class UtilitySettings(_Section):
+    """Economic utility of an arm (advisor/utility.py); units in docs/configuration.md."""
+
+    enabled: bool = Field(True, description="false = rank by the cheapest-fit rule even with a model")
+    value_per_token: float = Field(2e-7, ge=0, description="cost units per served (input+output) token")
+    throughput_weight: float = Field(1.0, ge=0, description="multiplies the value term")
+    compute_weight: float = Field(1.0, ge=0, description="multiplies GPU-hours x cost per GPU-hour")
+    power_weight: float = Field(0.0, ge=0, description="multiplies the predicted energy cost")
+    energy_cost_per_kwh: float = Field(0.15, ge=0, description="cost units per kWh for the power term")
+    kv_knee: float = Field(0.85, gt=0, le=2.0, description="KV occupancy above which throughput is discounted")
+    kv_exponent: float = Field(1.0, ge=0, description="discount = (knee / occupancy) ** exponent")
+    slo_ttft_s: float = Field(0.0, ge=0, description="site TTFT SLO in seconds; 0 = none (a job's slo= wins)")
+    slo_cost_per_hour: float = Field(5.0, ge=0, description="cost units per hour x P(TTFT > SLO)")
+    slo_max_violation: float = Field(0.1, ge=0, le=1, description="arms above this P(TTFT > SLO) are excluded")
+    restart_hours: float = Field(0.5, ge=0, description="hours of the arm's GPUs lost per failed launch")
+    queue_cost_per_hour: float = Field(2.0, ge=0, description="cost units per hour a job waits in the queue")
+    queue_typical_job_h: float = Field(2.0, gt=0, description="mean hold time of a queued GPU job (hours)")
+    queue_max_wait_h: float = Field(24.0, gt=0, description="cap of the queue-wait estimate (hours)")
+    fallback_on_low_confidence: bool = Field(True, description="low-confidence best arm -> cheapest-fit rule")
+    anchors: list[AnchorEntry] = Field(default_factory=list, description="`omnipilot calibrate` anchors")
+
+
 class Settings(_Section):
     daemon: DaemonSettings = DaemonSettings()
     hook: HookSettings = HookSettings()
@@ -96,6 +149,8 @@ class Settings(_Section):
     state: StateSettings = StateSettings()
     decision_log: DecisionLogSettings = DecisionLogSettings()
     model: ModelSettings = ModelSettings()
+    utility: UtilitySettings = UtilitySettings()
+    prior: PriorSettings = PriorSettings()
 
     @property
     def decision_log_path(self) -> Path:

@@ -31,6 +31,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         c.add_argument("--state-dir", help=f"all cluster state (default {DEFAULT_STATE_DIR})")
         if name == "up":
             c.add_argument("--no-daemon", action="store_true", help="Slurm only, no OmniPilot daemon")
+            c.add_argument("--accounting", action="store_true",
+                           help="also start MariaDB + slurmdbd (sacct, `omnipilot harvest`) under the state dir")
         if name == "status":
             c.add_argument("--json", action="store_true")
         c.set_defaults(func=func)
@@ -47,7 +49,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     from omnipilot.slurm.minicluster import ClusterError, MiniCluster
 
     try:
-        info = MiniCluster(_state_dir(args)).up(with_daemon=not args.no_daemon)
+        info = MiniCluster(_state_dir(args)).up(with_daemon=not args.no_daemon, accounting=args.accounting)
     except ClusterError as exc:
         print(f"omnipilot cluster up: {exc}", file=sys.stderr)
         return 1

@@ -20,12 +20,14 @@ import structlog
 from pydantic import BaseModel
 
 from omnipilot.config import REPO_ROOT
+from omnipilot.slurm import accounting as acct
 
 log = structlog.get_logger("omnipilot.minicluster")
 
 SLURM_DIR = Path(__file__).resolve().parent
 HOOK_FILES = ("job_submit.lua", "omnipilot_zmtp.lua")
 MUNGE_SOCKET = Path("/run/munge/munge.socket.2")
+MUNGE_MARKER = Path("/run/munge/omnipilot-minicluster.started")  # a mini cluster started munged
 
 
 class NodeDef(BaseModel):
@@ -59,6 +61,11 @@ class ClusterInfo(BaseModel):
     omnipilot_config: Path
     pids: dict[str, int] = {}
     slurm_version: str = ""
+    # accounting (opt-in): MariaDB + slurmdbd on their own ports, see slurm/accounting.py
+    accounting: bool = False
+    db_port: int | None = None
+    dbd_port: int | None = None
+    db_password: str | None = None
 
     def env(self) -> dict[str, str]:
         return {"SLURM_CONF": str(self.slurm_conf), "OMNIPILOT_CONFIG": str(self.omnipilot_config)}
@@ -104,7 +111,7 @@ class MiniCluster:
         tmp.write_text(info.model_dump_json(indent=2))
         tmp.replace(self.info_path)
 
-    def _layout(self) -> ClusterInfo:
+    def _layout(self, accounting: bool = False) -> ClusterInfo:
         for sub in ("etc", "state", "spool", "run", "log", "dev", "omnipilot"):
             (self.dir / sub).mkdir(parents=True, exist_ok=True)
         info = self.info()
@@ -119,6 +126,9 @@ class MiniCluster:
                 omnipilot_config=self.dir / "etc" / "omnipilot.toml",
             )
         info.slurm_version = slurm_version()
+        if accounting and not info.accounting:
+            info.accounting = True
+            info.db_port, info.dbd_port, info.db_password = _free_port(), _free_port(), acct.new_password()
         self._write_slurm_conf(info)
         self._write_gres(info)
         self._write_omnipilot_config(info)
@@ -166,6 +176,9 @@ class MiniCluster:
             "SlurmctldDebug=info",
             "SlurmdDebug=info",
         ]
+        if info.accounting and info.db_port and info.dbd_port:
+            at = lines.index("AccountingStorageType=accounting_storage/none")
+            lines[at:at + 1] = acct.conf_lines(info.db_port, info.dbd_port, host)
         for n in NODES:
             lines.append(
                 f"NodeName={n.name} NodeAddr=127.0.0.1 NodeHostname={host} Port={info.node_ports[n.name]} "
@@ -216,12 +229,14 @@ class MiniCluster:
                 tmp.replace(dst)
 
     # --- processes ------------------------------------------------------------------------
-    def up(self, *, with_daemon: bool = True, timeout_s: float = 60.0) -> ClusterInfo:
-        info = self._layout()
+    def up(self, *, with_daemon: bool = True, timeout_s: float = 60.0, accounting: bool = False) -> ClusterInfo:
+        info = self._layout(accounting)
         self._render_hook_settings(info)
         env = {**os.environ, **info.env()}
         if not self._munge_ok():
             self._start_munge(info)
+        if info.accounting:
+            self._start_accounting(info, env)
         if not _alive(info.pids.get("slurmctld", -1)):
             self._spawn(info, "slurmctld", ["slurmctld", "-f", str(info.slurm_conf)], env, self.dir / "run" / "slurmctld.pid")
         for n in NODES:
@@ -234,6 +249,24 @@ class MiniCluster:
         self._save(info)
         self._wait_nodes(env, timeout_s)
         return info
+
+    def _start_accounting(self, info: ClusterInfo, env: dict[str, str]) -> None:
+        """MariaDB, slurmdbd, then the cluster's registration: all before slurmctld starts."""
+        assert info.db_port and info.dbd_port and info.db_password
+        host = socket.gethostname().split(".")[0]
+        try:
+            if not _alive(info.pids.get("mariadbd", -1)):
+                db = acct.MariaDb(self.dir, info.db_port)
+                info.pids["mariadbd"] = db.start()
+                self._save(info)
+                db.grant(info.db_password)
+            if not _alive(info.pids.get("slurmdbd", -1)):
+                acct.write_slurmdbd_conf(self.dir, info.db_port, info.dbd_port, host, info.db_password)
+                info.pids["slurmdbd"] = acct.start_slurmdbd(self.dir, env)
+                self._save(info)
+            acct.register("omnipilot", ["root"], env)
+        except acct.AccountingError as exc:
+            raise ClusterError(str(exc)) from exc
 
     def _munge_ok(self) -> bool:
         if not MUNGE_SOCKET.exists():
@@ -253,6 +286,7 @@ class MiniCluster:
         for _ in range(50):
             if self._munge_ok() and pidfile.exists():
                 info.pids["munged"] = int(pidfile.read_text().strip())
+                MUNGE_MARKER.write_text(str(info.pids["munged"]))
                 return
             time.sleep(0.1)
         raise ClusterError("munged did not start: see /var/log/munge/munged.log")
@@ -333,12 +367,22 @@ class MiniCluster:
         if info is None:
             return []
         stopped = []
-        order = ["omnipilot-daemon", *[k for k in info.pids if k.startswith("slurmd:")], "slurmctld", "munged"]
+        order = ["omnipilot-daemon", *[k for k in info.pids if k.startswith("slurmd:")], "slurmctld", "slurmdbd",
+                 "mariadbd"]
         for key in order:
             pid = info.pids.pop(key, None)
             if pid is not None and _alive(pid):
                 _terminate(pid)
                 stopped.append(key)
+        # munged is shared by every mini cluster on the host: the last one down stops it, if one of them
+        # started it (another cluster may have found it running and still need it)
+        info.pids.pop("munged", None)
+        if MUNGE_MARKER.exists() and not _other_slurm_daemons():
+            pid = int(MUNGE_MARKER.read_text().strip() or -1)
+            if _alive(pid):
+                _terminate(pid)
+                stopped.append("munged")
+            MUNGE_MARKER.unlink(missing_ok=True)
         self._save(info)
         return stopped
 
@@ -350,6 +394,17 @@ class MiniCluster:
         up = bool(procs) and all(p["alive"] for p in procs.values())
         return {"state_dir": str(self.dir), "up": up, "slurm_version": info.slurm_version, "processes": procs,
                 "env": info.env()}
+
+
+def _other_slurm_daemons() -> bool:
+    """Whether any slurmctld/slurmdbd still runs on this host (ours are stopped before this is asked)."""
+    for stat in Path("/proc").glob("[0-9]*/comm"):
+        try:
+            if stat.read_text().strip() in ("slurmctld", "slurmdbd"):
+                return True
+        except OSError:
+            continue
+    return False
 
 
 def _terminate(pid: int, wait_s: float = 10.0) -> None:

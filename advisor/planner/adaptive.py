@@ -19,7 +19,13 @@ import time
 import numpy as np
 
 from omnipilot.advisor.planner.coefficients import Table
-from omnipilot.advisor.planner.greedy import _precheck, candidate_mask, construct, default_order, explain_failure
+from omnipilot.advisor.planner.greedy import (
+    _precheck,
+    candidate_mask,
+    construct,
+    default_order,
+    explain_failure,
+)
 from omnipilot.advisor.planner.plan import InfeasibleDemand, Plan
 from omnipilot.advisor.planner.state import State
 
@@ -45,7 +51,7 @@ def _commit(s: State, trial: State) -> bool:
 def _move(s: State, moves: list[tuple[int, int, int, float]]) -> State:
     """A copy of s with (class, from, to, share) moves applied and replicas fitted to load."""
     trial = s.copy()
-    touched = set()
+    touched: set[int] = set()
     for i, a, b, share in moves:
         trial.route(i, a, -share)
         trial.route(i, b, share)
@@ -55,19 +61,32 @@ def _move(s: State, moves: list[tuple[int, int, int, float]]) -> State:
     return trial
 
 
-def _screen(s: State, c: int, add_load: np.ndarray, dpen: np.ndarray, freed: int, targets: np.ndarray) -> np.ndarray:
+def _screen(
+    s: State, c: int, add_load: np.ndarray, dpen: np.ndarray, freed: int, targets: np.ndarray
+) -> np.ndarray:
     """Approximate cost change of moving load off c (freeing `freed` replicas) onto each target."""
     t = s.t
     dr = np.maximum(_ceil(s.L[targets] + add_load) - s.r[targets], 0.0)
-    gpu_after = s.gpus[t.gpu_of[targets]] + dr * t.tp[targets] - np.where(t.gpu_of[targets] == t.gpu_of[c], freed * t.tp[c], 0)
+    gpu_after = (
+        s.gpus[t.gpu_of[targets]]
+        + dr * t.tp[targets]
+        - np.where(t.gpu_of[targets] == t.gpu_of[c], freed * t.tp[c], 0)
+    )
     new_model = (s.model_reps[t.model_of[targets]] == 0) & (dr > 0)
-    delta = s.rent[targets] * dr - s.rent[c] * freed + dpen + np.where(new_model, t.load_cost[t.model_of[targets]], 0.0)
+    delta = (
+        s.rent[targets] * dr
+        - s.rent[c] * freed
+        + dpen
+        + np.where(new_model, t.load_cost[t.model_of[targets]], 0.0)
+    )
     ok = np.isfinite(add_load) & (gpu_after <= s.avail[t.gpu_of[targets]]) & (targets != c)
     out: np.ndarray = np.where(ok, delta, np.inf)
     return out
 
 
-def _try_best(s: State, delta: np.ndarray, targets: np.ndarray, build: list[int], c: int, tries: int = 3) -> bool:
+def _try_best(
+    s: State, delta: np.ndarray, targets: np.ndarray, build: list[int], c: int, tries: int = 3
+) -> bool:
     order = np.argsort(delta)[:tries]
     for k in order:
         if not delta[k] < -1e-9:
@@ -199,16 +218,27 @@ def start_orders(t: Table, n_random: int, seed: int) -> list[list[int]]:
     first, then seeded random permutations (the paper's multi-start construction)."""
     min_load = np.where(t.allowed, t.load, np.inf).min(axis=1)
     slo = np.array([c.delay_slo_s for c in t.instance.classes])
-    orders = [default_order(t), list(np.argsort(t.rate_s)), list(np.argsort(t.error_slo, kind="stable")),
-              list(np.argsort(slo, kind="stable")), list(np.argsort(-min_load, kind="stable"))]  # fmt: skip
+    orders = [
+        default_order(t),
+        list(np.argsort(t.rate_s)),
+        list(np.argsort(t.error_slo, kind="stable")),
+        list(np.argsort(slo, kind="stable")),
+        list(np.argsort(-min_load, kind="stable")),
+    ]
     rng = np.random.default_rng(seed)
     orders += [list(rng.permutation(t.n_classes)) for _ in range(n_random)]
     unique: dict[tuple[int, ...], list[int]] = {tuple(int(v) for v in o): [int(v) for v in o] for o in orders}
     return list(unique.values())
 
 
-def solve_agh(t: Table, n_random: int = 4, top_m: int = 3, time_budget_s: float = 3.0, seed: int = 0,
-              start: np.ndarray | None = None) -> Plan:  # fmt: skip
+def solve_agh(
+    t: Table,
+    n_random: int = 4,
+    top_m: int = 3,
+    time_budget_s: float = 3.0,
+    seed: int = 0,
+    start: np.ndarray | None = None,
+) -> Plan:
     """AGH; `start` replicas (e.g. the previous window's fleet) seed one more GH pass, which uses
     their capacity first; replicas left idle are then trimmed."""
     t0 = time.perf_counter()

@@ -71,7 +71,9 @@ class Table:
         """[I, C] delay-penalty cost of routing the whole of class i to c over the horizon."""
         inst = self.instance
         rho_lam = np.array([c.delay_penalty * c.rate_per_h for c in inst.classes]) * inst.horizon_h
-        out: np.ndarray = np.where(self.allowed, rho_lam[:, None] * np.where(self.allowed, self.delay, 0.0), 0.0)
+        out: np.ndarray = np.where(
+            self.allowed, rho_lam[:, None] * np.where(self.allowed, self.delay, 0.0), 0.0
+        )
         return out
 
     @property
@@ -134,8 +136,14 @@ def build_table(inst: Instance, provider: RateProvider, catalog: Catalog | None 
     n_i, n_c = len(inst.classes), len(configs)
     queries = [
         RateQuery(
-            mspecs[mi], gspecs[gi], cfg.tp, cfg.precision, cls.prompt_tokens, cls.output_tokens,
-            cls.kv_tokens, cls.delay_slo_s,
+            mspecs[mi],
+            gspecs[gi],
+            cfg.tp,
+            cfg.precision,
+            cls.prompt_tokens,
+            cls.output_tokens,
+            cls.kv_tokens,
+            cls.delay_slo_s,
         )
         for cls in inst.classes
         for cfg, (mi, gi) in zip(configs, index, strict=True)
@@ -157,11 +165,19 @@ def build_table(inst: Instance, provider: RateProvider, catalog: Catalog | None 
     tp = np.array([cfg.tp for cfg in configs])
     log.info("planner.table", classes=n_i, configs=n_c, allowed_pairs=int(allowed.sum()), sources=sources)
     return Table(
-        instance=inst, configs=configs, rent=price * tp * inst.horizon_h,
-        gpu_of=np.array([gi for _, gi in index], dtype=int), model_of=np.array([mi for mi, _ in index], dtype=int),
-        tp=tp, allowed=allowed, mu=np.where(allowed, mu, 0.0), delay=np.where(allowed, delay, np.inf),
-        error=err16 * perr[None, :], concurrency=conc, sources=sources,
-    )  # fmt: skip
+        instance=inst,
+        configs=configs,
+        rent=price * tp * inst.horizon_h,
+        gpu_of=np.array([gi for _, gi in index], dtype=int),
+        model_of=np.array([mi for mi, _ in index], dtype=int),
+        tp=tp,
+        allowed=allowed,
+        mu=np.where(allowed, mu, 0.0),
+        delay=np.where(allowed, delay, np.inf),
+        error=err16 * perr[None, :],
+        concurrency=conc,
+        sources=sources,
+    )
 
 
 def _price(inst: Instance, gspecs: list[GpuSpec], gi: int) -> float:

@@ -28,8 +28,16 @@ def unservable_classes(t: Table, catalog: Catalog | None = None) -> list[str]:
             ms, gs = cat.model(cfg.model), cat.gpu(cfg.gpu)
             if ms is None or gs is None:
                 continue
-            q = RateQuery(ms, gs, cfg.tp, cfg.precision, cls.prompt_tokens, cls.output_tokens,
-                          cls.kv_tokens, cls.delay_slo_s)  # fmt: skip
+            q = RateQuery(
+                ms,
+                gs,
+                cfg.tp,
+                cfg.precision,
+                cls.prompt_tokens,
+                cls.output_tokens,
+                cls.kv_tokens,
+                cls.delay_slo_s,
+            )
             fits += max_batch(q) >= 1
         if not t.configs:
             why = "no configuration exists (every TP degree exceeds the GPUs per node or available)"
@@ -56,7 +64,7 @@ def binding_constraints(t: Table) -> str | None:
     """The constraints an elastic LP relaxation must stretch, in words; None if it needs none."""
     from omnipilot.advisor.planner.milp import build_layout, column_bounds, new_highs, pass_model
 
-    lay = build_layout(t)
+    lay = build_layout(t, elastic=True)
     relax = [r for r, kind in enumerate(lay.row_kind) if kind.startswith(RELAXABLE)]
     base = lay.n_cols
     weights = []
@@ -72,8 +80,14 @@ def binding_constraints(t: Table) -> str | None:
     pass_model(h, lay, cost, lo, hi, np.zeros(n, dtype=bool))
     h.run()
     slack = np.array(h.getSolution().col_value)[base:] if relax else np.zeros(0)
-    found = sorted(((slack[k] * weights[k], _words(t, lay.row_kind[r], lay.row_hi[r], slack[k]))
-                    for k, r in enumerate(relax) if slack[k] > 1e-6), reverse=True)  # fmt: skip
+    found = sorted(
+        (
+            (slack[k] * weights[k], _words(t, lay.row_kind[r], lay.row_hi[r], slack[k]))
+            for k, r in enumerate(relax)
+            if slack[k] > 1e-6
+        ),
+        reverse=True,
+    )
     return "; ".join(text for _, text in found) if found else None
 
 
@@ -81,12 +95,16 @@ def _words(t: Table, kind: str, limit: float, short: float) -> str:
     inst = t.instance
     if kind.startswith("gpus:"):
         pool = inst.gpus[int(kind.split(":")[1])]
-        return (f"GPU availability of {pool.kind}: about {limit + short:.0f} GPUs needed, "
-                f"{pool.available} available (add GPUs of this or another kind, or lower the demand)")  # fmt: skip
+        return (
+            f"GPU availability of {pool.kind}: about {limit + short:.0f} GPUs needed, "
+            f"{pool.available} available (add GPUs of this or another kind, or lower the demand)"
+        )
     if kind == "budget":
         return f"budget: about {limit + short:.2f} needed, {limit:.2f} allowed (raise the budget)"
     if kind.startswith("error:"):
         cls = inst.classes[int(kind.split(":")[1])]
-        return (f"error bound of class {cls.name!r}: the best routed average is about "
-                f"{limit + short:.4f} > {limit:.4f} (add a more accurate model or relax error_slo)")  # fmt: skip
+        return (
+            f"error bound of class {cls.name!r}: the best routed average is about "
+            f"{limit + short:.4f} > {limit:.4f} (add a more accurate model or relax error_slo)"
+        )
     return f"model cap: {limit + short:.0f} distinct models needed, max_models = {limit:.0f}"

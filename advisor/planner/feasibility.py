@@ -28,7 +28,9 @@ def check_plan(t: Table, plan: Plan, catalog: Catalog | None = None) -> Verdict:
     bad: list[str] = []
     n_i, n_c = len(inst.classes), len(t.configs)
     if plan.replicas.shape != (n_c,) or plan.routing.shape != (n_i, n_c) or plan.unmet.shape != (n_i,):
-        return Verdict(False, float("nan"), ["plan arrays do not match the instance's classes/configurations"])
+        return Verdict(
+            False, float("nan"), ["plan arrays do not match the instance's classes/configurations"]
+        )
     reps = plan.replicas
     if np.any(reps < 0) or np.any(reps != np.round(reps)):
         bad.append("replica counts must be non-negative integers")
@@ -60,9 +62,14 @@ def check_plan(t: Table, plan: Plan, catalog: Catalog | None = None) -> Verdict:
     hours = inst.horizon_h
     penalty = sum(
         cls.delay_penalty * cls.rate_per_h * hours * float(plan.routing[i, c]) * float(t.delay[i, c])
-        for i, cls in enumerate(inst.classes) for c in range(n_c) if plan.routing[i, c] > 0
-    )  # fmt: skip
-    unmet = sum(cls.unmet_penalty * cls.rate_per_h * hours * float(plan.unmet[i]) for i, cls in enumerate(inst.classes))
+        for i, cls in enumerate(inst.classes)
+        for c in range(n_c)
+        if plan.routing[i, c] > 0
+    )
+    unmet = sum(
+        cls.unmet_penalty * cls.rate_per_h * hours * float(plan.unmet[i])
+        for i, cls in enumerate(inst.classes)
+    )
     return Verdict(not bad, rent + load + penalty + unmet, bad)
 
 
@@ -87,7 +94,9 @@ def _routes(t: Table, plan: Plan, cat: Catalog) -> list[str]:
         kv = t.concurrency[i, c] * ms.kv_bytes_per_token() * cls.kv_tokens
         need = ms.weight_bytes(cfg.precision) + kv + cfg.tp * OVERHEAD_BYTES_PER_GPU
         if need > cfg.tp * gs.memory_gb * GB * GPU_MEMORY_UTILIZATION:
-            bad.append(f"memory: {cfg.label} needs {need / GB / cfg.tp:.1f} GB per GPU for class {cls.name!r}")
+            bad.append(
+                f"memory: {cfg.label} needs {need / GB / cfg.tp:.1f} GB per GPU for class {cls.name!r}"
+            )
     return bad
 
 
@@ -101,5 +110,7 @@ def _capacity(t: Table, plan: Plan) -> list[str]:
                 used += cls.rate_per_h / 3600.0 * float(plan.routing[i, c]) / float(t.mu[i, c])
         limit = (1.0 - inst.headroom) * int(plan.replicas[c])
         if used > limit * (1 + TOL) + TOL:
-            bad.append(f"capacity: {cfg.label} carries {used:.4f} replicas of load on {plan.replicas[c]} replica(s)")
+            bad.append(
+                f"capacity: {cfg.label} carries {used:.4f} replicas of load on {plan.replicas[c]} replica(s)"
+            )
     return bad

@@ -41,7 +41,8 @@ def candidate_mask(t: Table, top_tp: int = TOP_TP) -> np.ndarray:
         order = np.argsort(sub, axis=1, kind="stable")[:, :top_tp]
         rows = np.arange(t.n_classes)[:, None]
         keep[rows, idx[order]] = True
-    return keep & t.allowed
+    out: np.ndarray = keep & t.allowed
+    return out
 
 
 def _reference_error(s: State, i: int, cands: np.ndarray, rem: float) -> float:
@@ -95,7 +96,11 @@ def _step(s: State, i: int, cands: np.ndarray, rem: float, waste: float = 1.0) -
     new_model = (s.model_reps[t.model_of[cands]] == 0) & (dr > 0)
     fresh = np.maximum(a * s.load_c[i, cands] - np.maximum(s.r[cands] - s.L[cands], 0.0), 0.0)
     charged = np.where(dr > 0, fresh + waste * (dr - fresh), 0.0)
-    delta = s.rent[cands] * charged + np.where(new_model, t.load_cost[t.model_of[cands]], 0.0) + s.pen[i, cands] * a
+    delta = (
+        s.rent[cands] * charged
+        + np.where(new_model, t.load_cost[t.model_of[cands]], 0.0)
+        + s.pen[i, cands] * a
+    )
     with np.errstate(divide="ignore", invalid="ignore"):
         score = np.where(a > EPS, delta / a, np.inf)
     unmet_room = min(rem, float(t.max_unmet[i] - s.u[i]))
@@ -118,7 +123,11 @@ def tp_upgrade(s: State, i: int, allowed: np.ndarray) -> bool:
     for c in np.nonzero(s.r)[0]:
         base = t.configs[c]
         for c2, cfg in enumerate(t.configs):
-            if (cfg.model, cfg.gpu, cfg.precision) != (base.model, base.gpu, base.precision) or cfg.tp <= base.tp:
+            if (cfg.model, cfg.gpu, cfg.precision) != (
+                base.model,
+                base.gpu,
+                base.precision,
+            ) or cfg.tp <= base.tp:
                 continue
             users = np.nonzero(s.x[:, c])[0]
             if not allowed[i, c2] or not all(allowed[k, c2] for k in users):

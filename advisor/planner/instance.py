@@ -53,7 +53,7 @@ class ModelOption(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str
-    precisions: list[Precision] = Field(default_factory=lambda: ["bf16"], min_length=1)
+    precisions: list[Precision] = Field(default_factory=lambda: list[Precision](["bf16"]), min_length=1)
     error: float = Field(default=0.0, ge=0, le=1, description="16-bit error rate on any class")
     error_by_class: dict[str, float] = Field(default_factory=dict, description="overrides per class")
     load_cost: float = Field(default=0.0, ge=0, description="one-off cost of deploying this model")
@@ -109,7 +109,9 @@ class Instance(BaseModel):
         for m in self.models:
             unknown = set(m.error_by_class) - known
             if unknown:
-                raise ValueError(f"model {m.name!r}: error_by_class names unknown class(es) {sorted(unknown)}")
+                raise ValueError(
+                    f"model {m.name!r}: error_by_class names unknown class(es) {sorted(unknown)}"
+                )
         return self
 
 
@@ -122,7 +124,9 @@ def load_instance(path: Path) -> Instance:
     try:
         data = tomllib.loads(raw.decode()) if path.suffix == ".toml" else json.loads(raw)
     except (tomllib.TOMLDecodeError, json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise PlannerInputError(f"demand file {path} is not valid {path.suffix[1:] or 'JSON'}: {exc}") from exc
+        raise PlannerInputError(
+            f"demand file {path} is not valid {path.suffix[1:] or 'JSON'}: {exc}"
+        ) from exc
     try:
         return Instance.model_validate(data)
     except ValidationError as exc:

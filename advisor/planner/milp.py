@@ -64,8 +64,9 @@ class Layout:
         self.row_kind.append(kind)
 
 
-def build_layout(t: Table, with_budget: bool = True) -> Layout:
-    """All rows of the MILP; `diagnose` reuses this with elastic slacks."""
+def build_layout(t: Table, with_budget: bool = True, elastic: bool = False) -> Layout:
+    """All rows of the MILP; `diagnose` reuses this with elastic slacks (`elastic` lifts the
+    pool-derived cap in the model-link rows, so only the availability rows limit replicas)."""
     ii, cc = np.nonzero(t.allowed)
     lay = Layout((ii, cc), len(ii), t.n_configs, t.n_classes, len(t.instance.models))
     load, xs = t.load, np.arange(len(ii))
@@ -78,7 +79,9 @@ def build_layout(t: Table, with_budget: bool = True) -> Layout:
     for c in range(t.n_configs):
         sel = xs[cc == c]
         if len(sel):
-            lay.add_row(np.append(sel, lay.r0 + c), np.append(load[ii[sel], c], -1.0), -INF, 0.0, f"capacity:{c}")
+            lay.add_row(
+                np.append(sel, lay.r0 + c), np.append(load[ii[sel], c], -1.0), -INF, 0.0, f"capacity:{c}"
+            )
     for g in range(len(t.instance.gpus)):
         on = np.nonzero(t.gpu_of == g)[0]
         if len(on):
@@ -87,9 +90,11 @@ def build_layout(t: Table, with_budget: bool = True) -> Layout:
     if with_budget and budget is not None:
         cols = np.concatenate([lay.r0 + np.arange(t.n_configs), lay.m0 + np.arange(lay.n_j)])
         lay.add_row(cols, np.concatenate([t.rent, t.load_cost]), -INF, budget, "budget")
-    cap = replica_caps(t)
+    cap = replica_caps(t) if not elastic else np.full(t.n_configs, 1e6)
     for c in range(t.n_configs):
-        lay.add_row(np.array([lay.r0 + c, lay.m0 + t.model_of[c]]), np.array([1.0, -cap[c]]), -INF, 0.0, "link")
+        lay.add_row(
+            np.array([lay.r0 + c, lay.m0 + t.model_of[c]]), np.array([1.0, -cap[c]]), -INF, 0.0, "link"
+        )
     if t.instance.max_models is not None:
         lay.add_row(lay.m0 + np.arange(lay.n_j), np.ones(lay.n_j), -INF, t.instance.max_models, "models")
     return lay
@@ -122,7 +127,7 @@ def quiet_stdout() -> Iterator[None]:
 
 def new_highs(time_limit_s: float, gap: float, threads: int = 1) -> highspy.Highs:
     with quiet_stdout():
-        h = highspy.Highs()
+        h = highspy.Highs()  # type: ignore[no-untyped-call]
     h.setOptionValue("output_flag", False)
     h.setOptionValue("time_limit", float(time_limit_s))
     h.setOptionValue("mip_rel_gap", float(gap))
@@ -131,8 +136,9 @@ def new_highs(time_limit_s: float, gap: float, threads: int = 1) -> highspy.High
     return h
 
 
-def pass_model(h: highspy.Highs, lay: Layout, cost: np.ndarray, lo: np.ndarray, hi: np.ndarray,
-               integer: np.ndarray) -> None:  # fmt: skip
+def pass_model(
+    h: highspy.Highs, lay: Layout, cost: np.ndarray, lo: np.ndarray, hi: np.ndarray, integer: np.ndarray
+) -> None:
     trip = np.array(lay.rows, dtype=float).reshape(-1, 3)
     order = np.lexsort((trip[:, 0], trip[:, 1]))
     trip = trip[order]
@@ -145,7 +151,9 @@ def pass_model(h: highspy.Highs, lay: Layout, cost: np.ndarray, lo: np.ndarray, 
     lp.a_matrix_.index_ = trip[:, 0].astype(np.int32)
     lp.a_matrix_.value_ = trip[:, 2]
     if integer.any():
-        lp.integrality_ = [highspy.HighsVarType.kInteger if b else highspy.HighsVarType.kContinuous for b in integer]
+        lp.integrality_ = [
+            highspy.HighsVarType.kInteger if b else highspy.HighsVarType.kContinuous for b in integer
+        ]
     h.passModel(lp)
 
 
@@ -182,10 +190,44 @@ def solve_milp(t: Table, time_limit_s: float = 60.0, gap: float = 1e-4, threads:
     replicas = np.rint(col[lay.r0 : lay.u0]).astype(int)
     unmet = np.clip(col[lay.u0 : lay.m0], 0.0, None)
     bound = float(info.mip_dual_bound)
-    log.info("planner.milp", status=status, objective=info.objective_function_value, bound=bound,
-             gap=info.mip_gap, runtime_s=round(runtime, 3), columns=lay.n_cols, rows=len(lay.row_lo))  # fmt: skip
+    log.info(
+        "planner.milp",
+        status=status,
+        objective=info.objective_function_value,
+        bound=bound,
+        gap=info.mip_gap,
+        runtime_s=round(runtime, 3),
+        columns=lay.n_cols,
+        rows=len(lay.row_lo),
+    )
     return Plan(
-        "milp", replicas, routing, unmet, runtime_s=runtime, bound=bound,
+        "milp",
+        replicas,
+        routing,
+        unmet,
+        runtime_s=runtime,
+        bound=bound,
         status="optimal" if status == "Optimal" else f"time limit ({status})",
         notes={"mip_gap": float(info.mip_gap), "nodes": float(info.mip_node_count)},
-    )  # fmt: skip
+    )
+
+
+def route_fixed_fleet(t: Table, replicas: np.ndarray) -> Plan:
+    """Routing only (an LP): the fleet is frozen, demand it cannot carry goes unmet and pays the
+    class's unmet penalty (the bound on unmet shares is lifted so the LP is always feasible)."""
+    start = time.perf_counter()
+    lay = build_layout(t, with_budget=False)
+    h = new_highs(30.0, 1e-6)
+    lo, hi, _ = column_bounds(t, lay)
+    lo[lay.r0 : lay.u0] = hi[lay.r0 : lay.u0] = replicas
+    hi[lay.u0 : lay.m0] = 1.0
+    lo[lay.m0 :] = 0.0
+    hi[lay.m0 :] = 1.0
+    pass_model(h, lay, objective_vector(t, lay), lo, hi, np.zeros(lay.n_cols, dtype=bool))
+    h.run()
+    col = np.array(h.getSolution().col_value)
+    ii, cc = lay.pairs
+    routing = np.zeros((t.n_classes, t.n_configs))
+    routing[ii, cc] = np.clip(col[: lay.n_x], 0.0, 1.0)
+    unmet = np.clip(col[lay.u0 : lay.m0], 0.0, 1.0)
+    return Plan("route", replicas.copy(), routing, unmet, runtime_s=time.perf_counter() - start)

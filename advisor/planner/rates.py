@@ -33,6 +33,8 @@ OVERHEAD_BYTES_PER_GPU = 2.5e9
 GPU_MEMORY_UTILIZATION = 0.9
 # vLLM's default --max-num-seqs: the batch never exceeds it.
 MAX_NUM_SEQS = 256
+# requests_per_s when fitted; else total tokens/s ÷ tokens per request (DECISIONS.md §2: total)
+TARGETS: tuple[str, ...] = ("requests_per_s", "tokens_per_s")
 CONCURRENCY_LADDER: tuple[int, ...] = (1, 2, 4, 8, 16, 32, 48, 64, 96, 128, 192, 256)
 
 
@@ -145,7 +147,7 @@ class CostModelRates:
         arm_queries: list[Any] = []
         for q, ladder in zip(queries, ladders, strict=True):
             arm_queries.extend(self._arm_query(q, c) for c in ladder)
-        preds = list(self.model.predict(arm_queries)) if arm_queries else []
+        preds = list(self.model.predict(arm_queries, targets=list(TARGETS))) if arm_queries else []
         out: list[RateEstimate | None] = []
         pos = 0
         for q, ladder in zip(queries, ladders, strict=True):
@@ -155,7 +157,7 @@ class CostModelRates:
                 out.append(None)  # does not fit in memory: no model can change that
                 continue
             est = self._pick(q, ladder, chunk)
-            if est is None and not self._usable(chunk):
+            if est is None and not self._usable(chunk, q):
                 self.abstained += 1
                 est = self.fallback.estimate([q])[0]
             out.append(est)
@@ -176,20 +178,25 @@ class CostModelRates:
             engine="vllm",
         )
 
-    def _rps(self, pred: Any) -> float | None:
-        target = getattr(pred, "targets", {}).get("requests_per_s")
-        if target is None or _abstains(pred):
+    def _rps(self, pred: Any, tokens_per_request: int) -> float | None:
+        targets = getattr(pred, "targets", {})
+        if _abstains(pred):
             return None
-        value = float(getattr(target, self.quantile))
+        if "requests_per_s" in targets:
+            value = float(getattr(targets["requests_per_s"], self.quantile))
+        elif "tokens_per_s" in targets:
+            value = float(getattr(targets["tokens_per_s"], self.quantile)) / tokens_per_request
+        else:
+            return None
         return value if math.isfinite(value) and value > 0 else None
 
-    def _usable(self, preds: Sequence[Any]) -> bool:
-        return any(self._rps(p) is not None for p in preds)
+    def _usable(self, preds: Sequence[Any], q: RateQuery) -> bool:
+        return any(self._rps(p, q.prompt_tokens + q.output_tokens) is not None for p in preds)
 
     def _pick(self, q: RateQuery, ladder: Sequence[int], preds: Sequence[Any]) -> RateEstimate | None:
         best: RateEstimate | None = None
         for conc, pred in zip(ladder, preds, strict=True):
-            rps = self._rps(pred)
+            rps = self._rps(pred, q.prompt_tokens + q.output_tokens)
             if rps is None:
                 continue
             latency = conc / rps  # Little's law: resident requests / completion rate

@@ -69,7 +69,7 @@ class State:
 
     def need(self, c: int) -> int:
         """Replicas the current load of c needs."""
-        return int(math.ceil(self.L[c] - 1e-7)) if self.L[c] > 1e-7 else 0
+        return math.ceil(self.L[c] - 1e-7) if self.L[c] > 1e-7 else 0
 
     def trim(self) -> None:
         for c in np.nonzero(self.r)[0]:
@@ -78,8 +78,10 @@ class State:
                 self.set_replicas(int(c), n)
 
     def feasible_resources(self) -> bool:
-        return bool(np.all(self.gpus <= self.avail)) and self.spend <= self.budget * (1 + 1e-9) and (
-            self.n_models <= self.max_models
+        return (
+            bool(np.all(self.gpus <= self.avail))
+            and self.spend <= self.budget * (1 + 1e-9)
+            and (self.n_models <= self.max_models)
         )
 
     def to_plan(self, solver: str, runtime_s: float) -> Plan:

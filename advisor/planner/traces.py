@@ -74,26 +74,38 @@ def class_from_trace(trace: Trace, name: str, delay_slo_s: float, **extra: float
     """A request class with the trace's mean rate, mean lengths and p90 lengths (for KV sizing)."""
     hours = max(trace.duration_s, 1.0) / 3600.0
     return RequestClass(
-        name=name, rate_per_h=len(trace.t_s) / hours, delay_slo_s=delay_slo_s,
-        prompt_tokens=max(1, round(float(trace.prompt.mean()))), output_tokens=max(1, round(float(trace.output.mean()))),
-        prompt_p90=max(1, int(np.percentile(trace.prompt, 90))), output_p90=max(1, int(np.percentile(trace.output, 90))),
+        name=name,
+        rate_per_h=len(trace.t_s) / hours,
+        delay_slo_s=delay_slo_s,
+        prompt_tokens=max(1, round(float(trace.prompt.mean()))),
+        output_tokens=max(1, round(float(trace.output.mean()))),
+        prompt_p90=max(1, int(np.percentile(trace.prompt, 90))),
+        output_p90=max(1, int(np.percentile(trace.output, 90))),
         **extra,
-    )  # fmt: skip
+    )
 
 
-def diurnal_profile(n_windows: int, window_h: float, amplitude: float = 0.5, peak_h: float = 14.0) -> np.ndarray:
+def diurnal_profile(
+    n_windows: int, window_h: float, amplitude: float = 0.5, peak_h: float = 14.0
+) -> np.ndarray:
     """Relative rate per window: 1 + amplitude·cos over a 24 h day, peaking at `peak_h`."""
     hours = (np.arange(n_windows) + 0.5) * window_h
     out: np.ndarray = 1.0 + amplitude * np.cos(2 * np.pi * (hours - peak_h) / 24.0)
     return out
 
 
-def synthetic_trace(hours: float, mean_rate_per_h: float, seed: int = 0, amplitude: float = 0.5,
-                    prompt_median: float = 1020, output_median: float = 129) -> Trace:  # fmt: skip
+def synthetic_trace(
+    hours: float,
+    mean_rate_per_h: float,
+    seed: int = 0,
+    amplitude: float = 0.5,
+    prompt_median: float = 1020,
+    output_median: float = 129,
+) -> Trace:
     """Poisson arrivals with a diurnal rate; log-normal lengths (σ≈0.8 gives the Azure p90/p50)."""
     rng = np.random.default_rng(seed)
     window_h = 1.0 / 12.0
-    prof = diurnal_profile(max(1, int(round(hours / window_h))), window_h, amplitude)
+    prof = diurnal_profile(max(1, round(hours / window_h)), window_h, amplitude)
     counts = rng.poisson(mean_rate_per_h * window_h * prof)
     starts = np.repeat(np.arange(len(prof)) * window_h * 3600.0, counts)
     t = np.sort(starts + rng.uniform(0.0, window_h * 3600.0, size=starts.size))
@@ -102,8 +114,9 @@ def synthetic_trace(hours: float, mean_rate_per_h: float, seed: int = 0, amplitu
     return Trace(t, prompt, output)
 
 
-def volatile_rates(base_per_h: np.ndarray, n_windows: int, window_h: float, sigma: float, seed: int,
-                   amplitude: float = 0.5) -> np.ndarray:  # fmt: skip
+def volatile_rates(
+    base_per_h: np.ndarray, n_windows: int, window_h: float, sigma: float, seed: int, amplitude: float = 0.5
+) -> np.ndarray:
     """[W, I] rates: diurnal profile times a log-normal random walk λ_{t+1} = λ_t·exp(σε − σ²/2)."""
     rng = np.random.default_rng(seed)
     walk = np.exp(np.cumsum(sigma * rng.standard_normal((n_windows, len(base_per_h))) - sigma**2 / 2, axis=0))
@@ -111,31 +124,51 @@ def volatile_rates(base_per_h: np.ndarray, n_windows: int, window_h: float, sigm
     return out
 
 
-def make_instance(n_classes: int, n_models: int, n_gpus: int, seed: int = 0, catalog: Catalog | None = None,
-                  rate_scale: float = 1.0) -> Instance:  # fmt: skip
+def make_instance(
+    n_classes: int,
+    n_models: int,
+    n_gpus: int,
+    seed: int = 0,
+    catalog: Catalog | None = None,
+    rate_scale: float = 1.0,
+) -> Instance:
     """A synthetic instance with real catalog models and GPU kinds: rates in the paper's 1k–25k
     req/h range, SLOs 4–25 s, and a size-driven error per (class, model) so the error bound binds."""
     cat = catalog or Catalog.load()
     rng = np.random.default_rng(seed)
-    bases = sorted({m.name: m for m in cat.models if m.active_params_b is None}.values(), key=lambda m: m.params_b)
+    bases = sorted(
+        {m.name: m for m in cat.models if m.active_params_b is None}.values(), key=lambda m: m.params_b
+    )
     pick = np.sort(rng.choice(len(bases), size=min(n_models, len(bases)), replace=False))
     gpu_pick = rng.choice(len(cat.gpus), size=min(n_gpus, len(cat.gpus)), replace=False)
     classes = []
     base_err = rng.uniform(0.02, 0.08, size=n_classes)
     for i in range(n_classes):
         p_med, o_med = rng.lognormal(np.log(900), 0.6), rng.lognormal(np.log(180), 0.6)
-        classes.append(RequestClass(
-            name=f"class{i:02d}", rate_per_h=float(rng.uniform(1000, 25000) * rate_scale),
-            prompt_tokens=int(p_med * 1.38), output_tokens=int(o_med * 1.5),
-            prompt_p90=int(p_med * 2.8), output_p90=int(o_med * 3.3),
-            delay_slo_s=float(rng.uniform(4.0, 25.0)), error_slo=float(base_err[i] * rng.uniform(0.7, 1.5)),
-            unmet_penalty=0.05, delay_penalty=float(rng.uniform(0.5e-5, 2e-5)),
-        ))  # fmt: skip
+        classes.append(
+            RequestClass(
+                name=f"class{i:02d}",
+                rate_per_h=float(rng.uniform(1000, 25000) * rate_scale),
+                prompt_tokens=int(p_med * 1.38),
+                output_tokens=int(o_med * 1.5),
+                prompt_p90=int(p_med * 2.8),
+                output_p90=int(o_med * 3.3),
+                delay_slo_s=float(rng.uniform(4.0, 25.0)),
+                error_slo=float(base_err[i] * rng.uniform(0.7, 1.5)),
+                unmet_penalty=0.05,
+                delay_penalty=float(rng.uniform(0.5e-5, 2e-5)),
+            )
+        )
     models = []
     for k in pick:
         spec = bases[int(k)]
         precs = ["bf16", "fp8", *[p for p in ("awq", "gptq") if p in spec.checkpoints]]
-        errs = {c.name: float(min(0.5, b * (8.0 / spec.params_b) ** 0.35)) for c, b in zip(classes, base_err, strict=True)}
-        models.append(ModelOption(name=spec.name, precisions=precs, error_by_class=errs))  # type: ignore[arg-type]
+        errs = {
+            c.name: float(min(0.5, b * (8.0 / spec.params_b) ** 0.35))
+            for c, b in zip(classes, base_err, strict=True)
+        }
+        models.append(
+            ModelOption.model_validate({"name": spec.name, "precisions": precs, "error_by_class": errs})
+        )
     gpus = [GpuPool(kind=cat.gpus[int(g)].name, available=int(rng.integers(2, 9)) * 8) for g in gpu_pick]
     return Instance(classes=classes, models=models, gpus=gpus)

@@ -17,7 +17,7 @@ from omnipilot.advisor.conformal import (
     random_kfold,
 )
 from omnipilot.advisor.envelope import Envelope
-from omnipilot.advisor.features import Featurizer, FeatureSpec, engine_version_number
+from omnipilot.advisor.features import FeatureSpec, Featurizer, engine_version_number
 from omnipilot.advisor.quantile import crossing_rate, rearrange
 
 from .costmodel_synth import synthetic_frame
@@ -30,11 +30,22 @@ def catalog() -> Catalog:
 
 def _cols(**over: object) -> dict[str, list[object]]:
     base: dict[str, object] = {
-        "model": "meta-llama/Meta-Llama-3-8B", "family": "llama3", "params_b": 8.03, "active_params_b": None,
-        "gpu": "H100-80GB", "tp": 1, "precision": "bf16", "kv_cache_dtype": "auto", "engine": "vllm",
-        "load_regime": "fixed_batch", "context_len": 2048, "prompt_len": 1024, "output_len": 1024,
-        "concurrency": 16, "engine_version": "0.5.4",
-    }  # fmt: skip
+        "model": "meta-llama/Meta-Llama-3-8B",
+        "family": "llama3",
+        "params_b": 8.03,
+        "active_params_b": None,
+        "gpu": "H100-80GB",
+        "tp": 1,
+        "precision": "bf16",
+        "kv_cache_dtype": "auto",
+        "engine": "vllm",
+        "load_regime": "fixed_batch",
+        "context_len": 2048,
+        "prompt_len": 1024,
+        "output_len": 1024,
+        "concurrency": 16,
+        "engine_version": "0.5.4",
+    }
     base.update(over)
     return {k: [v] for k, v in base.items()}
 
@@ -107,10 +118,12 @@ def test_random_kfold_partitions_rows() -> None:
 
 def test_conformal_offset_reaches_nominal_coverage_on_fresh_data() -> None:
     rng = np.random.default_rng(0)
+
     def draw(n: int) -> tuple[np.ndarray, np.ndarray]:
         y = rng.normal(0, 1, n)
         q = np.column_stack([np.full(n, -0.5), np.zeros(n), np.full(n, 0.5)])  # too narrow a band
         return q, y
+
     q, y = draw(2000)
     off = conformal_offset(conformity_scores(q, y))
     assert coverage(q, y) < 0.5
@@ -128,8 +141,18 @@ def test_envelope_flags_each_axis_with_words() -> None:
     frame = synthetic_frame()
     env = Envelope.fit(frame[frame.engine == "vllm"])
     env = Envelope.model_validate_json(env.model_dump_json())  # survives the manifest round trip
-    ok = env.check(_cols(model="meta-llama/Llama-2-7b-hf", family="llama2", gpu="H100-80GB",
-                         context_len=None, prompt_len=512, output_len=512, concurrency=8, tp=2))  # fmt: skip
+    ok = env.check(
+        _cols(
+            model="meta-llama/Llama-2-7b-hf",
+            family="llama2",
+            gpu="H100-80GB",
+            context_len=None,
+            prompt_len=512,
+            output_len=512,
+            concurrency=8,
+            tp=2,
+        )
+    )
     assert ok == [("high", [])]
     label, why = env.check(_cols(context_len=32768))[0]
     assert label == "low" and "context 32768 above the measured 2048" in why

@@ -37,15 +37,27 @@ def model(model_dir: Path) -> CostModel:
 
 
 def _q(**over: object) -> ArmQuery:
-    base: dict[str, object] = {"model": "meta-llama/Llama-2-7b-hf", "gpu": "H100", "tp": 1, "precision": "bf16",
-                               "concurrency": 8, "context": 1024, "prompt_len": 512, "output_len": 512}  # fmt: skip
+    base: dict[str, object] = {
+        "model": "meta-llama/Llama-2-7b-hf",
+        "gpu": "H100",
+        "tp": 1,
+        "precision": "bf16",
+        "concurrency": 8,
+        "context": 1024,
+        "prompt_len": 512,
+        "output_len": 512,
+    }
     base.update(over)
     return ArmQuery.model_validate(base)
 
 
-def test_manifest_records_provenance_and_excludes_other_engines(model: CostModel, frame: pd.DataFrame) -> None:
+def test_manifest_records_provenance_and_excludes_other_engines(
+    model: CostModel, frame: pd.DataFrame
+) -> None:
     m = model.manifest
-    assert m.n_rows == int(((frame.engine == "vllm") & ~((frame.prompt_len == 512) & (frame.concurrency == 8))).sum())
+    assert m.n_rows == int(
+        ((frame.engine == "vllm") & ~((frame.prompt_len == 512) & (frame.concurrency == 8))).sum()
+    )
     assert m.version.endswith(m.data_hash[:8])
     assert set(m.targets) == {"tokens_per_s", "requests_per_s"}
     assert "ttft_p50_s" in m.unfitted and "no data" in m.unfitted["ttft_p50_s"]
@@ -142,5 +154,5 @@ def test_garbage_model_text_with_matching_hash_fails_clearly(model_dir: Path, tm
 
     raw["targets"]["tokens_per_s"]["file_sha256"][0] = hashlib.sha256(b"garbage\n").hexdigest()
     (d / MANIFEST).write_text(json.dumps(raw))
-    with pytest.raises(ModelLoadError, match="q10.txt"):
+    with pytest.raises(ModelLoadError, match=r"q10\.txt"):
         CostModel.load(d)

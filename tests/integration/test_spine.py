@@ -16,7 +16,7 @@ import zmq
 from omnipilot.config import load_settings
 from omnipilot.slurm.hooksettings import write_hook_settings
 
-from .conftest import Cluster
+from .conftest import HOOK_TIMEOUT_MS, Cluster
 
 pytestmark = pytest.mark.slurm
 
@@ -173,7 +173,7 @@ def fake_daemon(cluster: Cluster, behaviour: str) -> Iterator[None]:
                 continue
             frames = sock.recv_multipart()
             if behaviour == "slow":
-                time.sleep(0.3)
+                time.sleep(2.5 * HOOK_TIMEOUT_MS / 1000)
                 sock.send_multipart([frames[0], b"", b'{"v":1,"id":"late","status":"ok","action":"none"}'])
             else:
                 sock.send_multipart([frames[0], b"", b"\x00not json at all"])
@@ -199,13 +199,16 @@ def test_slow_or_garbage_daemon_fails_open(cluster: Cluster, behaviour: str) -> 
     job = cluster.job(sub.jobid or "")
     assert "omnipilot: unavailable" in job["Comment"] and "a100:2" in _tres(job)
     if behaviour == "slow":
-        assert sub.wall_ms < 290, sub.wall_ms  # gave up at the 50 ms timeout, not after the 300 ms reply
+        # gave up at the hook's timeout, not after the slow reply
+        assert sub.wall_ms < 2.0 * HOOK_TIMEOUT_MS, sub.wall_ms
 
 
 def test_fail_closed_rejects_with_message(cluster: Cluster) -> None:
     settings = load_settings(cluster.info.omnipilot_config)
     etc = cluster.info.slurm_conf.parent
-    closed = settings.model_copy(update={"hook": settings.hook.model_copy(update={"fail_closed": True})})
+    hook = settings.hook.model_copy(update={"timeout_ms": HOOK_TIMEOUT_MS})
+    closed = settings.model_copy(update={"hook": hook.model_copy(update={"fail_closed": True})})
+    settings = settings.model_copy(update={"hook": hook})
     cluster.mc.stop_daemon()
     write_hook_settings(closed, etc)
     time.sleep(1.1)  # slurmctld compares the hook's mtime in whole seconds
