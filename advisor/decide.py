@@ -15,6 +15,9 @@ from pydantic import BaseModel, Field
 from omnipilot.advisor.arms import Arm, ArmFit, Workload, enumerate_arms
 from omnipilot.advisor.catalog import Catalog, GpuSpec, ModelSpec
 from omnipilot.advisor.fallback import rank_cheapest_fit
+from omnipilot.advisor.prior import LaunchPrior
+from omnipilot.advisor.utility import ArmInputs, QueueState, UtilityTerms, arm_utility, utility_order
+from omnipilot.config import UtilitySettings
 
 Outcome = Literal["advised", "no_fit", "unknown_model", "no_gpus"]
 
@@ -76,6 +79,7 @@ class ScoredArm(BaseModel):
     fit: ArmFit
     cost_per_hour: float
     prediction: Prediction | None = None
+    utility: UtilityTerms | None = None
 
     @property
     def confidence(self) -> str:
@@ -86,7 +90,8 @@ class Decision(BaseModel):
     outcome: Outcome
     ranked: list[ScoredArm] = []
     choice: ScoredArm | None = None
-    rule: Literal["cheapest_fit"] = "cheapest_fit"
+    rule: Literal["cheapest_fit", "utility"] = "cheapest_fit"
+    abstained: bool = Field(default=False, description="the best-utility arm was low-confidence: fell back")
     notes: list[str] = []
     smallest_elsewhere: str | None = None
 
@@ -119,6 +124,9 @@ def decide(
     *,
     scorer: Scorer | None = None,
     gpu_memory_utilization: float = 0.9,
+    utility: UtilitySettings | None = None,
+    prior: LaunchPrior | None = None,
+    queue: QueueState | None = None,
 ) -> Decision:
     pool, unknown = gpu_pool(kinds_by_partition, catalog, intent.part_list)
     notes = [f"GRES type {t!r} is not in etc/gpus.toml: its nodes are not considered" for t in unknown]
@@ -147,7 +155,45 @@ def decide(
         preds = scorer(intent.model, intent.workload, [s.arm for s in ranked])
         for s, p in zip(ranked, preds, strict=True):
             s.prediction = p
+        if utility is not None and utility.enabled:
+            return rank_by_utility(intent, ranked, notes, utility, prior, queue)
     return Decision(outcome="advised", ranked=ranked, choice=ranked[0], notes=notes)
+
+
+def rank_by_utility(
+    intent: Intent, ranked: list[ScoredArm], notes: list[str], settings: UtilitySettings,
+    prior: LaunchPrior | None, queue: QueueState | None,
+) -> Decision:  # fmt: skip
+    """Arms best-utility first; a low-confidence best arm falls back to the cheapest-fit choice.
+
+    `ranked` arrives in cheapest-fit order, which stays the tie-break and the fallback.
+    """
+    slo_s = intent.slo_ttft_ms / 1000.0 if intent.slo_ttft_ms else None
+    for s in ranked:
+        p = s.prediction.targets if s.prediction else {}
+        s.utility = arm_utility(
+            ArmInputs(
+                gpu=s.arm.gpu, tp=s.arm.tp, cost_per_gpu_hour=s.cost_per_hour / s.arm.tp,
+                tokens_per_s=p.get("tokens_per_s"), kv_occupancy=s.fit.kv_occupancy,
+                p_success=prior.success(s.arm.gpu, s.arm.tp) if prior else 1.0,
+                queue_wait_h=queue.wait_h(s.gres_type, s.partitions, s.arm.tp, settings) if queue else 0.0,
+                ttft_s=p.get("ttft_p50_s"), power_w_per_gpu=p.get("power_avg_w"),
+            ),
+            settings, intent.runtime_h, slo_s,
+        )  # fmt: skip
+    order = [ranked[i] for i in utility_order([s.utility for s in ranked if s.utility is not None])]
+    best = order[0]
+    if all(s.utility is not None and s.utility.slo_excluded for s in order):
+        notes = [*notes, f"no arm meets the TTFT SLO of {slo_s:g} s; ranked by utility regardless"]
+    pred = best.prediction
+    unsure = pred is None or pred.confidence == "low" or "tokens_per_s" not in pred.targets
+    if settings.fallback_on_low_confidence and unsure:
+        why = "; ".join(pred.reasons[:2]) if pred and pred.reasons else "no prediction"
+        notes = [*notes, f"the best-utility arm {best.arm.label} tp{best.arm.tp} is low-confidence ({why}): "
+                         "the cheapest-fit rule's arm is advised instead"]  # fmt: skip
+        return Decision(outcome="advised", ranked=ranked, choice=ranked[0], rule="cheapest_fit",
+                        abstained=True, notes=notes)  # fmt: skip
+    return Decision(outcome="advised", ranked=order, choice=best, rule="utility", notes=notes)
 
 
 def smallest_fit_anywhere(intent: Intent, catalog: Catalog, gpu_memory_utilization: float) -> str | None:

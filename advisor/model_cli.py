@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import structlog
 from pydantic import ValidationError
 
 from omnipilot.advisor.advise import AdviseRequest, advise, site_defaults
@@ -73,9 +74,26 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     a.set_defaults(func=cmd_advise)
 
 
+def _logs_to_stderr() -> None:
+    """Keep stdout for the answer (`--json` must parse); only when nobody configured structlog."""
+    if not structlog.is_configured():
+        structlog.configure(logger_factory=structlog.PrintLoggerFactory(_Stderr()))  # type: ignore[arg-type]
+
+
+class _Stderr:
+    """Whatever sys.stderr is at write time (tests swap it), not the one at configure time."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
 def _load_frame(args: argparse.Namespace) -> Any:
     from omnipilot.collectors.store import load_frame
 
+    _logs_to_stderr()
     path = args.history or Path(os.environ.get("OMNIPILOT_HISTORY", DEFAULT_HISTORY))
     if not Path(path).exists():
         print(
@@ -144,6 +162,7 @@ def _load_model(path: Path | None) -> CostModel | None:
 
 
 def cmd_advise(args: argparse.Namespace) -> int:
+    _logs_to_stderr()
     model = _load_model(args.cost_model)
     if model is None:
         return 2

@@ -13,6 +13,19 @@ def _interval(pred: dict[str, Any] | None, target: str, unit: str) -> str:
     return f"{t['q50']:.4g} [{t['q10']:.4g}-{t['q90']:.4g}]{unit}"
 
 
+def _utility_terms(u: dict[str, Any] | None) -> str:
+    """One line of utility terms (cost units): value minus each cost, as advisor/utility.py adds them."""
+    if not u:
+        return ""
+    text = (f"utility {u['utility']:.4g} = value {u['value']:.4g} (kv x{u['kv_factor']:.2f})"
+            f" - compute {u['compute']:.4g} - power {u['power']:.4g}"
+            f" - queue {u['queue']:.4g} ({u['queue_wait_h']:.2g} h)"
+            f" - failure {u['failure']:.4g} (p_ok {u['p_success']:.2f}) - slo {u['slo']:.4g}")  # fmt: skip
+    if u.get("p_slo_violation") is not None:
+        text += f" (P(ttft>slo) {u['p_slo_violation']:.2f}{', excluded' if u.get('slo_excluded') else ''})"
+    return text
+
+
 def format_record(rec: dict[str, Any]) -> str:
     when = datetime.fromtimestamp(float(rec.get("ts", 0)), UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
     lines = [
@@ -31,6 +44,8 @@ def format_record(rec: dict[str, Any]) -> str:
     for note in rec.get("notes", []):
         lines.append(f"  note: {note}")
     arms = rec.get("arms", [])
+    if rec.get("abstained"):
+        lines.append("  abstained: the best-utility arm was low-confidence; the cheapest-fit arm was advised")
     if arms:
         lines.append(f"  ranking ({rec.get('rule')}), best first:")
         lines.append(f"    {'#':>2} {'gpu':12s} {'tp':>2} {'prec':5s} {'cost/h':>7s} {'kv occ':>6s} "
@@ -42,6 +57,9 @@ def format_record(rec: dict[str, Any]) -> str:
                 f"{a['kv_occupancy']:>6.2f} {_interval(p, 'tokens_per_s', ''):28s} {_interval(p, 'ttft_p50_s', ''):22s} "
                 f"{p['confidence'] if p else 'none'}"
             )
+            terms = _utility_terms(a.get("utility"))
+            if terms:
+                lines.append(f"       {terms}")
             reasons = (p or {}).get("reasons", []) + a.get("fit_reasons", [])
             if reasons and i <= 5:
                 lines.append(f"       {'; '.join(reasons)}")

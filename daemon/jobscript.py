@@ -9,19 +9,20 @@ command line. Site defaults are the daemon's business: unknown values stay None 
 from __future__ import annotations
 
 import re
+from itertools import islice
 
 from pydantic import BaseModel, ConfigDict
 
 from omnipilot.advisor.catalog import Catalog, ModelSpec
 from omnipilot.daemon.model_names import precision_of, resolve_model, unresolved_hint
 from omnipilot.daemon.sbatch_header import SbatchRequest, parse_sbatch
-from omnipilot.daemon.script_scan import ScanResult, scan
+from omnipilot.daemon.script_scan import ScanResult, in_function, scan
 from omnipilot.daemon.script_vars import ScriptVars
 from omnipilot.daemon.tags import TagValue, read_tags
 from omnipilot.daemon.vllm_command import VllmCommand, build_command
 
-_OFFLINE_PY = re.compile(r"\bfrom[ \t]+vllm[ \t]+import\b|\bimport[ \t]+vllm\b|\bvllm\.LLM\b")
-_RAY_START = re.compile(r"\bray[ \t]+start\b")
+_OFFLINE_PY = re.compile(r"(?:from[ \t]+vllm[ \t]+import|import[ \t]+vllm|vllm\.LLM)\b")
+_RAY_START = re.compile(r"ray[ \t]+start\b")  # literal start: searched at C speed
 _CONTAINERS = ("pyxis", "apptainer", "singularity", "docker", "podman", "enroot", "ch-run", "shifter")
 
 
@@ -154,6 +155,7 @@ def _take_command(job: ParsedJob, found: ScanResult, text: str) -> None:
     if not servers:
         return
     first = servers[0]
+    first.in_function = first.in_function or in_function(text, first.line_start)
     cmd = build_command(first.launch, first.in_heredoc, first.in_function, first.in_string)
     cmd.line_start = text.count("\n", 0, first.line_start) + 1
     cmd.line_end = text.count("\n", 0, max(first.line_start, first.line_end - 1)) + 1
@@ -302,19 +304,28 @@ def _serving(job: ParsedJob, found: ScanResult | None, text: str) -> None:
 
 def _reason(found: ScanResult | None, text: str) -> str:
     if found is not None and found.found:
-        return "not a vLLM server job: it " + "; it ".join(
-            dict.fromkeys(f.launch.detail for f in found.found)
-        )
-    if _OFFLINE_PY.search(text):
+        details = dict.fromkeys(f.launch.detail for f in found.found)
+        return "not a vLLM server job: it " + "; it ".join(details)
+    if _uses_python_api(text):
         return "not a vLLM server job: it uses vLLM's Python API (offline inference), not `vllm serve`"
-    if found is not None and found.comment_mentions and not re.search(r"(?im)^[ \t]*[^#\n]*vllm", text):
+    if found is not None and found.comment_mentions and not found.code_mentions:
         return "not a vLLM server job: vllm is mentioned only in comments"
-    if re.search(r"vllm", text, re.I):
+    if "vllm" in text.lower():
         return (
             "not a vLLM server job: it mentions vllm but runs no `vllm serve` or "
             "`python -m vllm.entrypoints.openai.api_server` command"
         )
     return "not a vLLM server job: no vLLM server command and no OmniPilot tags"
+
+
+def _uses_python_api(text: str) -> bool:
+    """`from vllm import LLM` and kin, looked for only on the lines that mention vllm."""
+    for m in islice(re.finditer("vllm", text), 256):
+        start = text.rfind("\n", 0, m.start()) + 1
+        end = text.find("\n", m.end())
+        if _OFFLINE_PY.search(text, start, end if end >= 0 else len(text)):
+            return True
+    return False
 
 
 def _multi_node(job: ParsedJob, text: str) -> None:
@@ -329,7 +340,9 @@ def _multi_node(job: ParsedJob, text: str) -> None:
         reasons.append("vLLM is started --headless (a worker node)")
     if cmd is not None and (cmd.srun_nodes or 1) > 1:
         reasons.append(f"srun starts vLLM on {cmd.srun_nodes} nodes")
-    if job.is_serving and _RAY_START.search(text):
+    if job.is_serving and any(
+        m.start() == 0 or not text[m.start() - 1].isalnum() for m in _RAY_START.finditer(text)
+    ):
         reasons.append("the script starts a Ray cluster (ray start)")
     if reasons:
         job.multi_node = True

@@ -55,6 +55,7 @@ _PREFIX_VALUE: dict[str, set[str]] = {
     "env": {"-u", "-C", "--unset", "--chdir", "-S"},
     "timeout": {"-s", "-k", "--signal", "--kill-after"}, "taskset": {"-c"},
 }  # fmt: skip
+_KEYWORDS = {"then", "do", "else", "{", "!", "if", "while", "until", "elif"}
 _RUNNERS = {"uv", "conda", "mamba", "micromamba", "pixi", "poetry", "pipenv", "hatch", "rye", "pdm"}
 _INSTALLERS = {"pip", "pip3", "uv", "conda", "mamba", "micromamba", "pipx", "poetry", "pixi"}
 _CLIENTS = {"curl", "wget", "http", "https", "xh", "grpcurl", "ab", "hey", "locust", "genai-perf"}
@@ -84,6 +85,7 @@ class Launch:
     launchers: list[str] = field(default_factory=list)
     srun_nodes: int | None = None
     subscript: str | None = None
+    positional: bool = False  # the first argument may be the model (`vllm serve MODEL`)
 
 
 def basename(value: str) -> str:
@@ -120,8 +122,10 @@ def classify(words: list[Word]) -> Launch | None:
     launchers: list[str] = []
     srun_nodes: int | None = None
     i = 0
-    while i < len(words) and _ASSIGN.match(words[i].raw) and not words[i].split:
-        i += 1
+    while i < len(words) and (
+        (_ASSIGN.match(words[i].raw) and not words[i].split) or words[i].raw in _KEYWORDS
+    ):
+        i += 1  # `VAR=x cmd`, `then cmd`, `do cmd`, `{ cmd`, `! cmd`
     while i < len(words):
         w = words[i]
         base = basename(w.value)
@@ -200,9 +204,13 @@ def _container(words: list[Word], i: int, base: str, launchers: list[str]) -> in
         return None
     image = words[j]
     rest = words[j + 1 :]
-    if "vllm" in image.value.lower() and (not rest or rest[0].value.startswith("-")):
-        # the vllm/vllm-openai images start the OpenAI server; the words after the image are its flags
-        return Launch("server", f"{base} image {image.value}", rest, image, launchers)
+    if "vllm" in image.value.lower() and (not rest or not _is_command(rest[0])):
+        # vLLM images start the OpenAI server (newer ones run `vllm serve`, so a model may come first);
+        # the words after the image are its arguments
+        if rest and rest[0].value == "serve":
+            return Launch("server", "vllm serve", rest[1:], rest[0], launchers, positional=True)
+        positional = bool(rest) and not rest[0].value.startswith("-")
+        return Launch("server", f"{base} image {image.value}", rest, image, launchers, positional=positional)
     if rest and rest[0].value == "--":
         return j + 2
     return j + 1
@@ -214,7 +222,7 @@ def _vllm(words: list[Word], i: int, launchers: list[str], srun_nodes: int | Non
         args = words[i + 2 :]
         if any(a.value in ("--help", "-h") for a in args):
             return Launch("info", "only prints `vllm serve --help`", launchers=launchers)
-        return Launch("server", "vllm serve", args, sub, launchers, srun_nodes)
+        return Launch("server", "vllm serve", args, sub, launchers, srun_nodes, positional=True)
     if sub is None:
         return Launch("info", "runs `vllm` without a subcommand", launchers=launchers)
     kind, detail = _VLLM_NON_SERVER.get(

@@ -31,7 +31,10 @@ def run_daemon(settings: Settings) -> int:
     dlog = DecisionLog(settings.decision_log_path, settings.decision_log.max_bytes, settings.decision_log.keep)
     service = AdviceService(settings, state, modes)
     service.load_model()
-    log.info("warmed_up", ms=round(service.warm_up(), 1))
+    try:
+        log.info("warmed_up", ms=round(service.warm_up(), 1))
+    except Exception:  # a bug the warm-up hits would cost one fail-open job, never the daemon
+        log.exception("warm_up_failed")
     server = Server(settings.daemon.endpoint, settings.daemon.max_message_bytes, service.answer, dlog.write)
     started = time.time()
 

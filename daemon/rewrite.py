@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict
 
 from omnipilot.daemon.jobscript import ParsedJob
 from omnipilot.daemon.sbatch_header import parse_sbatch
-from omnipilot.daemon.script_scan import scan
+from omnipilot.daemon.script_scan import in_function, scan
 from omnipilot.daemon.script_vars import ScriptVars
 from omnipilot.daemon.vllm_command import VllmCommand, build_command
 
@@ -37,7 +37,12 @@ Edit = tuple[int, int, str]
 
 
 def rewrite_vllm(
-    script: str, parsed: ParsedJob, *, model: str | None = None, tp: int | None = None, quantization: str | None = None
+    script: str,
+    parsed: ParsedJob,
+    *,
+    model: str | None = None,
+    tp: int | None = None,
+    quantization: str | None = None,
 ) -> RewriteResult:
     """Rewrite the recognised vLLM command of `script` (as parsed into `parsed`) to use `model`, `tp`
     and `quantization` (each None = leave as is; quantization "none" or "bf16" removes the flag)."""
@@ -56,7 +61,9 @@ def rewrite_vllm(
             changed.append(f"--tensor-parallel-size {tp}")
         if quantization is not None:
             _set_quantization(script, cmd, quantization, edits)
-            changed.append(f"--quantization {quantization}" if quantization not in _NO_QUANT else "no --quantization")
+            changed.append(
+                f"--quantization {quantization}" if quantization not in _NO_QUANT else "no --quantization"
+            )
         if model is not None:
             _set_model(script, cmd, model, edits)
             changed.append(f"model {model}")
@@ -146,6 +153,7 @@ def _command_of(script: str) -> VllmCommand | None:
     if len(servers) != 1:
         return None
     f = servers[0]
+    f.in_function = f.in_function or in_function(script, f.line_start)
     return build_command(f.launch, f.in_heredoc, f.in_function, f.in_string)
 
 

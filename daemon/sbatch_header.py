@@ -11,8 +11,7 @@ import shlex
 
 from pydantic import BaseModel, ConfigDict
 
-_DIRECTIVE = re.compile(r"^#SBATCH[ \t]+([^\n]*)", re.M)
-_FIRST_COMMAND = re.compile(r"^[ \t]*[^#\s]", re.M)
+_DIRECTIVE = re.compile(r"#SBATCH[ \t]+([^\n]*)")  # literal start: searched at C speed
 _GPU_SPEC = re.compile(r"^(?:(?P<type>[A-Za-z0-9_.\-]+):)?(?P<count>\d+)$")
 
 # short option -> long option; long options kept as written
@@ -86,26 +85,39 @@ class SbatchRequest(BaseModel):
 
 def parse_sbatch(script: str) -> SbatchRequest:
     """Read the `#SBATCH` directives of `script` (never raises; bad values land in `errors`)."""
-    first = _FIRST_COMMAND.search(script, _skip_shebang(script))
-    limit = first.start() if first else len(script)
+    limit = _first_command(script)
     opts: dict[str, str] = {}
     req = SbatchRequest()
     for m in _DIRECTIVE.finditer(script):
+        if m.start() > 0 and script[m.start() - 1] != "\n":
+            continue  # not at the start of a line: not a directive
         if m.start() >= limit:
-            req.ignored_directives.append(script.count("\n", 0, m.start()) + 1)
+            if len(req.ignored_directives) < 32:
+                req.ignored_directives.append(script.count("\n", 0, m.start()) + 1)
             continue
         _read_directive(m.group(1), opts, req)
     _apply(opts, req)
     return req
 
 
-def _skip_shebang(script: str) -> int:
-    return script.find("\n") + 1 if script.startswith("#!") else 0
+def _first_command(script: str) -> int:
+    """Offset of the first line that is neither blank nor a comment: sbatch stops reading there."""
+    pos = 0
+    n = len(script)
+    while pos < n:
+        end = script.find("\n", pos)
+        end = n if end < 0 else end
+        line = script[pos:end].strip()
+        if line and not line.startswith("#"):
+            return pos
+        pos = end + 1
+    return n
 
 
 def _read_directive(text: str, opts: dict[str, str], req: SbatchRequest) -> None:
     try:
-        words = shlex.split(text, comments=True)
+        # most directives have no quotes or comments, and str.split is 20x cheaper than shlex
+        words = text.split() if not any(c in text for c in "\"'#\\") else shlex.split(text, comments=True)
     except ValueError:
         req.errors.append(f"#SBATCH {text.strip()}: unbalanced quotes")
         return

@@ -1,8 +1,9 @@
 """Find the commands of a batch script that mention vLLM, and what each one starts.
 
 Only the lines that mention vLLM are read as shell (with their continuations), which keeps a
-64 KiB script cheap; heredoc bodies and function bodies are located by one regex pass each so that
-a command found inside them is known to be there (rewriting it would not be safe)."""
+64 KiB script cheap: heredoc bodies are located by one literal search, and whether the command
+kept sits in a function is checked backwards from it, so that a command inside either is known to
+be there (rewriting it would not be safe)."""
 
 from __future__ import annotations
 
@@ -13,13 +14,15 @@ from omnipilot.daemon.launch_wrappers import Launch, classify
 from omnipilot.daemon.script_vars import ScriptVars
 from omnipilot.daemon.shell_words import Token, Word, line_start, read_command_line, split_commands
 
-_MENTION = re.compile(r"vllm|api_server", re.I)
-_HEREDOC = re.compile(r"(?<![<\w])<<(-?)[ \t]*(['\"]?)([A-Za-z_][A-Za-z0-9_.-]*)\2(?!<)")
+# Commands name vLLM in lower case (the `vllm` binary, `vllm.entrypoints...`, `vllm/vllm-openai`);
+# a literal pattern is searched at C speed, which an alternation or IGNORECASE is not.
+_MENTION = re.compile("vllm")
+_HEREDOC_MARK = re.compile("<<")
+_HEREDOC = re.compile(r"<<(-?)[ \t]*(['\"]?)([A-Za-z_][A-Za-z0-9_.-]*)\2")
 _FUNCTION = re.compile(
     r"^[ \t]*(?:function[ \t]+([A-Za-z_][\w:.-]*)[ \t]*(?:\(\))?|([A-Za-z_][\w:.-]*)[ \t]*\(\))[ \t]*\{?",
     re.M,
 )
-_FUNCTION_END = re.compile(r"^\}", re.M)
 _PY_HEREDOC = re.compile(r"\bpython[0-9.]*\b|\.py\b|\.ya?ml\b|\.json\b|\.toml\b")
 MAX_LINES = 256  # logical lines read per parse: a hostile script cannot make the daemon slow
 
@@ -37,7 +40,7 @@ class Found:
 
     launch: Launch
     in_heredoc: bool = False
-    in_function: bool = False
+    in_function: bool = False  # set by the caller with in_function() for the command it keeps
     in_string: bool = False
     line_start: int = 0  # offset of its logical line
     line_end: int = 0
@@ -47,9 +50,9 @@ class Found:
 class ScanResult:
     found: list[Found] = field(default_factory=list)
     comment_mentions: int = 0
+    code_mentions: int = 0
     truncated: bool = False
     heredocs: list[Region] = field(default_factory=list)
-    functions: list[Region] = field(default_factory=list)
 
 
 def heredoc_regions(text: str) -> list[Region]:
@@ -76,9 +79,27 @@ def heredoc_regions(text: str) -> list[Region]:
 
 def _delimiter_line(text: str, delim: str, pos: int) -> int:
     """Offset of the line that holds only `delim` (leading tabs/blanks allowed), else the end."""
-    for m in re.finditer(re.escape(delim), text[pos:] if False else text, pos) if False else _find_all(text, delim, pos):
-        pass
+    k = pos
+    for _ in range(4 * MAX_LINES):
+        k = text.find(delim, k)
+        if k < 0:
+            break
+        start = text.rfind("\n", 0, k) + 1
+        stop = text.find("\n", k)
+        stop = len(text) if stop < 0 else stop
+        if start >= pos and text[start:stop].strip(" \t\r") == delim:
+            return start
+        k += len(delim)
     return len(text)
+
+
+def _inside(regions: list[Region], pos: int) -> Region | None:
+    for r in regions:
+        if r.start <= pos < r.end:
+            return r
+        if r.start > pos:
+            break  # regions are in text order
+    return None
 
 
 def in_function(text: str, pos: int) -> bool:
@@ -100,7 +121,7 @@ def in_function(text: str, pos: int) -> bool:
 
 def scan(text: str, env: ScriptVars) -> ScanResult:
     """Every command in `text` that mentions vLLM, classified."""
-    result = ScanResult(heredocs=heredoc_regions(text), functions=function_regions(text))
+    result = ScanResult(heredocs=heredoc_regions(text))
     covered = 0
     lines = 0
     for m in _MENTION.finditer(text):
@@ -116,12 +137,13 @@ def scan(text: str, env: ScriptVars) -> ScanResult:
             covered = _eol(text, m.start())
             continue
         lines += 1
+        result.code_mentions += 1
         if lines > MAX_LINES:
             result.truncated = True
             break
         tokens, covered = read_command_line(text, start)
         covered = max(covered, _eol(text, m.start()))
-        context = Found(Launch("none", ""), heredoc is not None, _inside(result.functions, start) is not None)
+        context = Found(Launch("none", ""), heredoc is not None)
         context.line_start, context.line_end = start, covered
         _collect(tokens, env, context, result, depth=0)
     return result

@@ -29,6 +29,10 @@ Value = str | list[str] | None
 _MAX_EVALS = 256  # bounds the work one parse may spend on variables
 
 
+def _word_char(text: str, k: int) -> bool:
+    return 0 <= k < len(text) and (text[k].isalnum() or text[k] == "_")
+
+
 class ScriptVars:
     """Look up a variable's value as the script would have it at a position."""
 
@@ -45,16 +49,12 @@ class ScriptVars:
         by the few characters around it."""
         text = self._text
         sites: list[tuple[int, str, int]] = []
-        for m in re.finditer(re.escape(name), text):
+        for hits, m in enumerate(re.finditer(re.escape(name), text)):
             i, j = m.start(), m.end()
-            if (
-                i > 0
-                and (text[i - 1].isalnum() or text[i - 1] == "_")
-                or (j < len(text) and (text[j].isalnum() or text[j] == "_"))
-            ):
+            if len(sites) >= _MAX_SITES or hits >= 64 * _MAX_SITES:
+                return [*sites, (i, "unknown", i)]  # past here the value is not worth knowing
+            if _word_char(text, i - 1) or _word_char(text, j):
                 continue
-            if len(sites) >= _MAX_SITES:
-                return [(0, "unknown", 0)] + sites
             site = self._judge(name, i, j)
             if site is not None:
                 sites.append(site)

@@ -12,6 +12,8 @@ import structlog
 
 from omnipilot.advisor.catalog import Catalog, CatalogError
 from omnipilot.advisor.decide import Decision, Intent, Scorer, decide
+from omnipilot.advisor.prior import LaunchPrior, load_prior
+from omnipilot.advisor.utility import FRESHNESS_WEIGHT, QueueState
 from omnipilot.config import Settings
 from omnipilot.daemon.intent import Refusal, build_intent
 from omnipilot.daemon.jobscript import ParsedJob, parse_job
@@ -48,6 +50,8 @@ class AdviceService:
         self.modes = modes
         self.catalog = self._load_catalog()
         self.scorer: Scorer | None = None
+        self.prior = LaunchPrior([], default_success=settings.prior.default_success)
+        self._queue_cache: tuple[float, QueueState] | None = None
         self.model_version = "none (cheapest-fit rule only)"
         self.counts: dict[str, int] = {}
         self.hook_failures_reported = 0
@@ -69,6 +73,10 @@ class AdviceService:
             warning = f"catalog not reloaded: {exc}"
             log.error("catalog_reload_failed", error=str(exc))
             catalog = self.catalog
+        try:
+            self.prior = load_prior(self.settings, catalog)
+        except (OSError, UnicodeDecodeError) as exc:
+            log.error("prior_load_failed", error=str(exc), keeping=self.prior.source)
         try:
             scorer, version = load_scorer(self.settings, catalog)
         except Exception as exc:
@@ -94,6 +102,17 @@ class AdviceService:
             self.answer(req)
         self.counts = counts
         return (time.perf_counter() - t0) * 1e3
+
+    def _queue_state(self) -> QueueState:
+        """Queue view of the current snapshot, built once per snapshot; stale readings weigh less."""
+        snap = self.state.snapshot
+        cached = self._queue_cache
+        if cached is not None and cached[0] == snap.taken_at:
+            return cached[1]
+        label = snap.freshness(self.settings.state.fresh_s, self.settings.state.stale_s)
+        qs = QueueState.from_nodes(snap.nodes.values(), snap.pending_gpus, FRESHNESS_WEIGHT.get(label, 0.0))
+        self._queue_cache = (snap.taken_at, qs)
+        return qs
 
     def _count(self, key: str) -> None:
         self.counts[key] = self.counts.get(key, 0) + 1
@@ -124,7 +143,8 @@ class AdviceService:
             return info_reply(req, token, built.comment, built.message), record
         intent = built
         decision = decide(intent, self.state.snapshot.kinds_by_partition(), self.catalog, self.cost_rates(),
-                          scorer=self.scorer, gpu_memory_utilization=self.settings.defaults.gpu_memory_utilization)
+                          scorer=self.scorer, gpu_memory_utilization=self.settings.defaults.gpu_memory_utilization,
+                          utility=self.settings.utility, prior=self.prior, queue=self._queue_state())
         record.update(self._decision_record(intent, decision))
         self._count(decision.outcome)
         if decision.choice is None:
@@ -136,6 +156,8 @@ class AdviceService:
             return AdviseReply(id=req.id, action="observe", token=token), record
         plan, degraded = (self._enforce_plan(req, intent, decision, parsed) if mode == "enforce" else (None, None))
         reply = advice_reply(req, token, mode, intent, decision, plan, degraded)
+        if decision.abstained and reply.user_message:  # issue 5 item 4: the answer says it fell back
+            reply.user_message += "\n  fallback: " + decision.notes[-1]
         record.update({"action": reply.action, "degraded": degraded, "set": reply.set, "env": reply.env,
                        "script_rewritten": reply.script is not None, "decide_ms": (time.perf_counter() - t0) * 1e3})
         return reply, record
@@ -165,6 +187,8 @@ class AdviceService:
         if e.accounts and (req.account or "") not in e.accounts:
             return None, f"enforce is scoped to accounts {', '.join(e.accounts)}"
         blocker = enforce_blocker(req, intent, decision, e.allow_low_confidence)
+        if blocker is None and decision.abstained and not e.allow_low_confidence:
+            blocker = "the model is not confident about the best arm; the fallback rule's choice is only suggested"
         if blocker:
             return None, blocker
         choice = decision.choice
@@ -190,13 +214,15 @@ class AdviceService:
     def _decision_record(self, intent: Intent, decision: Decision) -> dict[str, Any]:
         return {
             "outcome": decision.outcome, "rule": decision.rule, "notes": decision.notes,
+            "abstained": decision.abstained,
             "model": intent.model.name, "workload": intent.workload.model_dump(), "assumed": intent.assumed,
             "asked": intent.asked.model_dump(exclude_none=True),
             "arms": [
                 {"gpu": s.arm.gpu, "tp": s.arm.tp, "precision": s.arm.precision, "checkpoint": s.arm.checkpoint,
                  "partitions": s.partitions, "cost_per_hour": s.cost_per_hour,
                  "kv_occupancy": round(s.fit.kv_occupancy, 3), "fit_reasons": s.fit.reasons,
-                 "prediction": s.prediction.model_dump() if s.prediction else None}
+                 "prediction": s.prediction.model_dump() if s.prediction else None,
+                 "utility": s.utility.model_dump() if s.utility else None}
                 for s in decision.ranked
             ],
             "choice": ({"gpu": decision.choice.arm.gpu, "tp": decision.choice.arm.tp,

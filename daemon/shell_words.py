@@ -72,6 +72,9 @@ _GPU_COUNT_CMD = re.compile(
 )
 
 MAX_DEPTH = 8
+# Real vLLM command lines are a few hundred characters; reading further only costs time.
+MAX_COMMAND_CHARS = 8192
+MAX_TOKENS = 512
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,11 +107,12 @@ Lookup = Callable[[str, int], "str | list[str] | None"]
 
 def read_command_line(text: str, pos: int) -> tuple[list[Token], int]:
     """Tokens of the shell line starting at `pos`, through backslash continuations and quotes that
-    span lines, up to (not including) the unescaped newline that ends it. Returns (tokens, end)."""
+    span lines, up to (not including) the unescaped newline that ends it. Returns (tokens, end).
+    A line longer than MAX_COMMAND_CHARS or MAX_TOKENS is read only that far."""
     tokens: list[Token] = []
-    n = len(text)
-    while pos < n:
-        m = _TOKEN.match(text, pos)
+    n = min(len(text), pos + MAX_COMMAND_CHARS)
+    while pos < n and len(tokens) < MAX_TOKENS:
+        m = _TOKEN.match(text, pos, n)
         if m is None:  # pragma: no cover - the `bad` alternative matches any character
             break
         kind = m.lastgroup or "bad"
@@ -384,9 +388,9 @@ def read_array(text: str, pos: int) -> tuple[list[Token], int]:
     """Words of a bash array literal whose '(' is at `pos`, across lines, up to its ')'."""
     tokens: list[Token] = []
     pos += 1
-    n = len(text)
+    n = min(len(text), pos + MAX_COMMAND_CHARS)
     while pos < n:
-        m = _TOKEN.match(text, pos)
+        m = _TOKEN.match(text, pos, n)
         if m is None:  # pragma: no cover
             break
         kind = m.lastgroup
@@ -400,7 +404,7 @@ def read_array(text: str, pos: int) -> tuple[list[Token], int]:
 
 def read_word(text: str, pos: int) -> Token | None:
     """The single word starting at `pos` (an assignment's value), or None when none starts there."""
-    m = _TOKEN.match(text, pos)
+    m = _TOKEN.match(text, pos, pos + MAX_COMMAND_CHARS)
     if m is None or m.lastgroup != "word":
         return None
     return Token("word", m.group(), m.start(), m.end())

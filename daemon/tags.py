@@ -19,10 +19,14 @@ TagValueType = str | int | float | bool
 
 # `#OMNIPILOT` (any case) right after the hash, or `# OMNIPILOT` in capitals: prose such as
 # "# OmniPilot will advise this job" is not a directive.
-_SCRIPT_TAG = re.compile(r"^[ \t]*(?:#(?i:omnipilot)|#[ \t]+OMNIPILOT)(?![A-Za-z0-9_])[ \t]*:?([^\n]*)", re.M)
+# The pattern starts with a literal '#', so the search runs at C speed over long scripts.
+_SCRIPT_TAG = re.compile(
+    r"#(?:[Oo][Mm][Nn][Ii][Pp][Ii][Ll][Oo][Tt]|[ \t]+OMNIPILOT)(?![A-Za-z0-9_])[ \t]*:?([^\n]*)"
+)
 # In a comment the tags follow "omnipilot:" and end at ';', '|' or the end: the rest is the user's.
 _COMMENT_TAG = re.compile(r"(?i:\bomnipilot)[ \t]*:([^;|\n]*)")
-_ITEM = re.compile(r"""([^\s=,]+)(?:[ \t]*=[ \t]*("[^"]*"|'[^']*'|[^\s,]*))?""")
+# `key=value`; a value may be quoted; a blank after '=' means an empty value, not the next item
+_ITEM = re.compile(r"""([^\s=,]+)(?:[ \t]*=("[^"]*"|'[^']*'|[^\s,]*))?""")
 _SIZE = re.compile(r"^(\d+(?:\.\d+)?)([kKmM]?)$")
 
 PRECISION_ALIASES = {
@@ -169,6 +173,9 @@ def read_tags(script: str | None, comment: str | None) -> TagSet:
     tags = TagSet()
     if script:
         for m in _SCRIPT_TAG.finditer(script):
+            before = script[script.rfind("\n", 0, m.start()) + 1 : m.start()]
+            if before.strip(" \t"):
+                continue  # a directive is a whole line, not a trailing comment
             line = script.count("\n", 0, m.start()) + 1
             values, errors, off = parse_tag_text(m.group(1), "script_tag", line)
             tags.found = True

@@ -135,7 +135,7 @@ def _hits(
 
 def build_command(launch: Launch, in_heredoc: bool, in_function: bool, in_string: bool) -> VllmCommand:
     """Read a server `Launch`'s arguments into a `VllmCommand`."""
-    positional = launch.detail == "vllm serve"
+    positional = launch.positional
     flags, model_word, loose = _hits(launch.args, positional)
     entry = launch.entry
     words = [w for w in (entry, *launch.args) if w is not None]

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
+
+from omnipilot.logs import configure
 
 # Each module exposes `register(subparsers)`; its subcommands set `func(args) -> int` as default.
 _COMMAND_MODULES: tuple[str, ...] = (
@@ -14,6 +17,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "omnipilot.collectors.history_cli",
     "omnipilot.advisor.model_cli",
     "omnipilot.advisor.planner.plan_cli",
+    "omnipilot.daemon.script_cli",
 )
 
 
@@ -29,6 +33,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # stdout belongs to the commands' output (--json must parse); logs go to stderr. The daemon
+    # reconfigures from its settings when it starts.
+    configure(os.environ.get("OMNIPILOT_LOG_FORMAT", "console"), os.environ.get("OMNIPILOT_LOG_LEVEL", "warning"))
     parser = build_parser()
     args = parser.parse_args(argv)
     func = getattr(args, "func", None)

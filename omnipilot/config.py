@@ -99,7 +99,7 @@ class LaunchCountEntry(_Section):
 class PriorSettings(_Section):
     """The beta-binomial launch-success prior (advisor/prior.py, DECISIONS.md §7)."""
 
-    cluster_history: str = Field("", description="cluster_history.jsonl; empty = <state_dir>/cluster_history.jsonl")
+    cluster_history: str = Field("", description="harvest file; empty = <state_dir>/cluster_history.jsonl")
     default_success: float = Field(0.95, gt=0, le=1, description="flat rate when no counts exist at all")
     strength: float = Field(0.0, ge=0, description="pseudo-jobs of the pool; 0 = estimate from the counts")
     min_strength: float = Field(4.0, gt=0, description="floor of the estimated strength (pseudo-jobs)")
@@ -127,11 +127,11 @@ class UtilitySettings(_Section):
     compute_weight: float = Field(1.0, ge=0, description="multiplies GPU-hours x cost per GPU-hour")
     power_weight: float = Field(0.0, ge=0, description="multiplies the predicted energy cost")
     energy_cost_per_kwh: float = Field(0.15, ge=0, description="cost units per kWh for the power term")
-    kv_knee: float = Field(0.85, gt=0, le=2.0, description="KV occupancy above which throughput is discounted")
+    kv_knee: float = Field(0.85, gt=0, le=2.0, description="KV occupancy where the discount starts")
     kv_exponent: float = Field(1.0, ge=0, description="discount = (knee / occupancy) ** exponent")
     slo_ttft_s: float = Field(0.0, ge=0, description="site TTFT SLO in seconds; 0 = none (a job's slo= wins)")
     slo_cost_per_hour: float = Field(5.0, ge=0, description="cost units per hour x P(TTFT > SLO)")
-    slo_max_violation: float = Field(0.1, ge=0, le=1, description="arms above this P(TTFT > SLO) are excluded")
+    slo_max_violation: float = Field(0.1, ge=0, le=1, description="above this P(TTFT > SLO): excluded")
     restart_hours: float = Field(0.5, ge=0, description="hours of the arm's GPUs lost per failed launch")
     queue_cost_per_hour: float = Field(2.0, ge=0, description="cost units per hour a job waits in the queue")
     queue_typical_job_h: float = Field(2.0, gt=0, description="mean hold time of a queued GPU job (hours)")

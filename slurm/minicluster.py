@@ -299,6 +299,7 @@ class MiniCluster:
         for _ in range(100):
             if pidfile.exists() and pidfile.read_text().strip():
                 info.pids[key] = int(pidfile.read_text().strip())
+                self._save(info)  # recorded at once: a later failing step must not orphan it
                 return
             time.sleep(0.1)
         raise ClusterError(f"{key} wrote no pid file {pidfile}; see {self.dir}/log")
@@ -312,6 +313,7 @@ class MiniCluster:
             env=env, stdout=logf, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
         )
         info.pids["omnipilot-daemon"] = proc.pid
+        self._save(info)
         sock = Path(info.endpoint.removeprefix("ipc://"))
         for _ in range(200):
             if sock.exists():

@@ -38,7 +38,9 @@ def test_corpus(cat: Catalog, name: str) -> None:
     job = parse(cat, (SCRIPTS / name).read_text())
     for key, want in EXPECTED[name].items():
         if key == "reason_has":
-            assert job.not_serving_reason is not None and str(want) in job.not_serving_reason, job.not_serving_reason
+            assert job.not_serving_reason is not None and str(want) in job.not_serving_reason, (
+                job.not_serving_reason
+            )
         elif key == "hint":
             assert (job.model_unresolved_hint is not None) is want, job.model_unresolved_hint
         elif key == "safe":
@@ -86,15 +88,13 @@ def test_tp_from_slurm_variables_and_unknown_when_unset(cat: Catalog) -> None:
     assert job.tp is None
     assert any("SLURM_GPUS_ON_NODE" in u for u in job.unresolved)
     # the daemon knows the final GPU count from the job description (sbatch flags override #SBATCH)
-    assert parse(cat, base.format(sb="#SBATCH --gres=gpu:2", tp="$SLURM_GPUS_ON_NODE"), gpus_per_node=8).tp == 8
+    assert (
+        parse(cat, base.format(sb="#SBATCH --gres=gpu:2", tp="$SLURM_GPUS_ON_NODE"), gpus_per_node=8).tp == 8
+    )
 
 
 def test_variables_are_positional_and_loops_are_unknown(cat: Catalog) -> None:
-    script = (
-        "MODEL=meta-llama/Llama-3.1-8B-Instruct\n"
-        "vllm serve $MODEL &\n"
-        "MODEL=Qwen/Qwen2.5-7B-Instruct\n"
-    )
+    script = "MODEL=meta-llama/Llama-3.1-8B-Instruct\nvllm serve $MODEL &\nMODEL=Qwen/Qwen2.5-7B-Instruct\n"
     assert parse(cat, script).model_name == "meta-llama/Llama-3.1-8B"
     loop = "MODEL=Qwen/Qwen2.5-7B\nfor MODEL in a b; do\n  vllm serve $MODEL\ndone\n"
     job = parse(cat, loop)
@@ -201,7 +201,7 @@ def test_never_raises_on_garbage(cat: Catalog) -> None:
         "vllm serve x " + "\\\n" * 30000,
         "vllm\n" * 20000,
         "X=${" * 20000 + "\nvllm serve $X\n",
-        "vllm serve \"" + "\\\"" * 30000,
+        'vllm serve "' + '\\"' * 30000,
         "cat <<EOF\n" * 10000 + "vllm serve x\n",
     ],
 )
@@ -227,3 +227,17 @@ def _timed(fn: object) -> float:
     t0 = time.perf_counter()
     fn()  # type: ignore[operator]
     return time.perf_counter() - t0
+
+
+def test_cli_check_and_rewrite(capsys: pytest.CaptureFixture[str]) -> None:
+    from omnipilot.cli import main
+
+    path = str(SCRIPTS / "05_apptainer_exec.sh")
+    assert main(["script", "check", path]) == 0
+    out = capsys.readouterr().out
+    assert "lines 10-14" in out and "meta-llama/Llama-3.1-70B" in out
+    assert main(["script", "rewrite", path, "--tp", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "+        --tensor-parallel-size 2 \\" in out
+    assert main(["script", "rewrite", str(SCRIPTS / "17_heredoc_wrapper.sh"), "--tp", "2"]) == 1
+    assert "heredoc" in capsys.readouterr().err

@@ -1,0 +1,218 @@
+"""Economic utility of one arm (paper §3.3.1): the serving value it earns net of what it costs.
+
+    utility = throughput_weight × value_per_token × tokens/s × KV factor × runtime_s
+              − compute_weight × GPUs × cost per GPU-hour × runtime_h      (capex + power node-hours)
+              − power_weight × predicted energy (kWh) × energy cost per kWh
+              − expected queue wait (h) × queue cost per hour
+              − (1 − launch-success probability) × restart cost
+              − P(TTFT > SLO) × SLO cost per hour × runtime_h
+
+The KV factor is a multiplicative throughput discount above an occupancy knee: preemptions cost
+the user latency that aggregate tokens/s does not show. P(TTFT > SLO) is read off the calibrated
+q10/q50/q90 with a piecewise-linear CDF in log space; an arm above `slo_max_violation` is excluded.
+Every constant comes from `[utility]` in etc/omnipilot.toml (docs/configuration.md gives units).
+Pure computation: the daemon calls it in the request path.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from pydantic import BaseModel
+
+from omnipilot.config import UtilitySettings
+
+# How much a queue reading is trusted, by its freshness label (daemon/state.py): a stale reading
+# says little about the queue now, so its wait estimate is discounted rather than taken at face value.
+FRESHNESS_WEIGHT: dict[str, float] = {"fresh": 1.0, "usable-stale": 0.5, "stale": 0.0, "missing": 0.0}
+
+
+class HasQuantiles(Protocol):
+    @property
+    def q10(self) -> float: ...
+    @property
+    def q50(self) -> float: ...
+    @property
+    def q90(self) -> float: ...
+
+
+@dataclass(frozen=True)
+class ArmInputs:
+    """What the utility needs to know of one arm; quantiles are predicted or (in backtests) measured."""
+
+    gpu: str
+    tp: int
+    cost_per_gpu_hour: float
+    tokens_per_s: HasQuantiles | None
+    kv_occupancy: float
+    p_success: float = 1.0
+    queue_wait_h: float = 0.0
+    ttft_s: HasQuantiles | None = None
+    power_w_per_gpu: HasQuantiles | None = None
+
+
+class UtilityTerms(BaseModel):
+    """Each term in the site's cost unit (positive numbers; the utility subtracts the costs)."""
+
+    value: float
+    compute: float
+    power: float
+    queue: float
+    failure: float
+    slo: float
+    kv_factor: float
+    p_success: float
+    queue_wait_h: float
+    p_slo_violation: float | None = None
+    slo_excluded: bool = False
+    utility: float
+    notes: list[str] = []
+
+
+def kv_factor(occupancy: float, knee: float, exponent: float) -> float:
+    """1 up to the knee, then (knee / occupancy) ** exponent: saturation discounts throughput."""
+    if not math.isfinite(occupancy):
+        return 0.0
+    if occupancy <= knee:
+        return 1.0
+    return float((knee / occupancy) ** exponent)
+
+
+def p_exceeds(q: HasQuantiles, threshold: float) -> float:
+    """P(X > threshold) from q10/q50/q90: a piecewise-linear CDF in log space, linear tails clipped.
+
+    The quantile model is fitted in log space, so this is the natural interpolation between its
+    quantiles; beyond q10 and q90 the adjacent segment's slope continues until 0 or 1.
+    """
+    if threshold <= 0:
+        return 1.0
+    pts = sorted((math.log(max(v, 1e-12)), p) for v, p in ((q.q10, 0.1), (q.q50, 0.5), (q.q90, 0.9)))
+    xs = [x for x, _ in pts]
+    ps = [0.1, 0.5, 0.9]
+    t = math.log(threshold)
+    if xs[2] - xs[0] < 1e-12:  # a point prediction
+        return 0.0 if t >= xs[1] else 1.0
+    seg = 0 if t < xs[1] else 1
+    lo, hi = xs[seg], xs[seg + 1]
+    if hi - lo < 1e-12:  # two quantiles coincide: use the other segment's slope
+        lo, hi, seg = xs[1 - seg], xs[2 - seg], 1 - seg
+    slope = (ps[seg + 1] - ps[seg]) / (hi - lo)
+    cdf = ps[seg] + slope * (t - lo)
+    return float(1.0 - min(max(cdf, 0.0), 1.0))
+
+
+def arm_utility(
+    arm: ArmInputs, settings: UtilitySettings, runtime_h: float, slo_ttft_s: float | None = None
+) -> UtilityTerms:
+    """The utility of one arm and each of its terms (see the module docstring)."""
+    notes: list[str] = []
+    factor = kv_factor(arm.kv_occupancy, settings.kv_knee, settings.kv_exponent)
+    if factor < 1.0:
+        notes.append(
+            f"KV occupancy {arm.kv_occupancy:.2f} above knee {settings.kv_knee:g}: throughput x{factor:.2f}"
+        )
+    tokens = arm.tokens_per_s.q50 if arm.tokens_per_s is not None else 0.0
+    if arm.tokens_per_s is None:
+        notes.append("tokens/s not predicted: no value term")
+    value = settings.throughput_weight * settings.value_per_token * tokens * factor * runtime_h * 3600.0
+    gpu_hours = arm.tp * runtime_h
+    compute = settings.compute_weight * gpu_hours * arm.cost_per_gpu_hour
+    power = 0.0
+    if settings.power_weight > 0:
+        if arm.power_w_per_gpu is None:
+            notes.append("power not predicted: no power term")
+        else:
+            kwh = arm.power_w_per_gpu.q50 * gpu_hours / 1000.0
+            power = settings.power_weight * kwh * settings.energy_cost_per_kwh
+    queue = arm.queue_wait_h * settings.queue_cost_per_hour
+    failure = (1.0 - arm.p_success) * settings.restart_hours * arm.tp * arm.cost_per_gpu_hour
+    slo_s = slo_ttft_s if slo_ttft_s is not None else (settings.slo_ttft_s or None)
+    p_viol: float | None = None
+    slo = 0.0
+    excluded = False
+    if slo_s:
+        if arm.ttft_s is None:
+            notes.append(f"TTFT not predicted: SLO {slo_s:g} s not checked")
+        else:
+            p_viol = p_exceeds(arm.ttft_s, slo_s)
+            slo = p_viol * settings.slo_cost_per_hour * runtime_h
+            excluded = p_viol > settings.slo_max_violation
+            if excluded:
+                notes.append(
+                    f"P(TTFT > {slo_s:g} s) = {p_viol:.2f} (q90 {arm.ttft_s.q90:.3g} s): breaks the SLO"
+                )
+    total = value - compute - power - queue - failure - slo
+    return UtilityTerms(
+        value=value, compute=compute, power=power, queue=queue, failure=failure, slo=slo, kv_factor=factor,
+        p_success=arm.p_success, queue_wait_h=arm.queue_wait_h, p_slo_violation=p_viol, slo_excluded=excluded,
+        utility=total, notes=notes,
+    )  # fmt: skip
+
+
+def utility_order(terms: Sequence[UtilityTerms]) -> list[int]:
+    """Indices best first: arms within the SLO before excluded ones, then higher utility.
+
+    Stable, so equal utilities keep the incoming (cheapest-fit) order as the tie-break.
+    """
+    return sorted(range(len(terms)), key=lambda i: (terms[i].slo_excluded, -terms[i].utility))
+
+
+class NodeLike(Protocol):
+    @property
+    def partitions(self) -> list[str]: ...
+    @property
+    def gres_type(self) -> str | None: ...
+    @property
+    def gpus_total(self) -> int: ...
+    @property
+    def gpus_free(self) -> int: ...
+
+
+@dataclass(frozen=True)
+class QueueState:
+    """Free GPUs per (partition, GRES type) and pending GPU demand per partition, with a trust weight."""
+
+    free: Mapping[tuple[str, str], tuple[int, int, int]]  # → (free total, most free on one node, total)
+    pending: Mapping[str, int]
+    weight: float = 1.0
+
+    @classmethod
+    def from_nodes(
+        cls, nodes: Iterable[NodeLike], pending: Mapping[str, int], weight: float = 1.0
+    ) -> QueueState:
+        free: dict[tuple[str, str], tuple[int, int, int]] = {}
+        for n in nodes:
+            if not n.gres_type or n.gpus_total <= 0:
+                continue
+            for p in n.partitions:
+                f, best, total = free.get((p, n.gres_type), (0, 0, 0))
+                free[(p, n.gres_type)] = (f + n.gpus_free, max(best, n.gpus_free), total + n.gpus_total)
+        return cls(free=free, pending=dict(pending), weight=weight)
+
+    def wait_h(self, gres_type: str, partitions: Sequence[str], tp: int, settings: UtilitySettings) -> float:
+        """Expected hours before `tp` GPUs of this kind start, best over the arm's partitions.
+
+        Zero when one node has `tp` free GPUs: pending jobs that fit there would already have been
+        started by Slurm, so they wait for something else. Otherwise the demand ahead of the job
+        (its partition's pending GPUs, shared among kinds by size, + its own − free) drains at the
+        kind's size per typical job. A crude, documented proxy (docs/decision-layer.md), scaled by
+        how fresh the reading is.
+        """
+        best: float | None = None
+        for p in partitions:
+            free_total, free_node, total = self.free.get((p, gres_type), (0, 0, 0))
+            if total <= 0:
+                continue
+            if free_node >= tp:
+                wait = 0.0
+            else:
+                part_total = sum(t for (q, _), (_, _, t) in self.free.items() if q == p)
+                ahead = self.pending.get(p, 0) * total / part_total
+                wait = settings.queue_typical_job_h * max(ahead + tp - free_total, 1) / total
+            best = wait if best is None else min(best, wait)
+        if best is None:
+            return 0.0
+        return min(best, settings.queue_max_wait_h) * self.weight
