@@ -46,8 +46,12 @@ from omnipilot.config import UtilitySettings
 log = structlog.get_logger(__name__)
 TARGET = "tokens_per_s"
 BANDS: tuple[tuple[str, float, float], ...] = (
-    ("<3B", 0.0, 3.0), ("3-9B", 3.0, 9.5), ("9-20B", 9.5, 20.0), ("20-40B", 20.0, 40.0), (">=40B", 40.0, 1e9),
-)  # fmt: skip
+    ("<3B", 0.0, 3.0),
+    ("3-9B", 3.0, 9.5),
+    ("9-20B", 9.5, 20.0),
+    ("20-40B", 20.0, 40.0),
+    (">=40B", 40.0, 1e9),
+)
 _CONF_RANK = {"high": 0, "medium": 1, "low": 2, "none": 3}
 
 
@@ -58,7 +62,9 @@ class Point:
         self.q10, self.q50, self.q90 = q10, q50, q90
 
 
-def out_of_fold(rows: pd.DataFrame, catalog: Catalog, n_splits: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def out_of_fold(
+    rows: pd.DataFrame, catalog: Catalog, n_splits: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per row: out-of-fold tokens/s quantiles (n, 3), envelope confidence, and the row's fold."""
     featurizer = Featurizer(FeatureSpec.from_catalog(catalog, "offset"), catalog)
     kind = base_kind_for(featurizer, TARGET)
@@ -79,17 +85,26 @@ def out_of_fold(rows: pd.DataFrame, catalog: Catalog, n_splits: int) -> tuple[np
 
 
 def _arm(
-    group: pd.DataFrame, catalog: Catalog, rates: Mapping[str, float], settings: UtilitySettings,
-    prior: LaunchPrior, runtime_h: float,
-) -> CellArm | None:  # fmt: skip
+    group: pd.DataFrame,
+    catalog: Catalog,
+    rates: Mapping[str, float],
+    settings: UtilitySettings,
+    prior: LaunchPrior,
+    runtime_h: float,
+) -> CellArm | None:
     r = group.iloc[0]
     model, gpu = catalog.model(str(r["model"])), catalog.gpu(str(r["gpu"]))
     if model is None or gpu is None or not np.isfinite(group["q50"]).all():
         return None
     prompt, output = int(r["prompt_len"]), int(r["output_len"])
     kv_bits = 8.0 if str(r.get("kv_cache_dtype", "auto")).startswith("fp8") else 16.0
-    work = Workload(concurrency=int(r["concurrency"]), context=prompt + output, prompt_len=prompt,
-                    output_len=output, kv_bits=kv_bits)  # fmt: skip
+    work = Workload(
+        concurrency=int(r["concurrency"]),
+        context=prompt + output,
+        prompt_len=prompt,
+        output_len=output,
+        kv_bits=kv_bits,
+    )
     tp, prec = int(r["tp"]), str(r["precision"])
     fit = fit_arm(model, gpu, tp, (prec, model.name, None), work)
     rate = rates.get(gpu.name, gpu.cost_per_gpu_hour)
@@ -99,27 +114,56 @@ def _arm(
     p_ok = prior.success(gpu.name, tp)
     real_ttft = Point(*([float(ttft.mean())] * 3)) if ttft is not None and len(ttft) else None
     realized = arm_utility(
-        ArmInputs(gpu=gpu.name, tp=tp, cost_per_gpu_hour=rate, kv_occupancy=fit.kv_occupancy, p_success=p_ok,
-                  tokens_per_s=Point(real_tok, real_tok, real_tok), ttft_s=real_ttft),
-        settings, runtime_h,
-    )  # fmt: skip
+        ArmInputs(
+            gpu=gpu.name,
+            tp=tp,
+            cost_per_gpu_hour=rate,
+            kv_occupancy=fit.kv_occupancy,
+            p_success=p_ok,
+            tokens_per_s=Point(real_tok, real_tok, real_tok),
+            ttft_s=real_ttft,
+        ),
+        settings,
+        runtime_h,
+    )
     predicted = arm_utility(
-        ArmInputs(gpu=gpu.name, tp=tp, cost_per_gpu_hour=rate, kv_occupancy=fit.kv_occupancy, p_success=p_ok,
-                  tokens_per_s=pred),
-        settings, runtime_h,
-    )  # fmt: skip
+        ArmInputs(
+            gpu=gpu.name,
+            tp=tp,
+            cost_per_gpu_hour=rate,
+            kv_occupancy=fit.kv_occupancy,
+            p_success=p_ok,
+            tokens_per_s=pred,
+        ),
+        settings,
+        runtime_h,
+    )
     confidence = max(group["confidence"].astype(str), key=lambda c: _CONF_RANK.get(c, 3))
     return CellArm(
-        gpu=gpu.name, tp=tp, precision=prec, rate=rate, fit=fit, bf16_tflops=gpu.bf16_tflops,
-        mem_bw_gbs=gpu.mem_bw_gbs, fp8_capable=gpu.fp8_tflops > 0, tokens_real=real_tok, tokens_pred=pred.q50,
-        confidence=confidence, realized=realized, predicted=predicted,
-    )  # fmt: skip
+        gpu=gpu.name,
+        tp=tp,
+        precision=prec,
+        rate=rate,
+        fit=fit,
+        bf16_tflops=gpu.bf16_tflops,
+        mem_bw_gbs=gpu.mem_bw_gbs,
+        fp8_capable=gpu.fp8_tflops > 0,
+        tokens_real=real_tok,
+        tokens_pred=pred.q50,
+        confidence=confidence,
+        realized=realized,
+        predicted=predicted,
+    )
 
 
 def build_cells(
-    rows: pd.DataFrame, catalog: Catalog, rates: Mapping[str, float], settings: UtilitySettings,
-    prior: LaunchPrior, runtime_h: float,
-) -> list[Cell]:  # fmt: skip
+    rows: pd.DataFrame,
+    catalog: Catalog,
+    rates: Mapping[str, float],
+    settings: UtilitySettings,
+    prior: LaunchPrior,
+    runtime_h: float,
+) -> list[Cell]:
     """Every cell with its measured arms (rows of one arm averaged in log space)."""
     rows = rows.assign(cell=pd.Series(cell_keys(rows), index=rows.index, dtype=object))
     cells: list[Cell] = []
@@ -127,10 +171,17 @@ def build_cells(
         assert isinstance(key, tuple)
         r = g.iloc[0]
         spec = catalog.model(str(r["model"]))
-        cell = Cell(key=tuple(str(k) for k in key), model=str(r["model"]), family=str(spec.family if spec else r["family"]),
-                    params_b=float(spec.params_b if spec else r["params_b"]), concurrency=int(r["concurrency"]),
-                    prompt_len=int(r["prompt_len"]), output_len=int(r["output_len"]),
-                    regime=f"{r['engine']}/{r['load_regime']}", fold=int(g["fold"].iloc[0]))  # fmt: skip
+        cell = Cell(
+            key=tuple(str(k) for k in key),
+            model=str(r["model"]),
+            family=str(spec.family if spec else r["family"]),
+            params_b=float(spec.params_b if spec else r["params_b"]),
+            concurrency=int(r["concurrency"]),
+            prompt_len=int(r["prompt_len"]),
+            output_len=int(r["output_len"]),
+            regime=f"{r['engine']}/{r['load_regime']}",
+            fold=int(g["fold"].iloc[0]),
+        )
         for _, arm_rows in g.groupby(["gpu", "tp", "precision"], sort=True):
             arm = _arm(arm_rows, catalog, rates, settings, prior, runtime_h)
             if arm is not None:
@@ -196,29 +247,48 @@ def score(cells: Sequence[Cell], pols: Mapping[str, Policy], n_boot: int, seed: 
     for band, lo, hi in BANDS:
         m = np.array([lo <= c.params_b < hi for c in cells], dtype=bool)
         if m.any():
-            out["by_band"][band] = {"cells": int(m.sum()), "policies": {
-                n: {"top1": float(hits[n][m].mean()), "regret": float(regrets[n][m].mean())} for n in hits}}  # fmt: skip
+            out["by_band"][band] = {
+                "cells": int(m.sum()),
+                "policies": {
+                    n: {"top1": float(hits[n][m].mean()), "regret": float(regrets[n][m].mean())} for n in hits
+                },
+            }
     return out
 
 
 def _summary(h: np.ndarray, r: np.ndarray, n_boot: int, seed: int) -> dict[str, Any]:
     if len(h) == 0:
         return {"top1": None, "regret": None, "top1_ci": None, "regret_ci": None}
-    return {"top1": float(h.mean()), "regret": float(r.mean()), "top1_ci": bootstrap_ci(h, n_boot, seed),
-            "regret_ci": bootstrap_ci(r, n_boot, seed + 1), "max_regret": float(r.max())}  # fmt: skip
+    return {
+        "top1": float(h.mean()),
+        "regret": float(r.mean()),
+        "top1_ci": bootstrap_ci(h, n_boot, seed),
+        "regret_ci": bootstrap_ci(r, n_boot, seed + 1),
+        "max_regret": float(r.max()),
+    }
 
 
 def run_backtest(
-    frame: pd.DataFrame, settings: UtilitySettings, *, catalog: Catalog | None = None,
-    rates: Mapping[str, float] | None = None, prior: LaunchPrior | None = None, n_splits: int = 5,
-    runtime_h: float = 1.0, n_boot: int = 1000, seed: int = 20260704, engines: Sequence[str] = ("vllm",),
-) -> dict[str, Any]:  # fmt: skip
+    frame: pd.DataFrame,
+    settings: UtilitySettings,
+    *,
+    catalog: Catalog | None = None,
+    rates: Mapping[str, float] | None = None,
+    prior: LaunchPrior | None = None,
+    n_splits: int = 5,
+    runtime_h: float = 1.0,
+    n_boot: int = 1000,
+    seed: int = 20260704,
+    engines: Sequence[str] = ("vllm",),
+) -> dict[str, Any]:
     """The whole backtest as a JSON-ready dict; `policies` is the joint decision (DECISIONS.md §8)."""
     catalog = catalog or Catalog.load()
     rows = labelled(select_training_rows(frame, TrainConfig(engines=tuple(engines)), catalog), TARGET)
     if len(set(cell_keys(rows))) < n_splits:
-        raise ValueError(f"{len(set(cell_keys(rows)))} workload cells cannot fill {n_splits} folds: "
-                         "use a larger history or fewer folds (--folds)")  # fmt: skip
+        raise ValueError(
+            f"{len(set(cell_keys(rows)))} workload cells cannot fill {n_splits} folds: "
+            "use a larger history or fewer folds (--folds)"
+        )
     q, conf, fold_of = out_of_fold(rows, catalog, n_splits)
     rows = rows.assign(q10=q[:, 0], q50=q[:, 1], q90=q[:, 2], confidence=conf, fold=fold_of)
     cells = build_cells(rows, catalog, rates or {}, settings, prior or LaunchPrior([]), runtime_h)
@@ -229,12 +299,22 @@ def run_backtest(
     om = joint["policies"]["omnipilot"]
     baselines = [v["regret"] for k, v in joint["policies"].items() if not k.startswith("omnipilot")]
     return {
-        "rows": len(rows), "cells_total": len(cells), "n_splits": n_splits, "runtime_h": runtime_h,
-        "value_per_token": settings.value_per_token, "ground_truth": "best realized utility (measured tokens/s)",
+        "rows": len(rows),
+        "cells_total": len(cells),
+        "n_splits": n_splits,
+        "runtime_h": runtime_h,
+        "value_per_token": settings.value_per_token,
+        "ground_truth": "best realized utility (measured tokens/s)",
         "regret_unit": "(U* - U_chosen) / max(|U*|, cheapest compute cost of the cell)",
-        "cells": joint["cells"], "policies": joint["policies"], "by_band": joint["by_band"],
+        "cells": joint["cells"],
+        "policies": joint["policies"],
+        "by_band": joint["by_band"],
         "decisions": {"joint": joint, "precision": precision},
-        "goal": {"top1_target": 0.9, "top1_met": bool(om["top1"] is not None and om["top1"] >= 0.9),
-                 "regret_below_every_baseline": bool(om["regret"] is not None
-                                                     and all(om["regret"] < b for b in baselines if b is not None))},
-    }  # fmt: skip
+        "goal": {
+            "top1_target": 0.9,
+            "top1_met": bool(om["top1"] is not None and om["top1"] >= 0.9),
+            "regret_below_every_baseline": bool(
+                om["regret"] is not None and all(om["regret"] < b for b in baselines if b is not None)
+            ),
+        },
+    }

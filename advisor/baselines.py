@@ -88,8 +88,14 @@ def h100_fp8_recipe(cell: Cell) -> int:
 
     def key(i: int) -> tuple[float, ...]:
         a = cell.arms[i]
-        return (a.gpu != "H100-80GB", not a.fp8_capable, a.precision != "fp8", a.precision != "bf16", a.tp,
-                -a.bf16_tflops)  # fmt: skip
+        return (
+            a.gpu != "H100-80GB",
+            not a.fp8_capable,
+            a.precision != "fp8",
+            a.precision != "bf16",
+            a.tp,
+            -a.bf16_tflops,
+        )
 
     return min(range(len(cell.arms)), key=key)
 
@@ -127,7 +133,9 @@ def nearest_neighbor(training: Sequence[Cell]) -> Policy:
             return cheapest_fit(cell)
         near = min(pool, key=lambda c: _cell_distance(cell, c))
         target = near.arms[near.best_realized()].key
-        return min(range(len(cell.arms)), key=lambda i: (_arm_distance(cell.arms[i], target), cell.arms[i].rate))
+        return min(
+            range(len(cell.arms)), key=lambda i: (_arm_distance(cell.arms[i], target), cell.arms[i].rate)
+        )
 
     return choose
 
@@ -138,7 +146,9 @@ def omnipilot(bf16_only: bool = False, fallback: bool = True) -> Policy:
     def choose(cell: Cell) -> int:
         idx = [i for i, a in enumerate(cell.arms) if a.precision == "bf16"] if bf16_only else []
         idx = idx or list(range(len(cell.arms)))
-        order = sorted(idx, key=lambda i: (cell.arms[i].predicted.slo_excluded, -cell.arms[i].predicted.utility))
+        order = sorted(
+            idx, key=lambda i: (cell.arms[i].predicted.slo_excluded, -cell.arms[i].predicted.utility)
+        )
         best = order[0]
         if fallback and cell.arms[best].confidence == "low":
             sub = Cell(**{**cell.__dict__, "arms": [cell.arms[i] for i in idx]})

@@ -60,9 +60,14 @@ class LaunchPrior:
     """Shrunken success rate per configuration; immutable after construction."""
 
     def __init__(
-        self, counts: Sequence[LaunchCount], *, default_success: float = 0.95, strength: float = 0.0,
-        min_strength: float = 4.0, source: str = "config",
-    ) -> None:  # fmt: skip
+        self,
+        counts: Sequence[LaunchCount],
+        *,
+        default_success: float = 0.95,
+        strength: float = 0.0,
+        min_strength: float = 4.0,
+        source: str = "config",
+    ) -> None:
         self.table: dict[tuple[str, int], LaunchCount] = {}
         for c in counts:
             prev = self.table.get((c.gpu, c.gpus))
@@ -81,8 +86,9 @@ class LaunchPrior:
         c = self.table.get((gpu, gpus))
         s, f = (c.successes, c.failures) if c else (0, 0)
         rate = (s + self.strength * self.pool) / (s + f + self.strength)
-        return PriorEstimate(rate=rate, successes=s, failures=f, pool=self.pool, strength=self.strength,
-                             source=self.source)  # fmt: skip
+        return PriorEstimate(
+            rate=rate, successes=s, failures=f, pool=self.pool, strength=self.strength, source=self.source
+        )
 
     def success(self, gpu: str, gpus: int) -> float:
         return self.estimate(gpu, gpus).rate
@@ -148,8 +154,13 @@ def load_prior(settings: Settings, catalog: Catalog) -> LaunchPrior:
     if path.is_file():
         rows = ClusterHistory(path).rows()
         counts, unknown = counts_from_harvest(launch_counts(rows, min_serving_s=cfg.min_serving_s), catalog)
-        log.info("prior.loaded", source=str(path), jobs=len(rows), configurations=len(counts),
-                 kinds_not_in_catalog=unknown)  # fmt: skip
+        log.info(
+            "prior.loaded",
+            source=str(path),
+            jobs=len(rows),
+            configurations=len(counts),
+            kinds_not_in_catalog=unknown,
+        )
         if counts:
             return LaunchPrior(counts, source=f"harvest {path}", **kwargs)
     table = []

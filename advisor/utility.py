@@ -146,10 +146,20 @@ def arm_utility(
                 )
     total = value - compute - power - queue - failure - slo
     return UtilityTerms(
-        value=value, compute=compute, power=power, queue=queue, failure=failure, slo=slo, kv_factor=factor,
-        p_success=arm.p_success, queue_wait_h=arm.queue_wait_h, p_slo_violation=p_viol, slo_excluded=excluded,
-        utility=total, notes=notes,
-    )  # fmt: skip
+        value=value,
+        compute=compute,
+        power=power,
+        queue=queue,
+        failure=failure,
+        slo=slo,
+        kv_factor=factor,
+        p_success=arm.p_success,
+        queue_wait_h=arm.queue_wait_h,
+        p_slo_violation=p_viol,
+        slo_excluded=excluded,
+        utility=total,
+        notes=notes,
+    )
 
 
 def utility_order(terms: Sequence[UtilityTerms]) -> list[int]:

@@ -10,9 +10,6 @@ from pathlib import Path
 
 from omnipilot.config import DEFAULT_CONFIG, ConfigError, Settings, load_settings
 
-Sub = argparse._SubParsersAction[argparse.ArgumentParser]
-
-
 def _settings(args: argparse.Namespace) -> Settings:
     return load_settings(Path(args.config) if getattr(args, "config", None) else DEFAULT_CONFIG)
 
@@ -21,7 +18,7 @@ def _history_path(args: argparse.Namespace, settings: Settings) -> Path:
     return Path(args.out) if args.out else settings.daemon.state_dir / "cluster_history.jsonl"
 
 
-def register(sub: Sub) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("harvest", help="append finished jobs from Slurm accounting (sacct) to cluster_history.jsonl")
     p.add_argument("--since", required=True, help="start of the window: YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS]")
     p.add_argument("--until", help="end of the window (default now)")

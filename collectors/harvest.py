@@ -36,6 +36,7 @@ FIELDS: tuple[str, ...] = (
 )
 TERMINAL = ("COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "OUT_OF_MEMORY", "NODE_FAIL", "PREEMPTED",
             "BOOT_FAIL", "DEADLINE")
+_STATE_CODES = "CA,CD,F,TO,OOM,NF,PR,BF,DL"
 _TOKEN_RE = re.compile(r"omnipilot\[(\w+)\]")
 _GPU_TRES_RE = re.compile(r"gres/gpu(?::(?P<type>[^=,]+))?=(?P<n>\d+)")
 
@@ -91,7 +92,10 @@ def load_salt(path: Path) -> bytes:
 
 
 def sacct_command(since: str, until: str | None = None) -> list[str]:
-    return ["sacct", "-X", "-P", "-n", "-a", "-S", since, "-E", until or "now", "-o", ",".join(FIELDS)]
+    """Jobs that *ended* in the window. `--state` matters: without it sacct leaves out jobs that never
+    became eligible (held, then cancelled while pending), which are demand all the same."""
+    return ["sacct", "-X", "-P", "-n", "-a", "-S", since, "-E", until or "now", "-s", _STATE_CODES,
+            "-o", ",".join(FIELDS)]
 
 
 def run_sacct(since: str, until: str | None = None, env: dict[str, str] | None = None) -> str:
@@ -158,6 +162,8 @@ def to_row(rec: dict[str, str], salt: bytes, kind_of: dict[str, str] | None = No
     if gpus == 0:  # never allocated (cancelled while pending): what was asked
         gtype, gpus = parse_gpu_tres(rec["ReqTRES"])
     submit, start, end = _time(rec["Submit"]), _time(rec["Start"]), _time(rec["End"])
+    if not rec["AllocTRES"].strip():
+        start = None  # cancelled while pending: sacct shows its end time as Start, but it never ran
     comment = rec["Comment"]
     token = _TOKEN_RE.search(comment)
     cluster = rec["Cluster"] or "unknown"

@@ -83,16 +83,16 @@ class ControlServer:
         conn.settimeout(2.0)
         uid = peer_uid(conn)
         try:
+            data = b""  # read the request first, so a refused client gets its answer, not a broken pipe
+            while not data.endswith(b"\n") and len(data) < 65536:
+                chunk = conn.recv(4096)
+                if not chunk:
+                    break
+                data += chunk
             if uid not in self.uids:
                 log.warning("control_denied", uid=uid)
                 reply: dict[str, Any] = {"ok": False, "error": f"uid {uid} may not control OmniPilot (root or SlurmUser only)"}
             else:
-                data = b""
-                while not data.endswith(b"\n") and len(data) < 65536:
-                    chunk = conn.recv(4096)
-                    if not chunk:
-                        break
-                    data += chunk
                 reply = self.handler(json.loads(data or b"{}"), uid)
         except Exception as exc:
             reply = {"ok": False, "error": f"bad control request: {exc}"}

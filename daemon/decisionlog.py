@@ -17,6 +17,10 @@ import structlog
 
 log = structlog.get_logger("omnipilot.decisionlog")
 
+# A record may carry a callable under this key: the writer thread calls it and merges the result,
+# so building the full ranking never delays the reply.
+LAZY_KEY = "_lazy"
+
 _SECRET_RE = re.compile(
     r"(hf_[A-Za-z0-9]{6,}|(?i:[A-Z0-9_]*(?:KEY|TOKEN|SECRET|PASSWORD|PASSWD)[A-Z0-9_]*)\s*=\s*\S+)"
 )
@@ -64,6 +68,9 @@ class DecisionLog:
             if rec is None:
                 return
             try:
+                lazy = rec.pop(LAZY_KEY, None)
+                if callable(lazy):
+                    rec = {**rec, **lazy()}
                 self._append(json.dumps(_scrub(rec), separators=(",", ":"), default=str) + "\n")
             except Exception as exc:  # a log failure must never take the daemon down
                 log.error("decision_log_write_failed", error=str(exc))

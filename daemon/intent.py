@@ -98,8 +98,8 @@ def _intent(req: AdviseRequest, parsed: Any, settings: Settings, catalog: Catalo
     d = settings.defaults
     conc, conc_src = _valued(parsed, "concurrency", d.concurrency, "site default")
     ctx, ctx_src = _valued(parsed, "context", min(spec.max_context, d.context_cap), "default")
-    out_len, out_src = _valued(parsed, "output_len", max(int(ctx * d.output_frac), 1), "split of context")
-    prompt, _ = _valued(parsed, "prompt_len", max(int(ctx) - int(out_len), 1), "split of context")
+    out_len, out_src = _valued(parsed, "output_len", max(int(ctx * d.output_frac), 1), "share of context")
+    prompt, _ = _valued(parsed, "prompt_len", max(int(ctx * d.prompt_frac), 1), "share of context")
     assumed = {"concurrency": f"{conc} ({conc_src})", "context": f"{ctx} ({ctx_src})",
                "prompt/output": f"{prompt}/{out_len} ({out_src})"}
     if note:

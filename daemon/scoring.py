@@ -55,7 +55,10 @@ def load_scorer(settings: Settings, catalog: Catalog) -> tuple[Scorer | None, st
             return [p.model_copy() for p in hit]
         queries = [
             ArmQuery(model=spec.name, gpu=a.gpu, tp=a.tp, precision=a.precision,  # type: ignore[arg-type]
-                     concurrency=work.concurrency, context=work.context, prompt_len=work.prompt_len,
+                     # the model's context axis is the tokens a sequence holds (prompt + output, as in
+                     # the measured runs); --max-model-len only bounds memory, checked in arms.py
+                     concurrency=work.concurrency, context=work.prompt_len + work.output_len,
+                     prompt_len=work.prompt_len,
                      output_len=work.output_len)
             for a in arms
         ]

@@ -17,7 +17,7 @@ from omnipilot.daemon.shell_words import Expander, Token, informative, read_arra
 # separator, a compound-command keyword, or a declaration builtin with its flags.
 _ASSIGN_PREFIX = re.compile(
     r"(?:.*(?:[;&|({]|\bthen|\bdo|\belse))?[ \t]*"
-    r"(?:(?:export|declare|typeset|local|readonly)(?:[ \t]+-[A-Za-z]+)*[ \t]+)?"
+    r"(?:(?:export|declare|typeset|local|readonly)(?:[ \t]+[^\s;&|]+)*?[ \t]+)?"  # `export A=1 B=2`
 )
 _DEFAULT_ASSIGN = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*):?=((?:[^{}\n]|\$\{[^{}\n]*\})*)\}")
 _FOR_PREFIX = re.compile(r".*\bfor[ \t]+")

@@ -15,28 +15,16 @@ from omnipilot.advisor.decide import Decision, Intent, Scorer, decide
 from omnipilot.advisor.prior import LaunchPrior, load_prior
 from omnipilot.advisor.utility import FRESHNESS_WEIGHT, QueueState
 from omnipilot.config import Settings
+from omnipilot.daemon.decisionlog import LAZY_KEY
 from omnipilot.daemon.intent import Refusal, build_intent
-from omnipilot.daemon.jobscript import ParsedJob, parse_job
+from omnipilot.daemon.jobscript import parse_job
 from omnipilot.daemon.modes import ModeStore
 from omnipilot.daemon.protocol import AdviseReply, AdviseRequest
 from omnipilot.daemon.reply import EnforcePlan, advice_reply, choose_partition, enforce_blocker, gpu_fields, info_reply, job_env
-from omnipilot.daemon.state import StateCache
+from omnipilot.daemon.state import StateCache, parse_gres
 
 log = structlog.get_logger("omnipilot.service")
 _TOKEN_ALPHABET = "abcdefghijkmnpqrstuvwxyz23456789"
-
-
-_SUMMARY_FIELDS = {
-    "is_serving", "not_serving_reason", "opted_out", "model", "model_name", "served_model_name", "tp", "pp",
-    "quantization", "precision", "max_model_len", "max_num_seqs", "concurrency", "context", "prompt_len",
-    "output_len", "slo_ttft_ms", "params_b", "gpu", "sources", "multi_node", "launcher", "line_span",
-    "unresolved", "ambiguities", "tag_errors",
-}
-
-
-def parsed_summary(parsed: ParsedJob) -> dict[str, Any]:
-    """What the decision log keeps of the parse: values and their sources, never script text."""
-    return parsed.model_dump(include=_SUMMARY_FIELDS, exclude_none=True, mode="json")
 
 
 def new_token() -> str:
@@ -132,8 +120,10 @@ class AdviceService:
         if mode == "off":
             self._count("off")
             return AdviseReply(id=req.id, action="none"), {**record, "outcome": "mode_off"}
-        parsed = parse_job(req.script, req.comment, self.catalog)
-        record["parsed"] = parsed_summary(parsed)
+        # the job's real GPU count resolves $SLURM_GPUS_ON_NODE even when sbatch flags override #SBATCH
+        per_node = parse_gres(req.tres_per_node or req.gres)[1] or None
+        parsed = parse_job(req.script, req.comment, self.catalog, gpus_per_node=per_node)
+        record["parsed"] = parsed.summary()
         built = build_intent(req, parsed, self.settings, self.catalog, self.state.snapshot)
         if isinstance(built, Refusal):
             self._count(built.outcome)
@@ -145,7 +135,9 @@ class AdviceService:
         decision = decide(intent, self.state.snapshot.kinds_by_partition(), self.catalog, self.cost_rates(),
                           scorer=self.scorer, gpu_memory_utilization=self.settings.defaults.gpu_memory_utilization,
                           utility=self.settings.utility, prior=self.prior, queue=self._queue_state())
-        record.update(self._decision_record(intent, decision))
+        # the full ranking is serialised by the log's writer thread, after the reply has gone out
+        record[LAZY_KEY] = lambda: self._decision_record(intent, decision)
+        record["outcome"] = decision.outcome
         self._count(decision.outcome)
         if decision.choice is None:
             return self._no_choice(req, token, intent, decision, mode), record

@@ -16,6 +16,8 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "omnipilot.daemon.daemon_cli",
     "omnipilot.collectors.history_cli",
     "omnipilot.advisor.model_cli",
+    "omnipilot.advisor.decision_cli",
+    "omnipilot.collectors.collect_cli",
     "omnipilot.advisor.planner.plan_cli",
     "omnipilot.daemon.script_cli",
 )

@@ -58,7 +58,8 @@ class EnforceSettings(_Section):
 class DefaultsSettings(_Section):
     concurrency: int = Field(64, ge=1)
     context_cap: int = Field(8192, ge=256, description="context when neither tag nor --max-model-len says")
-    output_frac: float = Field(0.25, gt=0, lt=1, description="share of the context taken by output tokens")
+    prompt_frac: float = Field(0.25, gt=0, lt=1, description="prompt tokens per request, as a share of the context")
+    output_frac: float = Field(0.0625, gt=0, lt=1, description="output tokens per request, as a share of the context")
     time_limit_min: int = Field(60, ge=1, description="runtime when the job and partition give none")
     gpu_memory_utilization: float = Field(0.9, gt=0.1, le=1.0)
 
@@ -113,7 +114,7 @@ class AnchorEntry(_Section):
     model: str
     gpu: str
     tp: int = Field(ge=1)
-    precision: Literal["bf16", "fp8", "awq", "gptq"] = "bf16"
+    precision: Literal["bf16", "fp8", "awq", "gptq"] | None = Field(default=None, description="empty = any")
     concurrency: int | None = Field(default=None, ge=1, description="empty = defaults.concurrency")
     context: int | None = Field(default=None, ge=256, description="empty = defaults.context_cap")
 

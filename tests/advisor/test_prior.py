@@ -50,9 +50,13 @@ def test_unseen_configuration_gets_the_pool_and_no_counts_the_default() -> None:
 
 
 def test_strength_follows_the_spread_between_configurations() -> None:
-    alike = [LaunchCount(gpu=f"k{i}", gpus=1, successes=80 + (i % 2), failures=20 - (i % 2)) for i in range(6)]
-    apart = [LaunchCount(gpu=f"k{i}", gpus=1, successes=95 if i % 2 else 40, failures=5 if i % 2 else 60)
-             for i in range(6)]  # fmt: skip
+    alike = [
+        LaunchCount(gpu=f"k{i}", gpus=1, successes=80 + (i % 2), failures=20 - (i % 2)) for i in range(6)
+    ]
+    apart = [
+        LaunchCount(gpu=f"k{i}", gpus=1, successes=95 if i % 2 else 40, failures=5 if i % 2 else 60)
+        for i in range(6)
+    ]
     assert estimate_strength(alike, 4.0) > estimate_strength(apart, 4.0) >= 4.0
     fixed = LaunchPrior(POOL, strength=1000.0)
     assert fixed.success("H100-80GB", 4) > LaunchPrior(POOL).success("H100-80GB", 4)
@@ -60,11 +64,23 @@ def test_strength_follows_the_spread_between_configurations() -> None:
 
 def _job(i: int, kind: str, gpus: int, state: str, elapsed: int) -> ClusterJobRow:
     t = datetime(2026, 1, 1, tzinfo=UTC)
-    return ClusterJobRow.model_validate({
-        "key": f"c:{i}", "cluster": "c", "job_id": str(i), "user_hash": "u", "account_hash": "a",
-        "partition": "gpu", "state": state, "start": t if elapsed else None, "elapsed_s": elapsed,
-        "gpu_type": kind, "gpu_kind": kind, "gpus": gpus, "jobstats": {"status": "absent"},
-    })  # fmt: skip
+    return ClusterJobRow.model_validate(
+        {
+            "key": f"c:{i}",
+            "cluster": "c",
+            "job_id": str(i),
+            "user_hash": "u",
+            "account_hash": "a",
+            "partition": "gpu",
+            "state": state,
+            "start": t if elapsed else None,
+            "elapsed_s": elapsed,
+            "gpu_type": kind,
+            "gpu_kind": kind,
+            "gpus": gpus,
+            "jobstats": {"status": "absent"},
+        }
+    )
 
 
 def test_counts_come_from_the_harvest_when_present(tmp_path: Path) -> None:
@@ -73,8 +89,14 @@ def test_counts_come_from_the_harvest_when_present(tmp_path: Path) -> None:
     rows += [_job(100 + i, "H100-80GB", 4, "FAILED", 30) for i in range(6)]
     rows += [_job(200, "H100-80GB", 4, "COMPLETED", 4000), _job(201, "A100-40GB", 1, "PENDING", 0)]
     ClusterHistory(path).append(rows)
-    settings = settings_from_dict({"prior": {"cluster_history": str(path),
-                                             "table": [{"gpu": "A100", "gpus": 1, "successes": 1, "failures": 99}]}})  # fmt: skip
+    settings = settings_from_dict(
+        {
+            "prior": {
+                "cluster_history": str(path),
+                "table": [{"gpu": "A100", "gpus": 1, "successes": 1, "failures": 99}],
+            }
+        }
+    )
     prior = load_prior(settings, Catalog.load())
     assert prior.source.startswith("harvest")
     assert prior.estimate("H100-80GB", 1).successes == 8
@@ -84,10 +106,17 @@ def test_counts_come_from_the_harvest_when_present(tmp_path: Path) -> None:
 
 
 def test_config_table_is_used_without_a_harvest(tmp_path: Path) -> None:
-    settings = settings_from_dict({"prior": {"cluster_history": str(tmp_path / "absent.jsonl"),
-                                             "table": [{"gpu": "A100", "gpus": 1, "successes": 90, "failures": 10},
-                                                       {"gpu": "nvidia_h100_80gb", "gpus": 4, "successes": 4,
-                                                        "failures": 6}]}})  # fmt: skip
+    settings = settings_from_dict(
+        {
+            "prior": {
+                "cluster_history": str(tmp_path / "absent.jsonl"),
+                "table": [
+                    {"gpu": "A100", "gpus": 1, "successes": 90, "failures": 10},
+                    {"gpu": "nvidia_h100_80gb", "gpus": 4, "successes": 4, "failures": 6},
+                ],
+            }
+        }
+    )
     prior = load_prior(settings, Catalog.load())
     assert prior.source == "config [prior] table"
     assert prior.estimate("A100-40GB", 1).successes == 90  # aliases resolve to catalog kinds

@@ -26,9 +26,7 @@ def catalog() -> Catalog:
     return Catalog.load()
 
 
-def stub_scorer(
-    ttft: dict[str, float] | None = None, low: set[str] | None = None
-) -> object:
+def stub_scorer(ttft: dict[str, float] | None = None, low: set[str] | None = None) -> object:
     """Predictions that depend only on the arm (not the workload), so the utility alone decides."""
 
     def score(spec: ModelSpec, work: Workload, arms: Sequence[Arm]) -> list[Prediction]:
@@ -40,22 +38,32 @@ def stub_scorer(
                 t = ttft[a.gpu]
                 targets["ttft_p50_s"] = Interval(q10=t * 0.6, q50=t, q90=t * 1.8)
             conf = "low" if low and a.gpu in low else "high"
-            out.append(Prediction(targets=targets, confidence=conf, reasons=["stub reason"] if conf == "low" else []))
+            out.append(
+                Prediction(targets=targets, confidence=conf, reasons=["stub reason"] if conf == "low" else [])
+            )
         return out
 
     return score
 
 
 def run(
-    catalog: Catalog, concurrency: int, settings: UtilitySettings, *, scorer: object, slo_ms: float | None = None,
-    prior: LaunchPrior | None = None, queue: QueueState | None = None,
-) -> Decision:  # fmt: skip
+    catalog: Catalog,
+    concurrency: int,
+    settings: UtilitySettings,
+    *,
+    scorer: object,
+    slo_ms: float | None = None,
+    prior: LaunchPrior | None = None,
+    queue: QueueState | None = None,
+) -> Decision:
     spec = catalog.model(MODEL)
     assert spec is not None
     intent = Intent(
-        model_name=MODEL, model=spec, slo_ttft_ms=slo_ms,
+        model_name=MODEL,
+        model=spec,
+        slo_ttft_ms=slo_ms,
         workload=Workload(concurrency=concurrency, context=4096, prompt_len=3072, output_len=1024),
-    )  # fmt: skip
+    )
     return decide(intent, KINDS, catalog, RATES, scorer=scorer, utility=settings, prior=prior, queue=queue)  # type: ignore[arg-type]
 
 
@@ -71,7 +79,9 @@ def test_kv_term_flips_the_decision_where_occupancy_crosses_the_knee(catalog: Ca
     assert below.rule == "utility" and above.rule == "utility"
     assert below.choice is not None and below.choice.fit.kv_occupancy < settings.kv_knee
     assert label(below) == "A100-40GBx1 bf16"
-    a100x1 = next(s for s in above.ranked if (s.arm.gpu, s.arm.tp, s.arm.precision) == ("A100-40GB", 1, "bf16"))
+    a100x1 = next(
+        s for s in above.ranked if (s.arm.gpu, s.arm.tp, s.arm.precision) == ("A100-40GB", 1, "bf16")
+    )
     assert a100x1.fit.kv_occupancy > settings.kv_knee
     assert a100x1.utility is not None and a100x1.utility.kv_factor < 1.0
     assert label(above) != "A100-40GBx1 bf16"
@@ -98,7 +108,9 @@ def test_slo_term_excludes_arms_whose_q90_ttft_breaks_the_slo(catalog: Catalog) 
 
 def test_low_confidence_best_arm_falls_back_to_cheapest_fit(catalog: Catalog) -> None:
     # H100 is made the best-utility arm (A100 throughput too low) but the model is unsure of it
-    d = run(catalog, 16, UtilitySettings(value_per_token=2e-6), scorer=stub_scorer(low={"H100-80GB", "A100-40GB"}))
+    d = run(
+        catalog, 16, UtilitySettings(value_per_token=2e-6), scorer=stub_scorer(low={"H100-80GB", "A100-40GB"})
+    )
     assert d.abstained and d.rule == "cheapest_fit"
     assert label(d) == "A100-40GBx1 bf16"
     assert any("low-confidence" in n for n in d.notes)
@@ -108,8 +120,12 @@ def test_low_confidence_best_arm_falls_back_to_cheapest_fit(catalog: Catalog) ->
 
 def test_failure_prior_penalises_unreliable_configurations(catalog: Catalog) -> None:
     settings = UtilitySettings(restart_hours=8.0)
-    flaky = LaunchPrior([LaunchCount(gpu="A100-40GB", gpus=1, successes=5, failures=995),
-                         LaunchCount(gpu="H100-80GB", gpus=1, successes=1000, failures=0)])  # fmt: skip
+    flaky = LaunchPrior(
+        [
+            LaunchCount(gpu="A100-40GB", gpus=1, successes=5, failures=995),
+            LaunchCount(gpu="H100-80GB", gpus=1, successes=1000, failures=0),
+        ]
+    )
     assert label(run(catalog, 16, settings, scorer=stub_scorer())) == "A100-40GBx1 bf16"
     d = run(catalog, 16, settings, scorer=stub_scorer(), prior=flaky)
     assert label(d) != "A100-40GBx1 bf16"
@@ -117,7 +133,9 @@ def test_failure_prior_penalises_unreliable_configurations(catalog: Catalog) -> 
 
 
 def _node(name: str, gres: str, used: int) -> NodeState:
-    return NodeState(name=name, partitions=["gpu"], gres_type=gres, gpus_total=8, gpus_used=used, states=["MIXED"])
+    return NodeState(
+        name=name, partitions=["gpu"], gres_type=gres, gpus_total=8, gpus_used=used, states=["MIXED"]
+    )
 
 
 def test_pending_demand_raises_the_queue_term(catalog: Catalog) -> None:
@@ -128,7 +146,9 @@ def test_pending_demand_raises_the_queue_term(catalog: Catalog) -> None:
     assert idle.wait_h("h100", ["gpu"], 1, settings) == 0.0
     assert busy.wait_h("a100", ["gpu"], 1, settings) > idle.wait_h("a100", ["gpu"], 1, settings) > 0.0
     stale = QueueState.from_nodes(nodes, {"gpu": 40}, weight=0.5)
-    assert stale.wait_h("a100", ["gpu"], 1, settings) == pytest.approx(busy.wait_h("a100", ["gpu"], 1, settings) / 2)
+    assert stale.wait_h("a100", ["gpu"], 1, settings) == pytest.approx(
+        busy.wait_h("a100", ["gpu"], 1, settings) / 2
+    )
     # the A100s are all busy and 40 GPUs are pending: the idle H100 wins over the cheaper kind
     d = run(catalog, 16, UtilitySettings(queue_cost_per_hour=4.0), scorer=stub_scorer(), queue=busy)
     assert d.choice is not None and d.choice.arm.gpu == "H100-80GB"
@@ -149,8 +169,16 @@ def test_p_exceeds_reads_the_quantiles_in_log_space() -> None:
 def test_terms_add_up_and_power_can_outweigh_throughput() -> None:
     tok = Interval(q10=900.0, q50=1000.0, q90=1100.0)
     watts = Interval(q10=300.0, q50=350.0, q90=400.0)
-    arm = ArmInputs(gpu="X", tp=2, cost_per_gpu_hour=1.5, tokens_per_s=tok, kv_occupancy=1.7, p_success=0.8,
-                    queue_wait_h=0.5, power_w_per_gpu=watts)  # fmt: skip
+    arm = ArmInputs(
+        gpu="X",
+        tp=2,
+        cost_per_gpu_hour=1.5,
+        tokens_per_s=tok,
+        kv_occupancy=1.7,
+        p_success=0.8,
+        queue_wait_h=0.5,
+        power_w_per_gpu=watts,
+    )
     s = UtilitySettings(power_weight=2.0)
     t = arm_utility(arm, s, runtime_h=2.0)
     assert t.kv_factor == pytest.approx(kv_factor(1.7, 0.85, 1.0)) == pytest.approx(0.5)
@@ -160,10 +188,22 @@ def test_terms_add_up_and_power_can_outweigh_throughput() -> None:
     assert t.failure == pytest.approx(0.2 * s.restart_hours * 2 * 1.5)
     assert t.queue == pytest.approx(0.5 * s.queue_cost_per_hour)
     assert t.utility == pytest.approx(t.value - t.compute - t.power - t.queue - t.failure - t.slo)
-    frugal = ArmInputs(gpu="Y", tp=2, cost_per_gpu_hour=1.5, tokens_per_s=Interval(q10=800, q50=900, q90=1000),
-                       kv_occupancy=0.5, power_w_per_gpu=Interval(q10=100, q50=120, q90=140))  # fmt: skip
-    hungry = ArmInputs(gpu="Z", tp=2, cost_per_gpu_hour=1.5, tokens_per_s=Interval(q10=900, q50=1000, q90=1100),
-                       kv_occupancy=0.5, power_w_per_gpu=Interval(q10=600, q50=700, q90=800))  # fmt: skip
+    frugal = ArmInputs(
+        gpu="Y",
+        tp=2,
+        cost_per_gpu_hour=1.5,
+        tokens_per_s=Interval(q10=800, q50=900, q90=1000),
+        kv_occupancy=0.5,
+        power_w_per_gpu=Interval(q10=100, q50=120, q90=140),
+    )
+    hungry = ArmInputs(
+        gpu="Z",
+        tp=2,
+        cost_per_gpu_hour=1.5,
+        tokens_per_s=Interval(q10=900, q50=1000, q90=1100),
+        kv_occupancy=0.5,
+        power_w_per_gpu=Interval(q10=600, q50=700, q90=800),
+    )
     vpt = UtilitySettings(value_per_token=1e-5)
     assert arm_utility(hungry, vpt, 1.0).utility > arm_utility(frugal, vpt, 1.0).utility
     green = UtilitySettings(value_per_token=1e-5, power_weight=50.0)

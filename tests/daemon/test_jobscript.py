@@ -241,3 +241,50 @@ def test_cli_check_and_rewrite(capsys: pytest.CaptureFixture[str]) -> None:
     assert "+        --tensor-parallel-size 2 \\" in out
     assert main(["script", "rewrite", str(SCRIPTS / "17_heredoc_wrapper.sh"), "--tp", "2"]) == 1
     assert "heredoc" in capsys.readouterr().err
+
+
+def test_checkpoint_index_agrees_with_the_catalog(cat: Catalog) -> None:
+    from omnipilot.daemon.model_names import _checkpoints, _key
+
+    for spec in cat.models:
+        for ck in spec.checkpoints.values():
+            assert _checkpoints(cat)[_key(ck)] == cat.precision_of_checkpoint(ck)
+
+
+@pytest.mark.parametrize(
+    ("script", "model_name", "tp"),
+    [
+        ("export MODEL=Qwen/Qwen2.5-7B-Instruct TP=2\nvllm serve $MODEL -tp $TP\n", "Qwen/Qwen2.5-7B", 2),
+        (
+            "#SBATCH --gpus-per-node=4\n"
+            "if true; then vllm serve Qwen/Qwen2.5-7B -tp $SLURM_GPUS_PER_NODE; fi\n",
+            "Qwen/Qwen2.5-7B",
+            4,
+        ),
+        (
+            'case "$S" in\n  big) vllm serve meta-llama/Llama-3.1-70B-Instruct -tp 2 ;;\nesac\n',
+            "meta-llama/Llama-3.1-70B",
+            2,
+        ),
+        (
+            "apptainer run --nv docker://vllm/vllm-openai:v0.8.5 Qwen/Qwen2.5-14B-Instruct -tp 2\n",
+            "Qwen/Qwen2.5-14B",
+            2,
+        ),
+        ("singularity run --nv vllm.sif serve Qwen/Qwen2.5-3B-Instruct\n", "Qwen/Qwen2.5-3B", None),
+        (
+            "python3 -u -O -m vllm.entrypoints.openai.api_server "
+            "--model=google/gemma-2-2b-it --tensor_parallel_size=1\n",
+            "google/gemma-2-2b",
+            1,
+        ),
+        (
+            "sudo -u svc -E env A=1 stdbuf -oL nohup vllm serve Qwen/Qwen2.5-7B --tensor-parallel-size 2 &\n",
+            "Qwen/Qwen2.5-7B",
+            2,
+        ),
+    ],
+)
+def test_more_launch_forms(cat: Catalog, script: str, model_name: str, tp: int | None) -> None:
+    job = parse(cat, script)
+    assert job.is_serving and job.model_name == model_name and job.tp == tp, job.summary()

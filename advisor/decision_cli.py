@@ -1,0 +1,178 @@
+"""`omnipilot backtest [--json]` and `omnipilot calibrate [--json]`: the decision layer's commands.
+
+Exit status: 0 = done; 2 = bad usage, a missing history, an unloadable model or config.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from omnipilot.advisor.catalog import Catalog
+from omnipilot.config import AnchorEntry, ConfigError, Settings, load_settings
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_HISTORY = REPO_ROOT / "var" / "seed" / "history.jsonl"
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    b = subparsers.add_parser("backtest", help="placement backtest of OmniPilot against operator baselines")
+    b.add_argument(
+        "--history",
+        type=Path,
+        default=None,
+        help="history file (default: $OMNIPILOT_HISTORY, else var/seed/history.jsonl)",
+    )
+    b.add_argument("--config", type=Path, default=None, help="etc/omnipilot.toml to read [utility] from")
+    b.add_argument("--value-per-token", type=float, default=None, help="override [utility] value_per_token")
+    b.add_argument("--folds", type=int, default=5, help="GroupKFold splits by workload cell (default 5)")
+    b.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples for the CIs")
+    b.add_argument("--json", action="store_true", help="print one JSON document")
+    b.set_defaults(func=cmd_backtest)
+
+    c = subparsers.add_parser(
+        "calibrate", help="value-per-token that reproduces the operator's anchor decisions"
+    )
+    c.add_argument("--config", type=Path, default=None, help="etc/omnipilot.toml with [[utility.anchors]]")
+    c.add_argument(
+        "--anchor",
+        action="append",
+        default=[],
+        metavar="MODEL=GPUxTP[:PRECISION]",
+        help="an anchor decision, e.g. Qwen/Qwen2.5-7B=A100-40GBx1 (replaces the configured ones)",
+    )
+    c.add_argument("--kinds", default="A100-40GB,H100-80GB,H200-141GB", help="GPU kinds to choose among")
+    c.add_argument("--model-dir", type=Path, default=None, help="cost-model folder (default: [model] path)")
+    c.add_argument("--json", action="store_true", help="print one JSON document")
+    c.set_defaults(func=cmd_calibrate)
+
+
+def _settings(path: Path | None) -> Settings:
+    return load_settings(path) if path else load_settings()
+
+
+def cmd_backtest(args: argparse.Namespace) -> int:
+    from omnipilot.advisor.backtest import run_backtest
+    from omnipilot.collectors.store import load_frame
+
+    try:
+        settings = _settings(args.config)
+    except ConfigError as exc:
+        print(f"omnipilot backtest: {exc}", file=sys.stderr)
+        return 2
+    path = args.history or Path(os.environ.get("OMNIPILOT_HISTORY", DEFAULT_HISTORY))
+    if not path.is_file():
+        print(
+            f"omnipilot backtest: history {path} does not exist; run `omnipilot history build-seed` first",
+            file=sys.stderr,
+        )
+        return 2
+    util = settings.utility
+    if args.value_per_token is not None:
+        util = util.model_copy(update={"value_per_token": args.value_per_token})
+    catalog = Catalog.load()
+    rates = {g.name: g.cost_per_gpu_hour for g in catalog.gpus} | settings.cost.per_gpu_hour
+    try:
+        report = run_backtest(
+            load_frame(path),
+            util,
+            catalog=catalog,
+            rates=rates,
+            n_splits=args.folds,
+            n_boot=args.bootstrap,
+            runtime_h=settings.defaults.time_limit_min / 60.0,
+        )
+    except ValueError as exc:
+        print(f"omnipilot backtest: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps(report, indent=1) if args.json else format_backtest(report))
+    return 0
+
+
+def format_backtest(r: dict[str, Any]) -> str:
+    lines = [
+        f"placement backtest: {r['cells']} multi-arm cells ({r['rows']} rows, {r['n_splits']}-fold GroupKFold"
+        f" by cell), value_per_token {r['value_per_token']:g}, regret = {r['regret_unit']}"
+    ]
+    for name, block in (
+        ("joint (GPU, TP, precision)", r["decisions"]["joint"]),
+        ("precision only", r["decisions"]["precision"]),
+    ):
+        lines.append(f"\n{name}: {block['cells']} cells")
+        lines.append(f"  {'policy':22s} {'top-1':>6s} {'95% CI':>15s} {'regret':>8s} {'95% CI':>17s}")
+        for pol, m in block["policies"].items():
+            if m["top1"] is None:
+                continue
+            lines.append(
+                f"  {pol:22s} {m['top1']:6.1%} [{m['top1_ci'][0]:5.1%},{m['top1_ci'][1]:6.1%}] "
+                f"{m['regret']:8.4f} [{m['regret_ci'][0]:.4f},{m['regret_ci'][1]:.4f}]"
+            )
+    lines.append("\nper model-size band (joint): omnipilot / cheapest_fit top-1, regret")
+    for band, b in r["by_band"].items():
+        o, c = b["policies"]["omnipilot"], b["policies"]["cheapest_fit"]
+        lines.append(
+            f"  {band:7s} {b['cells']:4d} cells  {o['top1']:6.1%} {o['regret']:.4f}   "
+            f"{c['top1']:6.1%} {c['regret']:.4f}"
+        )
+    g = r["goal"]
+    lines.append(
+        f"\ngoal top-1 >= 90%: {'met' if g['top1_met'] else 'NOT met'}; regret below every baseline: "
+        f"{'yes' if g['regret_below_every_baseline'] else 'NO'}"
+    )
+    return "\n".join(lines)
+
+
+def parse_anchor(text: str) -> AnchorEntry:
+    """'MODEL=GPUxTP[:PRECISION]' → AnchorEntry; a clear error names the expected form."""
+    try:
+        model, rest = text.split("=", 1)
+        arm, _, prec = rest.partition(":")
+        gpu, _, tp = arm.rpartition("x")
+        return AnchorEntry.model_validate(
+            {"model": model, "gpu": gpu, "tp": int(tp), "precision": prec or None}
+        )
+    except ValueError as exc:
+        raise ValueError(
+            f"anchor {text!r}: expected MODEL=GPUxTP[:PRECISION], e.g. Qwen/Qwen2.5-7B=A100x1"
+        ) from exc
+
+
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    from omnipilot.advisor.calibrate import CalibrationError, calibrate, model_scorer
+    from omnipilot.advisor.costmodel import BUNDLED_DIR, CostModel, ModelLoadError
+
+    try:
+        settings = _settings(args.config)
+        anchors = [parse_anchor(a) for a in args.anchor] or settings.utility.anchors
+        catalog = Catalog.load()
+        model_dir = args.model_dir or (Path(settings.model.path) if settings.model.path else BUNDLED_DIR)
+        model = CostModel.load(model_dir, catalog)
+        report = calibrate(anchors, settings, catalog, model_scorer(model), kinds=args.kinds.split(","))
+    except (ConfigError, CalibrationError, ModelLoadError, ValueError) as exc:
+        print(f"omnipilot calibrate: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(report, indent=1))
+        return 0
+    v = report["value_per_token"]
+    print(
+        f"{report['matched']} of {report['anchors']} anchors reproduced"
+        + (
+            f"; value_per_token = {v:.3g} (middle of the widest interval)"
+            if v
+            else "; no value reproduces any"
+        )
+    )
+    for lo, hi in report["intervals"]:
+        print(f"  reproduces them for value_per_token in [{lo:.3g}, {hi:.3g}]")
+    for a in report["per_anchor"]:
+        print(f"  {a['anchor']}: chosen {a['chosen']} ({'match' if a['matched'] else 'MISS'})")
+    print(
+        f"configured value_per_token {report['configured_value_per_token']:g}: "
+        f"{'inside' if report['configured_reproduces'] else 'outside'} the best interval"
+    )
+    return 0

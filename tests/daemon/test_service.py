@@ -1,0 +1,133 @@
+"""The daemon's request path without Slurm: a fixed cluster snapshot, the bundled model, every mode."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from omnipilot.config import Settings
+from omnipilot.daemon.modes import ModeStore
+from omnipilot.daemon.protocol import AdviseRequest
+from omnipilot.daemon.service import AdviceService
+from omnipilot.daemon.state import NodeState, PartitionState, Snapshot, StateCache
+
+QWEN = """#!/bin/bash
+#SBATCH -p a100 --gres=gpu:a100:2
+vllm serve Qwen/Qwen2.5-7B-Instruct --tensor-parallel-size 2 --max-model-len 8192
+"""
+
+
+def snapshot() -> Snapshot:
+    kinds = {"a100": 4, "h100": 8, "h200": 8}
+    nodes = {f"{k}-1": NodeState(name=f"{k}-1", partitions=[k, "gpu"], gres_type=k, gpus_total=n, gpus_used=0,
+                                 states=["IDLE"]) for k, n in kinds.items()}
+    parts = {k: PartitionState(name=k, nodes=[f"{k}-1"], max_time_min=2880) for k in kinds}
+    parts["gpu"] = PartitionState(name="gpu", nodes=list(nodes), max_time_min=2880)
+    return Snapshot(taken_at=time.time(), nodes=nodes, partitions=parts)
+
+
+@pytest.fixture
+def service(tmp_path: Path) -> AdviceService:
+    settings = Settings()
+    settings.daemon.state_dir = tmp_path
+    state = StateCache(snapshot, 60)
+    state.refresh()
+    svc = AdviceService(settings, state, ModeStore(tmp_path, "suggest"))
+    svc.load_model()
+    return svc
+
+
+def req(script: str, **kw: object) -> AdviseRequest:
+    base: dict[str, object] = {"v": 1, "id": "r1", "script": script, "partition": "a100",
+                               "tres_per_node": "gres:gpu:a100:2", "part_list": ["a100", "h100", "h200", "gpu"]}
+    return AdviseRequest.model_validate({**base, **kw})
+
+
+def test_suggest_names_the_arm_the_request_and_the_token(service: AdviceService) -> None:
+    reply, record = service.answer(req(QWEN))
+    assert reply.action == "suggest" and reply.set == {} and reply.script is None
+    assert reply.comment and reply.comment.startswith(f"omnipilot[{reply.token}] suggest: ")
+    assert reply.user_message and "Qwen/Qwen2.5-7B" in reply.user_message
+    assert record["token"] == reply.token and record["outcome"] == "advised"
+
+
+def test_off_and_observe_change_nothing_and_say_nothing(service: AdviceService) -> None:
+    service.modes.set("off")
+    off, _ = service.answer(req(QWEN))
+    service.modes.set("observe")
+    obs, rec = service.answer(req(QWEN))
+    assert off.action == "none" and off.comment is None
+    assert obs.action == "observe" and obs.comment is None and obs.user_message is None
+    assert rec["outcome"] == "advised"  # the would-have decision is still recorded
+
+
+def test_enforce_rewrites_within_the_users_partitions(service: AdviceService) -> None:
+    service.modes.set("enforce")
+    service.settings.enforce.allow_low_confidence = True
+    reply, _ = service.answer(req(QWEN, part_list=["h200"], partition="h200", tres_per_node="gres:gpu:h200:2"))
+    assert reply.action == "enforce", reply.user_message
+    assert reply.set["partition"] == "h200" and reply.set["gres"].startswith("gpu:h200:")
+    assert reply.env["OMNIPILOT_TP"] == reply.set["gres"].rsplit(":", 1)[1]
+
+
+def test_enforce_degrades_when_the_job_pins_nodes(service: AdviceService) -> None:
+    service.modes.set("enforce")
+    service.settings.enforce.allow_low_confidence = True
+    reply, record = service.answer(req(QWEN, req_nodes="a100-1"))
+    assert reply.action == "suggest" and reply.set == {}
+    assert "pins nodes" in (reply.user_message or "") and "pins nodes" in str(record.get("degraded"))
+
+
+def test_enforce_scope_outside_partition_list_suggests(service: AdviceService) -> None:
+    service.modes.set("enforce")
+    service.settings.enforce.allow_low_confidence = True
+    service.settings.enforce.partitions = ["h100"]
+    reply, _ = service.answer(req(QWEN))
+    assert reply.action == "suggest" and "scoped to partitions h100" in (reply.user_message or "")
+
+
+@pytest.mark.parametrize(
+    ("script", "outcome", "action", "text"),
+    [
+        ("#!/bin/bash\n#SBATCH --gres=gpu:1\npython train.py\n", "not_serving", "none", None),
+        ("#!/bin/bash\n#OMNIPILOT off\nvllm serve Qwen/Qwen2.5-7B-Instruct\n", "opted_out", "none", None),
+        ("#!/bin/bash\nvllm serve my-lab/private-13b\n", "unknown_model", "suggest", "not in the catalog"),
+        ("#!/bin/bash\n#OMNIPILOT concurrency=lots\nvllm serve Qwen/Qwen2.5-7B-Instruct\n", "tag_error", "suggest",
+         "concurrency"),
+    ],
+)
+def test_refusals_leave_the_job_alone(service: AdviceService, script: str, outcome: str, action: str,
+                                      text: str | None) -> None:
+    service.modes.set("enforce")
+    reply, record = service.answer(req(script))
+    assert record["outcome"] == outcome and reply.action == action and reply.set == {} and reply.script is None
+    if text:
+        assert text in (reply.user_message or "")
+
+
+def test_unknown_model_sized_by_params_tag_gets_advice(service: AdviceService) -> None:
+    script = "#!/bin/bash\n#OMNIPILOT params=13 family=llama2\nvllm serve my-lab/private-13b\n"
+    reply, record = service.answer(req(script))
+    assert record["outcome"] == "advised" and reply.comment and " suggest: " in reply.comment
+
+
+def test_a_model_that_fits_nowhere_names_the_smallest_arm_elsewhere(service: AdviceService) -> None:
+    script = ("#!/bin/bash\n#OMNIPILOT gpu=a100\n"
+              "vllm serve deepseek-ai/DeepSeek-R1-Distill-Llama-70B -tp 4 --max-model-len 131072\n")
+    reply, record = service.answer(req(script, tres_per_node="gres:gpu:a100:4"))
+    assert record["outcome"] == "no_fit" and reply.set == {}
+    assert "does not fit" in (reply.user_message or "") and "elsewhere" in (reply.user_message or "")
+
+
+def test_a_broken_model_file_keeps_the_old_model(service: AdviceService, tmp_path: Path) -> None:
+    before = service.model_version
+    bad = tmp_path / "bad-model"
+    bad.mkdir()
+    (bad / "manifest.json").write_text("{ not json")
+    service.settings.model.path = str(bad)
+    warning = service.load_model()
+    assert warning and "keeping" in warning and service.model_version == before
+    reply, _ = service.answer(req(QWEN))
+    assert reply.action == "suggest"
