@@ -69,7 +69,7 @@ def precision_options(
     options: list[tuple[str, str, str | None]] = [("bf16", base, None)]
     nvidia = gpu.vendor == "nvidia"
     for prec in PRECISIONS[1:]:
-        ck = model.checkpoints.get(prec)  # type: ignore[call-overload]
+        ck = model.checkpoints.get(prec)
         if prec == "fp8":
             if ck and (gpu.fp8_compute or (nvidia and gpu.compute_capability >= 8.0)):
                 options.append(("fp8", ck, None))  # pre-quantized; weight-only on Ampere
@@ -91,8 +91,13 @@ def kv_bytes_per_gpu(model: ModelSpec, tp: int, tokens: float, kv_bits: float) -
 
 
 def fit_arm(
-    model: ModelSpec, gpu: GpuSpec, tp: int, option: tuple[str, str, str | None], work: Workload,
-    *, gpu_memory_utilization: float = 0.9,
+    model: ModelSpec,
+    gpu: GpuSpec,
+    tp: int,
+    option: tuple[str, str, str | None],
+    work: Workload,
+    *,
+    gpu_memory_utilization: float = 0.9,
 ) -> ArmFit:
     precision, checkpoint, flag = option
     usable = gpu.memory_gb * 1e9 * gpu_memory_utilization
@@ -145,7 +150,9 @@ def enumerate_arms(
             for option in precision_options(model, gpu, own_checkpoint):
                 if precisions is not None and option[0] not in precisions:
                     continue
-                out.append(fit_arm(model, gpu, tp, option, work, gpu_memory_utilization=gpu_memory_utilization))
+                out.append(
+                    fit_arm(model, gpu, tp, option, work, gpu_memory_utilization=gpu_memory_utilization)
+                )
     return out
 
 

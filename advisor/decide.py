@@ -133,20 +133,29 @@ def decide(
     if intent.gpu_filter:
         pool = {k: v for k, v in pool.items() if k == intent.gpu_filter}
     if not pool:
-        return Decision(outcome="no_gpus", notes=[*notes, "no GPU partition this job may use has usable GPUs"])
+        return Decision(
+            outcome="no_gpus", notes=[*notes, "no GPU partition this job may use has usable GPUs"]
+        )
     fits = enumerate_arms(
-        intent.model, [(spec, per_node) for spec, per_node, _, _ in pool.values()], intent.workload,
-        gpu_memory_utilization=gpu_memory_utilization, own_checkpoint=intent.own_checkpoint,
+        intent.model,
+        [(spec, per_node) for spec, per_node, _, _ in pool.values()],
+        intent.workload,
+        gpu_memory_utilization=gpu_memory_utilization,
+        own_checkpoint=intent.own_checkpoint,
     )
     ranked_fits = rank_cheapest_fit(fits, cost_per_gpu_hour, intent.runtime_h)
     if not ranked_fits:
         return Decision(
-            outcome="no_fit", notes=notes,
+            outcome="no_fit",
+            notes=notes,
             smallest_elsewhere=smallest_fit_anywhere(intent, catalog, gpu_memory_utilization),
         )
     ranked = [
         ScoredArm(
-            arm=f.arm, gres_type=pool[f.arm.gpu][2], partitions=pool[f.arm.gpu][3], fit=f,
+            arm=f.arm,
+            gres_type=pool[f.arm.gpu][2],
+            partitions=pool[f.arm.gpu][3],
+            fit=f,
             cost_per_hour=f.arm.tp * cost_per_gpu_hour.get(f.arm.gpu, 0.0),
         )
         for f in ranked_fits
@@ -198,11 +207,20 @@ def rank_by_utility(
 
 def smallest_fit_anywhere(intent: Intent, catalog: Catalog, gpu_memory_utilization: float) -> str | None:
     """The smallest single-node arm, on any catalog kind with 8 GPUs a node, that would start."""
-    fits = enumerate_arms(intent.model, [(g, 8) for g in catalog.gpus], intent.workload,
-                          gpu_memory_utilization=gpu_memory_utilization)
+    fits = enumerate_arms(
+        intent.model,
+        [(g, 8) for g in catalog.gpus],
+        intent.workload,
+        gpu_memory_utilization=gpu_memory_utilization,
+    )
     ok = [f for f in fits if f.fits]
     if not ok:
         return None
-    best = min(ok, key=lambda f: (f.arm.tp * catalog.gpus[[g.name for g in catalog.gpus].index(f.arm.gpu)].memory_gb,
-                                  f.arm.tp))
+    best = min(
+        ok,
+        key=lambda f: (
+            f.arm.tp * catalog.gpus[[g.name for g in catalog.gpus].index(f.arm.gpu)].memory_gb,
+            f.arm.tp,
+        ),
+    )
     return f"{best.arm.gpu} x{best.arm.tp} {best.arm.precision}"

@@ -16,7 +16,13 @@ _PRECISION_ORDER = {"bf16": 0, "fp8": 1, "awq": 2, "gptq": 3}
 def cheapest_fit_key(fit: ArmFit, cost_per_gpu_hour: Mapping[str, float], hours: float) -> tuple[float, ...]:
     rate = cost_per_gpu_hour.get(fit.arm.gpu, 0.0)
     saturated = 1.0 if fit.kv_occupancy > 1.0 else 0.0
-    return (saturated, fit.arm.tp * rate * hours, rate, fit.arm.tp, _PRECISION_ORDER.get(fit.arm.precision, 9))
+    return (
+        saturated,
+        fit.arm.tp * rate * hours,
+        rate,
+        fit.arm.tp,
+        _PRECISION_ORDER.get(fit.arm.precision, 9),
+    )
 
 
 def rank_cheapest_fit(

@@ -35,15 +35,19 @@ vllm serve Qwen/Qwen2.5-7B-Instruct --tensor-parallel-size 2 --max-model-len 409
 
 def pct(xs: list[float], q: float) -> float:
     s = sorted(xs)
-    return s[min(len(s) - 1, int(round(q * (len(s) - 1))))]
+    return s[min(len(s) - 1, round(q * (len(s) - 1)))]
 
 
 def submit_many(n: int, script: Path, env: dict[str, str]) -> list[float]:
     times = []
     for _ in range(n):
         t0 = time.perf_counter()
-        res = subprocess.run(["sbatch", "--parsable", "--hold", "-o", "/dev/null", str(script)],
-                             capture_output=True, text=True, env=env)
+        res = subprocess.run(
+            ["sbatch", "--parsable", "--hold", "-o", "/dev/null", str(script)],
+            capture_output=True,
+            text=True,
+            env=env,
+        )
         times.append((time.perf_counter() - t0) * 1000)
         if res.returncode != 0:
             sys.exit(f"sbatch failed: {res.stderr}")
@@ -89,11 +93,14 @@ def main() -> int:
     try:
         submit_many(5, script, env)  # warm the hook's connection and the daemon's caches
         hook = submit_many(args.jobs, script, env)
-        records = [json.loads(line) for line in dlog.read_text().splitlines()[start_line + 5:]]
+        records = [json.loads(line) for line in dlog.read_text().splitlines()[start_line + 5 :]]
         daemon_ms = [float(r["latency_ms"]) for r in records if "latency_ms" in r]
         fail_open = sum(1 for r in records if r.get("outcome") != "advised")
         conf = info.slurm_conf.read_text()
-        restart_ctld(mc, "\n".join(line for line in conf.splitlines() if not line.startswith("JobSubmitPlugins")) + "\n")
+        restart_ctld(
+            mc,
+            "\n".join(line for line in conf.splitlines() if not line.startswith("JobSubmitPlugins")) + "\n",
+        )
         submit_many(5, script, env)
         plain = submit_many(args.jobs, script, env)
         restart_ctld(mc, conf)
@@ -116,10 +123,16 @@ def main() -> int:
         "goal_hook_added_p50_ms_lt_10": statistics.median(hook) - statistics.median(plain) < 10,
         "goal_daemon_p99_ms_lt_2": bool(daemon_ms) and pct(daemon_ms, 0.99) < 2.0,
     }
-    print(f"sbatch (tagged vLLM job) with hook+daemon: p50 {res['sbatch_p50_ms_hook']} ms, p99 {res['sbatch_p99_ms_hook']} ms")
-    print(f"sbatch with the plugin disabled:          p50 {res['sbatch_p50_ms_plain']} ms, p99 {res['sbatch_p99_ms_plain']} ms")
+    print(
+        f"sbatch (tagged vLLM job) with hook+daemon: p50 {res['sbatch_p50_ms_hook']} ms, p99 {res['sbatch_p99_ms_hook']} ms"
+    )
+    print(
+        f"sbatch with the plugin disabled:          p50 {res['sbatch_p50_ms_plain']} ms, p99 {res['sbatch_p99_ms_plain']} ms"
+    )
     print(f"ratio p50 {res['p50_ratio']}, hook adds {res['hook_added_p50_ms']} ms at p50 (goal < 10 ms)")
-    print(f"daemon answer: p50 {res['daemon_p50_ms']} ms, p99 {res['daemon_p99_ms']} ms over {len(daemon_ms)} (goal p99 < 2 ms)")
+    print(
+        f"daemon answer: p50 {res['daemon_p50_ms']} ms, p99 {res['daemon_p99_ms']} ms over {len(daemon_ms)} (goal p99 < 2 ms)"
+    )
     print(json.dumps(res))
     return 0
 

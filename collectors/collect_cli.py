@@ -10,6 +10,7 @@ from pathlib import Path
 
 from omnipilot.config import DEFAULT_CONFIG, ConfigError, Settings, load_settings
 
+
 def _settings(args: argparse.Namespace) -> Settings:
     return load_settings(Path(args.config) if getattr(args, "config", None) else DEFAULT_CONFIG)
 

@@ -91,7 +91,10 @@ class ControlServer:
                 data += chunk
             if uid not in self.uids:
                 log.warning("control_denied", uid=uid)
-                reply: dict[str, Any] = {"ok": False, "error": f"uid {uid} may not control OmniPilot (root or SlurmUser only)"}
+                reply: dict[str, Any] = {
+                    "ok": False,
+                    "error": f"uid {uid} may not control OmniPilot (root or SlurmUser only)",
+                }
             else:
                 reply = self.handler(json.loads(data or b"{}"), uid)
         except Exception as exc:

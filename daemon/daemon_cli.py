@@ -66,7 +66,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
     p = sub.add_parser("hook", help="hook tools")
     hsub = p.add_subparsers(dest="hook_cmd", required=True)
-    h = hsub.add_parser("render", help="write omnipilot_settings.lua beside job_submit.lua and touch the hook")
+    h = hsub.add_parser(
+        "render", help="write omnipilot_settings.lua beside job_submit.lua and touch the hook"
+    )
     _add_config(h)
     h.add_argument("--hook-dir", required=True, help="the directory of job_submit.lua (usually /etc/slurm)")
     h.set_defaults(func=cmd_hook_render)
@@ -116,7 +118,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     print(f"model: {reply.get('model_version')}")
     print(f"cluster state: {reply.get('state_freshness')} (age {reply.get('state_age_s')}s)")
     print("counts: " + ", ".join(f"{k} {v}" for k, v in sorted(c.items())))
-    print(f"hook: breaker failures reported {reply.get('hook_failures_reported', 0)}")
+    print(f"fail-open: {reply.get('hook_failures_reported', 0)} jobs the hook let through unadvised (reported with its next request)")
     return 0
 
 
@@ -124,14 +126,20 @@ def cmd_reload(args: argparse.Namespace) -> int:
     reply = _call(args, {"cmd": "reload"})
     if reply is None:
         return 1
-    print(f"reloaded: model {reply.get('model_version')}" + (f" ({reply['warning']})" if reply.get("warning") else ""))
+    print(
+        f"reloaded: model {reply.get('model_version')}"
+        + (f" ({reply['warning']})" if reply.get("warning") else "")
+    )
     return 0
 
 
 def token_for_job(jobid: str, env: dict[str, str] | None = None) -> str | None:
     """Find the advice token in a job's comment: scontrol for live jobs, sacct for finished ones."""
     run_env = {**os.environ, **(env or {})}
-    for cmd in (["scontrol", "show", "job", jobid, "-o"], ["sacct", "-X", "-n", "-P", "-j", jobid, "-o", "Comment"]):
+    for cmd in (
+        ["scontrol", "show", "job", jobid, "-o"],
+        ["sacct", "-X", "-n", "-P", "-j", jobid, "-o", "Comment"],
+    ):
         try:
             res = subprocess.run(cmd, capture_output=True, text=True, timeout=15, env=run_env)
         except (OSError, subprocess.TimeoutExpired):
@@ -151,8 +159,11 @@ def cmd_explain(args: argparse.Namespace) -> int:
             return 2
         token = token_for_job(args.jobid)
         if token is None:
-            print(f"omnipilot explain: job {args.jobid} has no OmniPilot token in its comment "
-                  "(not advised, or its record expired from scontrol and accounting is off)", file=sys.stderr)
+            print(
+                f"omnipilot explain: job {args.jobid} has no OmniPilot token in its comment "
+                "(not advised, or its record expired from scontrol and accounting is off)",
+                file=sys.stderr,
+            )
             return 1
     rec = find_decision(settings.decision_log_path, token)
     if rec is None:

@@ -94,7 +94,7 @@ class DecisionLog:
 
 def find_decision(path: Path, token: str) -> dict[str, Any] | None:
     """The record with this token, searching the current file and then the rotated ones."""
-    candidates = [path] + sorted(path.parent.glob(path.name + ".*"), key=lambda p: p.name)
+    candidates = [path, *sorted(path.parent.glob(path.name + ".*"), key=lambda p: p.name)]
     for p in candidates:
         if not p.exists():
             continue

@@ -35,8 +35,10 @@ def format_record(rec: dict[str, Any]) -> str:
     ]
     if rec.get("model"):
         w = rec.get("workload", {})
-        lines.append(f"  model {rec['model']}: concurrency {w.get('concurrency')}, context {w.get('context')}, "
-                     f"prompt {w.get('prompt_len')}, output {w.get('output_len')}")
+        lines.append(
+            f"  model {rec['model']}: concurrency {w.get('concurrency')}, context {w.get('context')}, "
+            f"prompt {w.get('prompt_len')}, output {w.get('output_len')}"
+        )
         lines.append("  assumed: " + ", ".join(f"{k} from {v}" for k, v in rec.get("assumed", {}).items()))
         lines.append(f"  asked: {rec.get('asked')}")
     if rec.get("degraded"):
@@ -48,8 +50,10 @@ def format_record(rec: dict[str, Any]) -> str:
         lines.append("  abstained: the best-utility arm was low-confidence; the cheapest-fit arm was advised")
     if arms:
         lines.append(f"  ranking ({rec.get('rule')}), best first:")
-        lines.append(f"    {'#':>2} {'gpu':12s} {'tp':>2} {'prec':5s} {'cost/h':>7s} {'kv occ':>6s} "
-                     f"{'tokens/s q50 [q10-q90]':28s} {'ttft s':22s} conf")
+        lines.append(
+            f"    {'#':>2} {'gpu':12s} {'tp':>2} {'prec':5s} {'cost/h':>7s} {'kv occ':>6s} "
+            f"{'tokens/s q50 [q10-q90]':28s} {'ttft s':22s} conf"
+        )
         for i, a in enumerate(arms, 1):
             p = a.get("prediction")
             lines.append(

@@ -35,14 +35,32 @@ def _valued(parsed: Any, attr: str, default: Any, default_source: str) -> tuple[
     if value is None:
         return default, default_source
     src = parsed.sources.get(attr, "")
-    return value, {"script_tag": "#OMNIPILOT tag", "comment_tag": "comment tag"}.get(src, src.replace("_", " "))
+    return value, {"script_tag": "#OMNIPILOT tag", "comment_tag": "comment tag"}.get(
+        src, src.replace("_", " ")
+    )
 
 
 def estimated_model(name: str, params_b: float, family: str | None) -> ModelSpec:
     """A stand-in architecture for a model the catalog lacks but a `params=` tag sizes."""
-    layers, heads = (32, 32) if params_b <= 10 else (48, 40) if params_b <= 20 else (64, 40) if params_b <= 40 else (80, 64)
-    return ModelSpec(name=name, family=family or "unknown", params_b=params_b, layers=layers, heads=heads,
-                     kv_heads=8, head_dim=128, max_context=32768)
+    layers, heads = (
+        (32, 32)
+        if params_b <= 10
+        else (48, 40)
+        if params_b <= 20
+        else (64, 40)
+        if params_b <= 40
+        else (80, 64)
+    )
+    return ModelSpec(
+        name=name,
+        family=family or "unknown",
+        params_b=params_b,
+        layers=layers,
+        heads=heads,
+        kv_heads=8,
+        head_dim=128,
+        max_context=32768,
+    )
 
 
 def resolve_model(parsed: Any) -> tuple[str | None, ModelSpec | None, str]:
@@ -50,7 +68,11 @@ def resolve_model(parsed: Any) -> tuple[str | None, ModelSpec | None, str]:
         return str(parsed.model or parsed.model_name), parsed.model_spec, ""
     if parsed.params_b and parsed.sources.get("params_b") in _TAG_SOURCES:
         name = str(parsed.model or "unnamed-model")
-        return name, estimated_model(name, float(parsed.params_b), parsed.family), "architecture estimated from params="
+        return (
+            name,
+            estimated_model(name, float(parsed.params_b), parsed.family),
+            "architecture estimated from params=",
+        )
     return parsed.model, None, ""
 
 
@@ -64,44 +86,73 @@ def asked_arm(req: AdviseRequest, parsed: Any, catalog: Catalog, snap: Snapshot)
         gres_type = next(iter(kinds)) if len(kinds) == 1 else None
     gpus = per_node or per_job or None
     spec = catalog.gpu_for_gres_type(gres_type) if gres_type else None
-    return Asked(gpu_kind=spec.name if spec else None, gres_type=gres_type, gpus=gpus, tp=parsed.tp,
-                 precision=parsed.precision, partition=req.partition)
+    return Asked(
+        gpu_kind=spec.name if spec else None,
+        gres_type=gres_type,
+        gpus=gpus,
+        tp=parsed.tp,
+        precision=parsed.precision,
+        partition=req.partition,
+    )
 
 
-def build_intent(req: AdviseRequest, parsed: Any, settings: Settings, catalog: Catalog, snap: Snapshot
-                 ) -> Intent | Refusal:
+def build_intent(
+    req: AdviseRequest, parsed: Any, settings: Settings, catalog: Catalog, snap: Snapshot
+) -> Intent | Refusal:
     if parsed.opted_out:
         return Refusal(outcome="opted_out")
     if parsed.tag_errors:
         msg = "omnipilot: could not read the job's tags, job left unchanged:\n" + "\n".join(
-            f"  {e}" for e in parsed.tag_errors)
-        return Refusal(outcome="tag_error", comment="tag error, no advice (see the sbatch message)", message=msg)
+            f"  {e}" for e in parsed.tag_errors
+        )
+        return Refusal(
+            outcome="tag_error", comment="tag error, no advice (see the sbatch message)", message=msg
+        )
     if not parsed.is_serving:
         return Refusal(outcome="not_serving")
     if parsed.multi_node or (req.min_nodes or 1) > 1:
-        return Refusal(outcome="out_of_scope", comment="multi-node serving is outside OmniPilot's scope; untouched",
-                       message="omnipilot: multi-node (PP/ray) serving is outside OmniPilot's scope: job left unchanged.")
+        return Refusal(
+            outcome="out_of_scope",
+            comment="multi-node serving is outside OmniPilot's scope; untouched",
+            message="omnipilot: multi-node (PP/ray) serving is outside OmniPilot's scope: job left unchanged.",
+        )
     name, spec, note = resolve_model(parsed)
     if spec is None:
-        what = f"model {name!r} is not in the catalog" if name else "the model could not be read from the script"
+        what = (
+            f"model {name!r} is not in the catalog" if name else "the model could not be read from the script"
+        )
         hint = parsed.model_unresolved_hint or "add `#OMNIPILOT model=<huggingface-name>` to the script"
         return Refusal(
-            outcome="unknown_model", comment=f"cannot advise: {what}",
-            message=(f"omnipilot: cannot advise, job left unchanged: {hint}\n"
-                     "  (an admin can add the model to etc/models.toml)"),
+            outcome="unknown_model",
+            comment=f"cannot advise: {what}",
+            message=(
+                f"omnipilot: cannot advise, job left unchanged: {hint}\n"
+                "  (an admin can add the model to etc/models.toml)"
+            ),
         )
     return _intent(req, parsed, settings, catalog, snap, str(name), spec, note)
 
 
-def _intent(req: AdviseRequest, parsed: Any, settings: Settings, catalog: Catalog, snap: Snapshot,
-            name: str, spec: ModelSpec, note: str) -> Intent:
+def _intent(
+    req: AdviseRequest,
+    parsed: Any,
+    settings: Settings,
+    catalog: Catalog,
+    snap: Snapshot,
+    name: str,
+    spec: ModelSpec,
+    note: str,
+) -> Intent:
     d = settings.defaults
     conc, conc_src = _valued(parsed, "concurrency", d.concurrency, "site default")
     ctx, ctx_src = _valued(parsed, "context", min(spec.max_context, d.context_cap), "default")
     out_len, out_src = _valued(parsed, "output_len", max(int(ctx * d.output_frac), 1), "share of context")
     prompt, _ = _valued(parsed, "prompt_len", max(int(ctx * d.prompt_frac), 1), "share of context")
-    assumed = {"concurrency": f"{conc} ({conc_src})", "context": f"{ctx} ({ctx_src})",
-               "prompt/output": f"{prompt}/{out_len} ({out_src})"}
+    assumed = {
+        "concurrency": f"{conc} ({conc_src})",
+        "context": f"{ctx} ({ctx_src})",
+        "prompt/output": f"{prompt}/{out_len} ({out_src})",
+    }
     if note:
         assumed["architecture"] = note
     pinned = parsed.gpu if parsed.sources.get("gpu") in _TAG_SOURCES else None
@@ -109,9 +160,18 @@ def _intent(req: AdviseRequest, parsed: Any, settings: Settings, catalog: Catalo
     if limit is None and req.partition and req.partition in snap.partitions:
         limit = snap.partitions[req.partition].default_time_min
     return Intent(
-        model_name=name, model=spec,
-        own_checkpoint=name if (parsed.precision in (None, "bf16") and parsed.model_spec is not None) else None,
-        workload=Workload(concurrency=int(conc), context=int(ctx), prompt_len=int(prompt), output_len=int(out_len)),
-        assumed=assumed, asked=asked_arm(req, parsed, catalog, snap), part_list=req.part_list,
-        gpu_filter=pinned, slo_ttft_ms=parsed.slo_ttft_ms, runtime_h=(limit or d.time_limit_min) / 60.0,
+        model_name=name,
+        model=spec,
+        own_checkpoint=name
+        if (parsed.precision in (None, "bf16") and parsed.model_spec is not None)
+        else None,
+        workload=Workload(
+            concurrency=int(conc), context=int(ctx), prompt_len=int(prompt), output_len=int(out_len)
+        ),
+        assumed=assumed,
+        asked=asked_arm(req, parsed, catalog, snap),
+        part_list=req.part_list,
+        gpu_filter=pinned,
+        slo_ttft_ms=parsed.slo_ttft_ms,
+        runtime_h=(limit or d.time_limit_min) / 60.0,
     )

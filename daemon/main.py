@@ -28,7 +28,9 @@ def run_daemon(settings: Settings) -> int:
     state.refresh()  # before serving: the first answers should not see an empty cluster
     state.start()
     modes = ModeStore(settings.daemon.state_dir, settings.daemon.initial_mode)
-    dlog = DecisionLog(settings.decision_log_path, settings.decision_log.max_bytes, settings.decision_log.keep)
+    dlog = DecisionLog(
+        settings.decision_log_path, settings.decision_log.max_bytes, settings.decision_log.keep
+    )
     service = AdviceService(settings, state, modes)
     service.load_model()
     try:
@@ -43,27 +45,41 @@ def run_daemon(settings: Settings) -> int:
         if cmd == "mode":
             if req.get("set"):
                 if req["set"] not in MODES:
-                    return {"ok": False, "error": f"unknown mode {req['set']!r}: choose one of {', '.join(MODES)}"}
+                    return {
+                        "ok": False,
+                        "error": f"unknown mode {req['set']!r}: choose one of {', '.join(MODES)}",
+                    }
                 modes.set(str(req["set"]), by_uid=uid)
             return {"ok": True, "mode": modes.mode}
         if cmd == "status":
             snap = state.snapshot
             return {
-                "ok": True, "pid": os.getpid(), "uptime_s": time.time() - started, "mode": modes.mode,
-                "model_version": service.model_version, "counts": {**service.counts, "errors": server.errors},
+                "ok": True,
+                "pid": os.getpid(),
+                "uptime_s": time.time() - started,
+                "mode": modes.mode,
+                "model_version": service.model_version,
+                "counts": {**service.counts, "errors": server.errors},
                 "state_age_s": round(snap.age_s(), 1) if snap.taken_at else None,
                 "state_freshness": snap.freshness(settings.state.fresh_s, settings.state.stale_s),
-                "hook_failures_reported": service.hook_failures_reported, "endpoint": settings.daemon.endpoint,
+                "hook_failures_reported": service.hook_failures_reported,
+                "endpoint": settings.daemon.endpoint,
             }
         if cmd == "reload":
             warning = service.load_model()
             return {"ok": True, "model_version": service.model_version, "warning": warning}
         return {"ok": False, "error": f"unknown command {cmd!r} (mode, status, reload)"}
 
-    ctl = ControlServer(Path(settings.daemon.control_socket), allowed_uids(settings.daemon.slurm_user), control)
+    ctl = ControlServer(
+        Path(settings.daemon.control_socket), allowed_uids(settings.daemon.slurm_user), control
+    )
     ctl.start()
     server.bind()
-    server.install_signal_handlers(on_hup=lambda: service.load_model())
+
+    def reload_on_hup() -> None:
+        service.load_model()
+
+    server.install_signal_handlers(on_hup=reload_on_hup)
     log.info("daemon_started", mode=modes.mode, model=service.model_version, pid=os.getpid())
     try:
         server.serve_forever()

@@ -66,6 +66,7 @@ class AdviseRequest(BaseModel):
     exc_nodes: str | None = None
     array_inx: str | None = None
     argv: list[str] = []
+    fail_open_since_last: int = Field(default=0, ge=0, description="jobs the hook let through unadvised")
 
     @field_validator("v")
     @classmethod
@@ -75,8 +76,14 @@ class AdviseRequest(BaseModel):
         return v
 
     @field_validator(
-        "submit_uid", "num_nodes", "min_nodes", "time_limit", "cpus_per_task", "min_mem_per_node",
-        "min_mem_per_cpu", mode="before",
+        "submit_uid",
+        "num_nodes",
+        "min_nodes",
+        "time_limit",
+        "cpus_per_task",
+        "min_mem_per_node",
+        "min_mem_per_cpu",
+        mode="before",
     )
     @classmethod
     def _sentinels(cls, v: Any) -> Any:
@@ -89,8 +96,21 @@ class AdviseRequest(BaseModel):
         return [] if v == {} or v is None else v
 
     @field_validator(
-        "comment", "partition", "tres_per_node", "tres_per_job", "tres_per_task", "gres", "account", "qos",
-        "name", "work_dir", "features", "req_nodes", "exc_nodes", "array_inx", mode="before",
+        "comment",
+        "partition",
+        "tres_per_node",
+        "tres_per_job",
+        "tres_per_task",
+        "gres",
+        "account",
+        "qos",
+        "name",
+        "work_dir",
+        "features",
+        "req_nodes",
+        "exc_nodes",
+        "array_inx",
+        mode="before",
     )
     @classmethod
     def _empty_is_none(cls, v: Any) -> Any:

@@ -45,7 +45,9 @@ class EnforcePlan(BaseModel):
     partition: str
 
 
-def choose_partition(req: AdviseRequest, choice: ScoredArm, partitions: dict[str, PartitionState]) -> str | None:
+def choose_partition(
+    req: AdviseRequest, choice: ScoredArm, partitions: dict[str, PartitionState]
+) -> str | None:
     """The job's own partition when it holds the chosen kind, else the first allowed one that does."""
     wanted = [p for p in (req.partition or "").split(",") if p]
     for p in wanted:
@@ -53,7 +55,9 @@ def choose_partition(req: AdviseRequest, choice: ScoredArm, partitions: dict[str
             return p
     limit = req.time_limit
     # a partition of only this kind before a mixed one: the job then cannot land elsewhere
-    ordered = sorted(choice.partitions, key=lambda p: len(partitions[p].nodes) if p in partitions else 1 << 30)
+    ordered = sorted(
+        choice.partitions, key=lambda p: len(partitions[p].nodes) if p in partitions else 1 << 30
+    )
     for p in ordered:
         max_t = partitions[p].max_time_min if p in partitions else None
         if limit is None or max_t is None or limit <= max_t:
@@ -96,8 +100,13 @@ def job_env(choice: ScoredArm) -> dict[str, str]:
 
 
 def advice_reply(
-    req: AdviseRequest, token: str, mode: str, intent: Intent, decision: Decision,
-    enforce: EnforcePlan | None, degraded: str | None,
+    req: AdviseRequest,
+    token: str,
+    mode: str,
+    intent: Intent,
+    decision: Decision,
+    enforce: EnforcePlan | None,
+    degraded: str | None,
 ) -> AdviseReply:
     choice = decision.choice
     assert choice is not None
@@ -110,9 +119,17 @@ def advice_reply(
     lines = [f"omnipilot: {intent.model.name} [{assumed}]"]
     if enforce:
         changed = " ".join(f"{k}={v or '(cleared)'}" for k, v in enforce.set.items())
-        lines.append(f"  enforced {arm_text(choice)} on partition {enforce.partition} (you asked {asked}): {changed}")
-        lines.append(f"  exported OMNIPILOT_TP={choice.arm.tp} OMNIPILOT_MODEL={choice.arm.checkpoint}"
-                     + (f" OMNIPILOT_QUANTIZATION={choice.arm.quantization_flag}" if choice.arm.quantization_flag else ""))
+        lines.append(
+            f"  enforced {arm_text(choice)} on partition {enforce.partition} (you asked {asked}): {changed}"
+        )
+        lines.append(
+            f"  exported OMNIPILOT_TP={choice.arm.tp} OMNIPILOT_MODEL={choice.arm.checkpoint}"
+            + (
+                f" OMNIPILOT_QUANTIZATION={choice.arm.quantization_flag}"
+                if choice.arm.quantization_flag
+                else ""
+            )
+        )
         if enforce.script is not None:
             lines.append("  rewrote the vllm serve flags in the job script to match")
     else:
@@ -125,9 +142,13 @@ def advice_reply(
         lines.append("  note: " + "; ".join(choice.fit.reasons))
     lines.append(f"  details: omnipilot explain --token {token}")
     return AdviseReply(
-        id=req.id, action=verb, token=token, comment=comment,
+        id=req.id,
+        action=verb,
+        token=token,
+        comment=comment,
         user_message="\n".join(lines) if mode in ("suggest", "enforce") else None,
-        set=enforce.set if enforce else {}, env=enforce.env if enforce else {},
+        set=enforce.set if enforce else {},
+        env=enforce.env if enforce else {},
         script=enforce.script if enforce else None,
     )
 
@@ -142,5 +163,6 @@ def _is_asked(intent: Intent, choice: ScoredArm) -> bool:
 
 def info_reply(req: AdviseRequest, token: str, text: str, message: str | None) -> AdviseReply:
     """Advice that changes nothing: unknown model, no fit, out of scope, tag errors."""
-    return AdviseReply(id=req.id, action="suggest", token=token, comment=f"{token_tag(token)} {text}",
-                       user_message=message)
+    return AdviseReply(
+        id=req.id, action="suggest", token=token, comment=f"{token_tag(token)} {text}", user_message=message
+    )

@@ -54,18 +54,27 @@ def load_scorer(settings: Settings, catalog: Catalog) -> tuple[Scorer | None, st
         if hit is not None:
             return [p.model_copy() for p in hit]
         queries = [
-            ArmQuery(model=spec.name, gpu=a.gpu, tp=a.tp, precision=a.precision,  # type: ignore[arg-type]
-                     # the model's context axis is the tokens a sequence holds (prompt + output, as in
-                     # the measured runs); --max-model-len only bounds memory, checked in arms.py
-                     concurrency=work.concurrency, context=work.prompt_len + work.output_len,
-                     prompt_len=work.prompt_len,
-                     output_len=work.output_len)
+            ArmQuery(
+                model=spec.name,
+                gpu=a.gpu,
+                tp=a.tp,
+                precision=a.precision,
+                # the model's context axis is the tokens a sequence holds (prompt + output, as in
+                # the measured runs); --max-model-len only bounds memory, checked in arms.py
+                concurrency=work.concurrency,
+                context=work.prompt_len + work.output_len,
+                prompt_len=work.prompt_len,
+                output_len=work.output_len,
+            )
             for a in arms
         ]
         preds = model.predict(queries, targets=targets)
         out = [
-            Prediction(targets={k: Interval(q10=v.q10, q50=v.q50, q90=v.q90) for k, v in p.targets.items()},
-                       confidence=p.confidence, reasons=p.reasons)
+            Prediction(
+                targets={k: Interval(q10=v.q10, q50=v.q50, q90=v.q90) for k, v in p.targets.items()},
+                confidence=p.confidence,
+                reasons=p.reasons,
+            )
             for p in preds
         ]
         cache.put(key, out)

@@ -31,7 +31,7 @@ class Server:
         self.max_bytes = max_bytes
         self.answer = answer
         self.after_reply = after_reply
-        self.ctx = zmq.Context.instance()
+        self.ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context.instance()
         self.sock = self.ctx.socket(zmq.ROUTER)
         self.sock.setsockopt(zmq.LINGER, 0)
         self.sock.setsockopt(zmq.MAXMSGSIZE, max_bytes + 1024)  # libzmq drops the peer on larger frames

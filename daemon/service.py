@@ -20,7 +20,15 @@ from omnipilot.daemon.intent import Refusal, build_intent
 from omnipilot.daemon.jobscript import parse_job
 from omnipilot.daemon.modes import ModeStore
 from omnipilot.daemon.protocol import AdviseReply, AdviseRequest
-from omnipilot.daemon.reply import EnforcePlan, advice_reply, choose_partition, enforce_blocker, gpu_fields, info_reply, job_env
+from omnipilot.daemon.reply import (
+    EnforcePlan,
+    advice_reply,
+    choose_partition,
+    enforce_blocker,
+    gpu_fields,
+    info_reply,
+    job_env,
+)
 from omnipilot.daemon.state import StateCache, parse_gres
 
 log = structlog.get_logger("omnipilot.service")
@@ -47,8 +55,10 @@ class AdviceService:
 
     def _load_catalog(self) -> Catalog:
         m = self.settings.model
-        return Catalog.load(Path(m.models_catalog) if m.models_catalog else None,
-                            Path(m.gpus_catalog) if m.gpus_catalog else None)
+        return Catalog.load(
+            Path(m.models_catalog) if m.models_catalog else None,
+            Path(m.gpus_catalog) if m.gpus_catalog else None,
+        )
 
     def load_model(self) -> str | None:
         """(Re)load catalogs and the cost model; on failure keep what was serving and say why."""
@@ -83,7 +93,9 @@ class AdviceService:
         """Answer a built-in request once before serving: the first answer pays for lazy imports,
         pydantic schema builds and LightGBM's first call, which must not land on a real job's 50 ms."""
         t0 = time.perf_counter()
-        script = "#!/bin/bash\nvllm serve Qwen/Qwen2.5-7B-Instruct --tensor-parallel-size 2 --max-model-len 4096\n"
+        script = (
+            "#!/bin/bash\nvllm serve Qwen/Qwen2.5-7B-Instruct --tensor-parallel-size 2 --max-model-len 4096\n"
+        )
         req = AdviseRequest(v=1, id="warm-up", script=script, tres_per_node="gres:gpu:2")
         counts = dict(self.counts)
         for _ in range(2):
@@ -112,11 +124,18 @@ class AdviceService:
 
     def answer(self, req: AdviseRequest) -> tuple[AdviseReply, dict[str, Any]]:
         t0 = time.perf_counter()
+        self.hook_failures_reported += req.fail_open_since_last
         mode = self.modes.mode
         token = new_token()
-        record: dict[str, Any] = {"ts": time.time(), "token": token, "id": req.id, "mode": mode,
-                                  "model_version": self.model_version, "uid": req.submit_uid,
-                                  "request": req.model_dump(exclude={"script"}, exclude_none=True)}
+        record: dict[str, Any] = {
+            "ts": time.time(),
+            "token": token,
+            "id": req.id,
+            "mode": mode,
+            "model_version": self.model_version,
+            "uid": req.submit_uid,
+            "request": req.model_dump(exclude={"script"}, exclude_none=True),
+        }
         if mode == "off":
             self._count("off")
             return AdviseReply(id=req.id, action="none"), {**record, "outcome": "mode_off"}
@@ -132,9 +151,17 @@ class AdviceService:
                 return AdviseReply(id=req.id, action="none"), record
             return info_reply(req, token, built.comment, built.message), record
         intent = built
-        decision = decide(intent, self.state.snapshot.kinds_by_partition(), self.catalog, self.cost_rates(),
-                          scorer=self.scorer, gpu_memory_utilization=self.settings.defaults.gpu_memory_utilization,
-                          utility=self.settings.utility, prior=self.prior, queue=self._queue_state())
+        decision = decide(
+            intent,
+            self.state.snapshot.kinds_by_partition(),
+            self.catalog,
+            self.cost_rates(),
+            scorer=self.scorer,
+            gpu_memory_utilization=self.settings.defaults.gpu_memory_utilization,
+            utility=self.settings.utility,
+            prior=self.prior,
+            queue=self._queue_state(),
+        )
         # the full ranking is serialised by the log's writer thread, after the reply has gone out
         record[LAZY_KEY] = lambda: self._decision_record(intent, decision)
         record["outcome"] = decision.outcome
@@ -146,30 +173,48 @@ class AdviceService:
         if mode == "observe":
             record["action"] = "observe"
             return AdviseReply(id=req.id, action="observe", token=token), record
-        plan, degraded = (self._enforce_plan(req, intent, decision, parsed) if mode == "enforce" else (None, None))
+        plan, degraded = (
+            self._enforce_plan(req, intent, decision, parsed) if mode == "enforce" else (None, None)
+        )
         reply = advice_reply(req, token, mode, intent, decision, plan, degraded)
         if decision.abstained and reply.user_message:  # issue 5 item 4: the answer says it fell back
             reply.user_message += "\n  fallback: " + decision.notes[-1]
-        record.update({"action": reply.action, "degraded": degraded, "set": reply.set, "env": reply.env,
-                       "script_rewritten": reply.script is not None, "decide_ms": (time.perf_counter() - t0) * 1e3})
+        record.update(
+            {
+                "action": reply.action,
+                "degraded": degraded,
+                "set": reply.set,
+                "env": reply.env,
+                "script_rewritten": reply.script is not None,
+                "decide_ms": (time.perf_counter() - t0) * 1e3,
+            }
+        )
         return reply, record
 
-    def _no_choice(self, req: AdviseRequest, token: str, intent: Intent, decision: Decision, mode: str) -> AdviseReply:
+    def _no_choice(
+        self, req: AdviseRequest, token: str, intent: Intent, decision: Decision, mode: str
+    ) -> AdviseReply:
         if mode == "observe":
             return AdviseReply(id=req.id, action="observe", token=token)
         name = intent.model.name
         if decision.outcome == "no_fit":
-            where = (f"; the smallest single-node arm that would fit elsewhere is {decision.smallest_elsewhere}"
-                     if decision.smallest_elsewhere else "; no single-node arm of any known GPU kind fits")
+            where = (
+                f"; the smallest single-node arm that would fit elsewhere is {decision.smallest_elsewhere}"
+                if decision.smallest_elsewhere
+                else "; no single-node arm of any known GPU kind fits"
+            )
             text = f"no fit: {name} does not fit on any single node this job may use"
-            msg = (f"omnipilot: {name} at context {intent.workload.context} does not fit in the memory of any "
-                   f"single node you may use{where}. Job left unchanged.")
+            msg = (
+                f"omnipilot: {name} at context {intent.workload.context} does not fit in the memory of any "
+                f"single node you may use{where}. Job left unchanged."
+            )
             return info_reply(req, token, text, msg)
         text = "no advice: " + "; ".join(decision.notes or ["no usable GPU partitions"])
         return info_reply(req, token, text, "omnipilot: " + text + ". Job left unchanged.")
 
-    def _enforce_plan(self, req: AdviseRequest, intent: Intent, decision: Decision, parsed: Any
-                      ) -> tuple[EnforcePlan | None, str | None]:
+    def _enforce_plan(
+        self, req: AdviseRequest, intent: Intent, decision: Decision, parsed: Any
+    ) -> tuple[EnforcePlan | None, str | None]:
         from omnipilot.daemon.rewrite import rewrite_vllm
 
         e = self.settings.enforce
@@ -180,7 +225,9 @@ class AdviceService:
             return None, f"enforce is scoped to accounts {', '.join(e.accounts)}"
         blocker = enforce_blocker(req, intent, decision, e.allow_low_confidence)
         if blocker is None and decision.abstained and not e.allow_low_confidence:
-            blocker = "the model is not confident about the best arm; the fallback rule's choice is only suggested"
+            blocker = (
+                "the model is not confident about the best arm; the fallback rule's choice is only suggested"
+            )
         if blocker:
             return None, blocker
         choice = decision.choice
@@ -190,34 +237,56 @@ class AdviceService:
             return None, "the job's time limit exceeds MaxTime of every partition holding the advised GPUs"
         script = None
         needs_rewrite = (parsed.tp != choice.arm.tp and parsed.tp is not None) or (
-            (intent.asked.precision or "bf16") != choice.arm.precision)
+            (intent.asked.precision or "bf16") != choice.arm.precision
+        )
         if needs_rewrite:
             new_model = choice.arm.checkpoint if choice.arm.checkpoint != intent.model_name else None
             quant = choice.arm.quantization_flag or ("none" if parsed.quantization else None)
-            res = rewrite_vllm(req.script or "", parsed, model=new_model, tp=choice.arm.tp, quantization=quant)
+            res = rewrite_vllm(
+                req.script or "", parsed, model=new_model, tp=choice.arm.tp, quantization=quant
+            )
             if res.script is None:
                 return None, f"the vllm command could not be rewritten safely ({res.reason})"
             if req.script_truncated:
                 return None, "the script was too long to be sent whole, so it cannot be rewritten"
             script = res.script
-        return EnforcePlan(set=gpu_fields(req, choice, partition), env=job_env(choice), script=script,
-                           partition=partition), None
+        return EnforcePlan(
+            set=gpu_fields(req, choice, partition), env=job_env(choice), script=script, partition=partition
+        ), None
 
     def _decision_record(self, intent: Intent, decision: Decision) -> dict[str, Any]:
         return {
-            "outcome": decision.outcome, "rule": decision.rule, "notes": decision.notes,
+            "outcome": decision.outcome,
+            "rule": decision.rule,
+            "notes": decision.notes,
             "abstained": decision.abstained,
-            "model": intent.model.name, "workload": intent.workload.model_dump(), "assumed": intent.assumed,
+            "model": intent.model.name,
+            "workload": intent.workload.model_dump(),
+            "assumed": intent.assumed,
             "asked": intent.asked.model_dump(exclude_none=True),
             "arms": [
-                {"gpu": s.arm.gpu, "tp": s.arm.tp, "precision": s.arm.precision, "checkpoint": s.arm.checkpoint,
-                 "partitions": s.partitions, "cost_per_hour": s.cost_per_hour,
-                 "kv_occupancy": round(s.fit.kv_occupancy, 3), "fit_reasons": s.fit.reasons,
-                 "prediction": s.prediction.model_dump() if s.prediction else None,
-                 "utility": s.utility.model_dump() if s.utility else None}
+                {
+                    "gpu": s.arm.gpu,
+                    "tp": s.arm.tp,
+                    "precision": s.arm.precision,
+                    "checkpoint": s.arm.checkpoint,
+                    "partitions": s.partitions,
+                    "cost_per_hour": s.cost_per_hour,
+                    "kv_occupancy": round(s.fit.kv_occupancy, 3),
+                    "fit_reasons": s.fit.reasons,
+                    "prediction": s.prediction.model_dump() if s.prediction else None,
+                    "utility": s.utility.model_dump() if s.utility else None,
+                }
                 for s in decision.ranked
             ],
-            "choice": ({"gpu": decision.choice.arm.gpu, "tp": decision.choice.arm.tp,
-                        "precision": decision.choice.arm.precision} if decision.choice else None),
+            "choice": (
+                {
+                    "gpu": decision.choice.arm.gpu,
+                    "tp": decision.choice.arm.tp,
+                    "precision": decision.choice.arm.precision,
+                }
+                if decision.choice
+                else None
+            ),
             "smallest_elsewhere": decision.smallest_elsewhere,
         }

@@ -37,7 +37,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     # stdout belongs to the commands' output (--json must parse); logs go to stderr. The daemon
     # reconfigures from its settings when it starts.
-    configure(os.environ.get("OMNIPILOT_LOG_FORMAT", "console"), os.environ.get("OMNIPILOT_LOG_LEVEL", "warning"))
+    configure(
+        os.environ.get("OMNIPILOT_LOG_FORMAT", "console"), os.environ.get("OMNIPILOT_LOG_LEVEL", "warning")
+    )
     parser = build_parser()
     args = parser.parse_args(argv)
     func = getattr(args, "func", None)

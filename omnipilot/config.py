@@ -58,8 +58,12 @@ class EnforceSettings(_Section):
 class DefaultsSettings(_Section):
     concurrency: int = Field(64, ge=1)
     context_cap: int = Field(8192, ge=256, description="context when neither tag nor --max-model-len says")
-    prompt_frac: float = Field(0.25, gt=0, lt=1, description="prompt tokens per request, as a share of the context")
-    output_frac: float = Field(0.0625, gt=0, lt=1, description="output tokens per request, as a share of the context")
+    prompt_frac: float = Field(
+        0.25, gt=0, lt=1, description="prompt tokens per request, as a share of the context"
+    )
+    output_frac: float = Field(
+        0.0625, gt=0, lt=1, description="output tokens per request, as a share of the context"
+    )
     time_limit_min: int = Field(60, ge=1, description="runtime when the job and partition give none")
     gpu_memory_utilization: float = Field(0.9, gt=0.1, le=1.0)
 

@@ -31,8 +31,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         c.add_argument("--state-dir", help=f"all cluster state (default {DEFAULT_STATE_DIR})")
         if name == "up":
             c.add_argument("--no-daemon", action="store_true", help="Slurm only, no OmniPilot daemon")
-            c.add_argument("--accounting", action="store_true",
-                           help="also start MariaDB + slurmdbd (sacct, `omnipilot harvest`) under the state dir")
+            c.add_argument(
+                "--accounting",
+                action="store_true",
+                help="also start MariaDB + slurmdbd (sacct, `omnipilot harvest`) under the state dir",
+            )
         if name == "status":
             c.add_argument("--json", action="store_true")
         c.set_defaults(func=func)
@@ -54,7 +57,7 @@ def cmd_up(args: argparse.Namespace) -> int:
         print(f"omnipilot cluster up: {exc}", file=sys.stderr)
         return 1
     print(f"cluster up (Slurm {info.slurm_version}) in {info.state_dir}")
-    print(f"use it with:  eval \"$(omnipilot cluster env --state-dir {info.state_dir})\"")
+    print(f'use it with:  eval "$(omnipilot cluster env --state-dir {info.state_dir})"')
     return 0
 
 
@@ -84,7 +87,10 @@ def cmd_env(args: argparse.Namespace) -> int:
 
     info = MiniCluster(_state_dir(args)).info()
     if info is None:
-        print(f"omnipilot cluster env: no cluster in {_state_dir(args)}; run `omnipilot cluster up`", file=sys.stderr)
+        print(
+            f"omnipilot cluster env: no cluster in {_state_dir(args)}; run `omnipilot cluster up`",
+            file=sys.stderr,
+        )
         return 1
     for k, v in info.env().items():
         print(f"export {k}={shlex.quote(v)}")

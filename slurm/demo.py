@@ -21,8 +21,9 @@ STANDIN_PYLIB = STANDIN_BIN / "pylib"
 
 
 def _squeue(jobid: str, fmt: str, env: dict[str, str]) -> str:
-    out = subprocess.run(["squeue", "-h", "-t", "all", "-j", jobid, "-o", fmt], capture_output=True, text=True,
-                         env=env).stdout.strip()
+    out = subprocess.run(
+        ["squeue", "-h", "-t", "all", "-j", jobid, "-o", fmt], capture_output=True, text=True, env=env
+    ).stdout.strip()
     return "" if out == "(null)" else out
 
 
@@ -35,8 +36,12 @@ def run_demo(state_dir: Path, *, mode: str = "suggest", stop_after: bool = False
         return 1
     cluster.stop_daemon()  # the demo shows what this checkout's code and model answer
     cluster.start_daemon()
-    env = {**os.environ, **info.env(), "PATH": f"{STANDIN_BIN}:{os.environ.get('PATH', '')}",
-           "PYTHONPATH": str(STANDIN_PYLIB)}
+    env = {
+        **os.environ,
+        **info.env(),
+        "PATH": f"{STANDIN_BIN}:{os.environ.get('PATH', '')}",
+        "PYTHONPATH": str(STANDIN_PYLIB),
+    }
     control_call(info.control_socket, {"cmd": "mode", "set": mode})
     print(f"== OmniPilot demo: Slurm {info.slurm_version}, mode {mode}, cluster in {info.state_dir}")
     print(subprocess.run(["sinfo", "-o", "%P %D %G %t"], capture_output=True, text=True, env=env).stdout)
@@ -51,8 +56,12 @@ def run_demo(state_dir: Path, *, mode: str = "suggest", stop_after: bool = False
             control_call(info.control_socket, {"cmd": "mode", "set": run_mode})
             print(f"\n== mode {run_mode}: the same job again")
         t0 = time.perf_counter()
-        res = subprocess.run(["sbatch", "--parsable", "-D", str(workdir), "-o", f"{workdir}/%j.out", str(script)],
-                             capture_output=True, text=True, env=env)
+        res = subprocess.run(
+            ["sbatch", "--parsable", "-D", str(workdir), "-o", f"{workdir}/%j.out", str(script)],
+            capture_output=True,
+            text=True,
+            env=env,
+        )
         ms = (time.perf_counter() - t0) * 1000
         print(f"-- {script.name}  (sbatch took {ms:.0f} ms)")
         for line in res.stderr.strip().splitlines():
@@ -79,8 +88,10 @@ def run_demo(state_dir: Path, *, mode: str = "suggest", stop_after: bool = False
         if out.exists():
             for line in out.read_text().strip().splitlines()[:4]:
                 print(f"   {line}")
-    print("\nTry: omnipilot explain --config " + str(info.omnipilot_config) + " JOBID   (with the cluster env:)")
-    print(f"     eval \"$(omnipilot cluster env --state-dir {info.state_dir})\"")
+    print(
+        "\nTry: omnipilot explain --config " + str(info.omnipilot_config) + " JOBID   (with the cluster env:)"
+    )
+    print(f'     eval "$(omnipilot cluster env --state-dir {info.state_dir})"')
     if stop_after:
         cluster.down()
     return 0

@@ -57,5 +57,7 @@ def check_hook_settings(settings: Settings, directory: Path) -> list[str]:
     if not target.exists():
         return [f"{target} does not exist: run `omnipilot hook render --hook-dir {directory}`"]
     if target.read_text() != render_hook_settings(settings):
-        return [f"{target} differs from what the config renders: run `omnipilot hook render --hook-dir {directory}`"]
+        return [
+            f"{target} differs from what the config renders: run `omnipilot hook render --hook-dir {directory}`"
+        ]
     return []

@@ -44,6 +44,9 @@ local jok, cjson = pcall(require, "cjson")
 local json = jok and (cjson.new and cjson.new() or cjson) or nil
 local socket = zok and require("socket") or nil
 local breaker = { failures = 0, open_until = 0 }
+-- Jobs failed open since the last answered request: sent with the next one, so `omnipilot status`
+-- can count what the daemon itself never saw.
+local unreported = 0
 local counter = 0
 math.randomseed(math.floor((socket and socket.gettime() or os.time()) * 1000) % 2147483647)
 
@@ -90,7 +93,7 @@ local function build_request(job_desc, part_list, submit_uid)
   if script then script, truncated = truncate(script, CFG.max_script_bytes) end
   -- Never the job's environment: it may hold tokens and keys.
   local req = { v = 1, type = "advise", id = id, submit_uid = tonumber(submit_uid),
-    script = script, script_truncated = truncated }
+    script = script, script_truncated = truncated, fail_open_since_last = unreported }
   for _, k in ipairs(FIELDS) do -- sent as they are (NO_VAL sentinels too): the daemon normalises
     local v = field(job_desc, k)
     if type(v) == "string" or (type(v) == "number" and v == v and math.abs(v) ~= math.huge) then
@@ -158,6 +161,7 @@ local function failed()
 end
 
 local function fail(job_desc, reason)
+  unreported = unreported + 1
   slurm.log_info("%s", "omnipilot: daemon unavailable (" .. reason .. ")")
   local short, cut = truncate(reason, 60) -- the comment stays readable; the log has it all
   reason = cut and (short .. "...") or short
@@ -182,7 +186,7 @@ local function submit(job_desc, part_list, submit_uid)
     failed()
     return fail(job_desc, reason)
   end
-  breaker.failures, breaker.open_until = 0, 0
+  breaker.failures, breaker.open_until, unreported = 0, 0, 0
   if reply.action == "reject" then
     slurm.log_user("%s", str(reply.user_message) or "OmniPilot rejected this job")
     return tonumber(reply.code) or CFG.reject_code

@@ -49,9 +49,16 @@ def test_rendered_hook_settings_are_valid_lua_and_checked(tmp_path: Path) -> Non
     (tmp_path / "job_submit.lua").write_text("-- hook\n")
     write_hook_settings(s, tmp_path)
     assert check_hook_settings(s, tmp_path) == []
-    out = subprocess.run(["lua5.1", "-e", f"local t = dofile('{tmp_path / SETTINGS_FILE}'); "
-                          "print(t.socket, t.timeout_ms, tostring(t.fail_closed))"],
-                         capture_output=True, text=True)
+    out = subprocess.run(
+        [
+            "lua5.1",
+            "-e",
+            f"local t = dofile('{tmp_path / SETTINGS_FILE}'); "
+            "print(t.socket, t.timeout_ms, tostring(t.fail_closed))",
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert out.stdout.split() == [s.daemon.endpoint, "50", "false"]
     changed = s.model_copy(update={"hook": s.hook.model_copy(update={"timeout_ms": 80})})
     assert "differs" in check_hook_settings(changed, tmp_path)[0]

@@ -77,7 +77,9 @@ def test_cheapest_fit_prefers_unsaturated_then_cost_then_low_tp() -> None:
 
 def test_catalog_errors_name_file_entry_and_field(tmp_path) -> None:  # type: ignore[no-untyped-def]
     bad = tmp_path / "models.toml"
-    bad.write_text('[[model]]\nname = "x/y"\nfamily = "f"\nparams_b = -1\nlayers = 2\nheads = 2\nkv_heads = 2\n'
-                   'head_dim = 64\nmax_context = 1024\n')
+    bad.write_text(
+        '[[model]]\nname = "x/y"\nfamily = "f"\nparams_b = -1\nlayers = 2\nheads = 2\nkv_heads = 2\n'
+        "head_dim = 64\nmax_context = 1024\n"
+    )
     with pytest.raises(CatalogError, match=r"'x/y': field 'params_b'"):
         Catalog.load(models_path=bad)

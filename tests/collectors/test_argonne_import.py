@@ -10,7 +10,7 @@ from omnipilot.advisor.catalog import Catalog
 from omnipilot.collectors.importers import argonne
 
 HEAD = "Hardware,Num of Hardware,Framework,Model,Input Output Length,Batch Size,Latency,Throughput\n"
-QHEAD = "Hardware,Num of Hardware,Framework,Model,Input Output Length,Batch Size,kv_cache_dtype,latency,throughput\n"  # noqa: E501
+QHEAD = "Hardware,Num of Hardware,Framework,Model,Input Output Length,Batch Size,kv_cache_dtype,latency,throughput\n"
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +68,7 @@ def test_unquoted_comma_repaired_by_rule_or_quarantined(tmp_path: Path, catalog:
         "quant_all_results.csv",
         QHEAD
         + "Nvidia H100 GPU,1,vLLM,meta-llama/Meta-Llama-3-8B,128,1,Weight = fp8, KV Cache = fp8,1.0,256.0\n"
-        + 'Nvidia H100 GPU,1,vLLM,meta-llama/Meta-Llama-3-8B,128,2,"Weight = fp16, KV Cache = fp8",1.0,512.0\n'  # noqa: E501
+        + 'Nvidia H100 GPU,1,vLLM,meta-llama/Meta-Llama-3-8B,128,2,"Weight = fp16, KV Cache = fp8",1.0,512.0\n'
         + "Nvidia H100 GPU,1,vLLM,meta-llama/Meta-Llama-3-8B,128,4,fp8,extra,1.0,1024.0\n",
     )
     res = argonne.import_dir(tmp_path, catalog)
@@ -92,7 +92,7 @@ def test_overlapping_files_merge_into_one_row(tmp_path: Path, catalog: Catalog) 
     _write(
         tmp_path,
         "ttft_itl_results.csv",
-        "Hardware,Num of Hardware,Framework,Model,Input Length,Output Length,Batch Size,TTFT Latency,end_latency \n"  # noqa: E501
+        "Hardware,Num of Hardware,Framework,Model,Input Length,Output Length,Batch Size,TTFT Latency,end_latency \n"
         "Nvidia A100 GPU,1,vLLM,meta-llama/Meta-Llama-3-8B,1024,1,16,1.03,25.05\n",
     )
     _write(

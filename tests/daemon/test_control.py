@@ -49,10 +49,16 @@ def test_unprivileged_user_cannot_even_connect(tmp_path: Path) -> None:
     tmp_path.chmod(0o755)
     path = tmp_path / "ctl.sock"
     srv = _server(path, allowed_uids("root"))
-    code = f"from omnipilot.daemon.control import control_call; control_call({str(path)!r}, {{'cmd': 'status'}})"
+    code = (
+        f"from omnipilot.daemon.control import control_call; control_call({str(path)!r}, {{'cmd': 'status'}})"
+    )
     try:
-        res = subprocess.run(["runuser", "-u", "nobody", "--", sys.executable, "-c", code],
-                             capture_output=True, text=True, timeout=30)
+        res = subprocess.run(
+            ["runuser", "-u", "nobody", "--", sys.executable, "-c", code],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
         assert res.returncode != 0 and "ermission denied" in res.stderr
     finally:
         srv.stop()

@@ -61,8 +61,9 @@ def test_answers_and_logs_after_reply(server: tuple[str, list[dict[str, Any]]]) 
         (json.dumps({"v": 1, "id": "b2", "name": "boom"}).encode(), "internal error"),
     ],
 )
-def test_bad_input_gets_error_reply_and_server_lives(server: tuple[str, list[dict[str, Any]]], body: bytes,
-                                                     err: str) -> None:
+def test_bad_input_gets_error_reply_and_server_lives(
+    server: tuple[str, list[dict[str, Any]]], body: bytes, err: str
+) -> None:
     endpoint, _ = server
     r = _ask(endpoint, body)
     assert r["status"] == "error" and err in r["error"]

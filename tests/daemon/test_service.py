@@ -21,8 +21,12 @@ vllm serve Qwen/Qwen2.5-7B-Instruct --tensor-parallel-size 2 --max-model-len 819
 
 def snapshot() -> Snapshot:
     kinds = {"a100": 4, "h100": 8, "h200": 8}
-    nodes = {f"{k}-1": NodeState(name=f"{k}-1", partitions=[k, "gpu"], gres_type=k, gpus_total=n, gpus_used=0,
-                                 states=["IDLE"]) for k, n in kinds.items()}
+    nodes = {
+        f"{k}-1": NodeState(
+            name=f"{k}-1", partitions=[k, "gpu"], gres_type=k, gpus_total=n, gpus_used=0, states=["IDLE"]
+        )
+        for k, n in kinds.items()
+    }
     parts = {k: PartitionState(name=k, nodes=[f"{k}-1"], max_time_min=2880) for k in kinds}
     parts["gpu"] = PartitionState(name="gpu", nodes=list(nodes), max_time_min=2880)
     return Snapshot(taken_at=time.time(), nodes=nodes, partitions=parts)
@@ -40,8 +44,14 @@ def service(tmp_path: Path) -> AdviceService:
 
 
 def req(script: str, **kw: object) -> AdviseRequest:
-    base: dict[str, object] = {"v": 1, "id": "r1", "script": script, "partition": "a100",
-                               "tres_per_node": "gres:gpu:a100:2", "part_list": ["a100", "h100", "h200", "gpu"]}
+    base: dict[str, object] = {
+        "v": 1,
+        "id": "r1",
+        "script": script,
+        "partition": "a100",
+        "tres_per_node": "gres:gpu:a100:2",
+        "part_list": ["a100", "h100", "h200", "gpu"],
+    }
     return AdviseRequest.model_validate({**base, **kw})
 
 
@@ -66,7 +76,9 @@ def test_off_and_observe_change_nothing_and_say_nothing(service: AdviceService) 
 def test_enforce_rewrites_within_the_users_partitions(service: AdviceService) -> None:
     service.modes.set("enforce")
     service.settings.enforce.allow_low_confidence = True
-    reply, _ = service.answer(req(QWEN, part_list=["h200"], partition="h200", tres_per_node="gres:gpu:h200:2"))
+    reply, _ = service.answer(
+        req(QWEN, part_list=["h200"], partition="h200", tres_per_node="gres:gpu:h200:2")
+    )
     assert reply.action == "enforce", reply.user_message
     assert reply.set["partition"] == "h200" and reply.set["gres"].startswith("gpu:h200:")
     assert reply.env["OMNIPILOT_TP"] == reply.set["gres"].rsplit(":", 1)[1]
@@ -94,15 +106,22 @@ def test_enforce_scope_outside_partition_list_suggests(service: AdviceService) -
         ("#!/bin/bash\n#SBATCH --gres=gpu:1\npython train.py\n", "not_serving", "none", None),
         ("#!/bin/bash\n#OMNIPILOT off\nvllm serve Qwen/Qwen2.5-7B-Instruct\n", "opted_out", "none", None),
         ("#!/bin/bash\nvllm serve my-lab/private-13b\n", "unknown_model", "suggest", "not in the catalog"),
-        ("#!/bin/bash\n#OMNIPILOT concurrency=lots\nvllm serve Qwen/Qwen2.5-7B-Instruct\n", "tag_error", "suggest",
-         "concurrency"),
+        (
+            "#!/bin/bash\n#OMNIPILOT concurrency=lots\nvllm serve Qwen/Qwen2.5-7B-Instruct\n",
+            "tag_error",
+            "suggest",
+            "concurrency",
+        ),
     ],
 )
-def test_refusals_leave_the_job_alone(service: AdviceService, script: str, outcome: str, action: str,
-                                      text: str | None) -> None:
+def test_refusals_leave_the_job_alone(
+    service: AdviceService, script: str, outcome: str, action: str, text: str | None
+) -> None:
     service.modes.set("enforce")
     reply, record = service.answer(req(script))
-    assert record["outcome"] == outcome and reply.action == action and reply.set == {} and reply.script is None
+    assert (
+        record["outcome"] == outcome and reply.action == action and reply.set == {} and reply.script is None
+    )
     if text:
         assert text in (reply.user_message or "")
 
@@ -114,8 +133,10 @@ def test_unknown_model_sized_by_params_tag_gets_advice(service: AdviceService) -
 
 
 def test_a_model_that_fits_nowhere_names_the_smallest_arm_elsewhere(service: AdviceService) -> None:
-    script = ("#!/bin/bash\n#OMNIPILOT gpu=a100\n"
-              "vllm serve deepseek-ai/DeepSeek-R1-Distill-Llama-70B -tp 4 --max-model-len 131072\n")
+    script = (
+        "#!/bin/bash\n#OMNIPILOT gpu=a100\n"
+        "vllm serve deepseek-ai/DeepSeek-R1-Distill-Llama-70B -tp 4 --max-model-len 131072\n"
+    )
     reply, record = service.answer(req(script, tres_per_node="gres:gpu:a100:4"))
     assert record["outcome"] == "no_fit" and reply.set == {}
     assert "does not fit" in (reply.user_message or "") and "elsewhere" in (reply.user_message or "")

@@ -59,20 +59,40 @@ class Cluster:
         path.write_text(script)
         t0 = time.perf_counter()
         res = subprocess.run(
-            ["sbatch", "--parsable", "-D", str(self.workdir), "-o", f"{self.workdir}/%j.out", *args, str(path)],
-            capture_output=True, text=True, env=self.env, timeout=60,
+            [
+                "sbatch",
+                "--parsable",
+                "-D",
+                str(self.workdir),
+                "-o",
+                f"{self.workdir}/%j.out",
+                *args,
+                str(path),
+            ],
+            capture_output=True,
+            text=True,
+            env=self.env,
+            timeout=60,
         )
         wall = (time.perf_counter() - t0) * 1000
         jobid = res.stdout.strip().split(";")[0] if res.returncode == 0 else None
         return Submitted(res.returncode, res.stdout, res.stderr, jobid, wall)
 
     def job(self, jobid: str) -> dict[str, str]:
-        out = subprocess.run(["scontrol", "show", "job", jobid, "-o"], capture_output=True, text=True,
-                             env=self.env).stdout
-        fields = {m.group(1): m.group(2) for m in re.finditer(r"([A-Z][A-Za-z:]*)=(.*?)(?= [A-Z][A-Za-z:]*=|$)", out.strip())}
+        out = subprocess.run(
+            ["scontrol", "show", "job", jobid, "-o"], capture_output=True, text=True, env=self.env
+        ).stdout
+        fields = {
+            m.group(1): m.group(2)
+            for m in re.finditer(r"([A-Z][A-Za-z:]*)=(.*?)(?= [A-Z][A-Za-z:]*=|$)", out.strip())
+        }
         # the comment holds "key=value" text itself: read it on its own
-        fields["Comment"] = subprocess.run(["squeue", "-h", "-t", "all", "-j", jobid, "-o", "%k"], capture_output=True,
-                                           text=True, env=self.env).stdout.strip()
+        fields["Comment"] = subprocess.run(
+            ["squeue", "-h", "-t", "all", "-j", jobid, "-o", "%k"],
+            capture_output=True,
+            text=True,
+            env=self.env,
+        ).stdout.strip()
         if fields["Comment"] == "(null)":
             fields["Comment"] = ""
         return fields
@@ -81,7 +101,14 @@ class Cluster:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             j = self.job(jobid)
-            if j.get("JobState") in ("COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL", "OUT_OF_MEMORY"):
+            if j.get("JobState") in (
+                "COMPLETED",
+                "FAILED",
+                "CANCELLED",
+                "TIMEOUT",
+                "NODE_FAIL",
+                "OUT_OF_MEMORY",
+            ):
                 return j
             time.sleep(0.5)
         raise AssertionError(f"job {jobid} did not finish in {timeout_s}s: {self.job(jobid)}")
@@ -111,8 +138,12 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     # Behaviour, not speed, is tested here: a roomy hook timeout keeps the tests stable on a loaded
     # 2-core machine (latency is measured by benchmarks/submit_latency.py with the shipped 50 ms).
     settings = load_settings(info.omnipilot_config)
-    write_hook_settings(settings.model_copy(update={"hook": settings.hook.model_copy(
-        update={"timeout_ms": HOOK_TIMEOUT_MS})}), info.slurm_conf.parent)
+    write_hook_settings(
+        settings.model_copy(
+            update={"hook": settings.hook.model_copy(update={"timeout_ms": HOOK_TIMEOUT_MS})}
+        ),
+        info.slurm_conf.parent,
+    )
     workdir = state / "jobs"
     workdir.mkdir()
     try:

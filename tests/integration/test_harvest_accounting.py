@@ -92,7 +92,7 @@ def test_jobs_run_are_harvested_once_with_rates_per_configuration(
             _sbatch(env, jobs, "echo served", f"--gres={gres}", "--comment=vllm stand-in; omnipilot[tok1] suggest")
         for _ in range(bad):
             _sbatch(env, jobs, "exit 3", f"--gres={gres}")
-    long = _sbatch(env, jobs, "sleep 120", "--gres=gpu:h200:4", "-J", "vllm-serve")
+    long = _sbatch(env, jobs, "sleep 120", "--gres=gpu:h200:4", "--comment=vllm serve")
     held = _sbatch(env, jobs, "echo never", "--gres=gpu:h100:1", "--hold")
     _wait(lambda: _squeue_states(env).get(long) == "RUNNING", 60, "the long job to run")
     subprocess.run(["scancel", long, held], env=env, check=True)
@@ -120,7 +120,9 @@ def test_jobs_run_are_harvested_once_with_rates_per_configuration(
     shares = demand_shares(rows)
     with_gpus = sum(1 for r in rows if r.gpus > 0)  # a job cancelled while pending may show no GPU request
     assert with_gpus >= n_jobs - 1 and shares[("H100-80GB", 2)] == pytest.approx(4 / with_gpus)
-    print(run_sacct_debug := __import__("omnipilot.collectors.harvest", fromlist=["x"]).run_sacct(since, None, info.env()))
+    from omnipilot.collectors.harvest import parse_sacct as _ps
+    from omnipilot.collectors.harvest import run_sacct as _rs
+    print([(r["JobIDRaw"], r["JobName"]) for r in _ps(_rs(since, None, info.env()))])
     tagged = sum(ok for ok, _ in ran.values())  # the jobs submitted with an OmniPilot token in the comment
     assert sum(1 for r in rows if r.job_token == "tok1") == tagged and sum(r.serving for r in rows) == tagged + 1
 

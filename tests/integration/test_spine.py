@@ -71,7 +71,7 @@ def test_enforce_rewrites_gres_and_job_sees_the_arm(cluster: Cluster) -> None:
     assert job["NodeList"].startswith(kind)
     out = cluster.output(sub.jobid or "")
     assert f"OMNIPILOT_TP={choice['tp']}" in out
-    assert f"SLURM_GPUS_ON_NODE={choice['tp']}" in out or f"CUDA_VISIBLE_DEVICES=" in out
+    assert f"SLURM_GPUS_ON_NODE={choice['tp']}" in out or "CUDA_VISIBLE_DEVICES=" in out
     assert f"--tensor-parallel-size {choice['tp']}" in out  # the vllm flags were rewritten to match
 
 
@@ -98,7 +98,9 @@ def test_untagged_job_costs_no_round_trip(cluster: Cluster) -> None:
 def test_malformed_tag_is_reported_and_job_untouched(cluster: Cluster) -> None:
     cluster.set_mode("enforce")
     try:
-        sub = cluster.submit(QWEN_A100.replace("#SBATCH --time", "#OMNIPILOT concurrency=lots\n#SBATCH --time"), "--hold")
+        sub = cluster.submit(
+            QWEN_A100.replace("#SBATCH --time", "#OMNIPILOT concurrency=lots\n#SBATCH --time"), "--hold"
+        )
     finally:
         cluster.set_mode("suggest")
     assert sub.rc == 0
@@ -126,7 +128,9 @@ vllm serve deepseek-ai/DeepSeek-R1-Distill-Llama-70B --tensor-parallel-size 4 --
 
 def test_unknown_model_gets_how_to_tag(cluster: Cluster) -> None:
     cluster.set_mode("suggest")
-    sub = cluster.submit("#!/bin/bash\n#SBATCH --gres=gpu:h100:1 -p h100\nvllm serve my-lab/secret-model-13b\n", "--hold")
+    sub = cluster.submit(
+        "#!/bin/bash\n#SBATCH --gres=gpu:h100:1 -p h100\nvllm serve my-lab/secret-model-13b\n", "--hold"
+    )
     assert sub.rc == 0
     assert "not in the catalog" in sub.stderr and "OMNIPILOT" in sub.stderr
     assert "h100:1" in _tres(cluster.job(sub.jobid or ""))
@@ -154,6 +158,10 @@ def test_daemon_down_fails_open_within_timeout(cluster: Cluster) -> None:
     job = cluster.job(sub.jobid or "")
     assert "omnipilot: unavailable" in job["Comment"]
     assert "a100:2" in _tres(job)
+    # the next answered request tells the restarted daemon how many jobs went through unadvised
+    assert cluster.submit(QWEN_A100, "--hold").rc == 0
+    status = cluster.control("status")
+    assert status["hook_failures_reported"] >= 1  # type: ignore[operator]
     # refused connect: the hook must add at most a few ms to a plain submission (generous bound for CI)
     assert sub.wall_ms < plain.wall_ms + 500, (sub.wall_ms, plain.wall_ms)
 
@@ -250,4 +258,3 @@ def _record_of(cluster: Cluster, comment: str) -> dict[str, object]:
                 return rec
         time.sleep(0.1)
     raise AssertionError(f"no decision record for {token.group(1)}")
-
