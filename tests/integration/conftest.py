@@ -121,6 +121,14 @@ class Cluster:
         return path.read_text().splitlines() if path.exists() else []
 
 
+def apply_test_hook_settings(info: ClusterInfo) -> None:
+    """Behaviour, not speed, is tested here: a roomy hook timeout keeps the tests stable on a loaded
+    2-core machine (latency is measured by benchmarks/submit_latency.py with the shipped 50 ms)."""
+    settings = load_settings(info.omnipilot_config)
+    hook = settings.hook.model_copy(update={"timeout_ms": HOOK_TIMEOUT_MS})
+    write_hook_settings(settings.model_copy(update={"hook": hook}), info.slurm_conf.parent)
+
+
 @pytest.fixture(scope="session")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     reason = _missing_prereq()
@@ -135,15 +143,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
             print(f"--- {log}\n{log.read_text()[-3000:]}")
         mc.down()
         raise
-    # Behaviour, not speed, is tested here: a roomy hook timeout keeps the tests stable on a loaded
-    # 2-core machine (latency is measured by benchmarks/submit_latency.py with the shipped 50 ms).
-    settings = load_settings(info.omnipilot_config)
-    write_hook_settings(
-        settings.model_copy(
-            update={"hook": settings.hook.model_copy(update={"timeout_ms": HOOK_TIMEOUT_MS})}
-        ),
-        info.slurm_conf.parent,
-    )
+    apply_test_hook_settings(info)
     workdir = state / "jobs"
     workdir.mkdir()
     try:

@@ -16,7 +16,7 @@ import zmq
 from omnipilot.config import load_settings
 from omnipilot.slurm.hooksettings import write_hook_settings
 
-from .conftest import HOOK_TIMEOUT_MS, Cluster
+from .conftest import HOOK_TIMEOUT_MS, Cluster, apply_test_hook_settings
 
 pytestmark = pytest.mark.slurm
 
@@ -258,3 +258,46 @@ def _record_of(cluster: Cluster, comment: str) -> dict[str, object]:
                 return rec
         time.sleep(0.1)
     raise AssertionError(f"no decision record for {token.group(1)}")
+
+
+def test_kill_switch_skips_the_daemon_entirely(cluster: Cluster) -> None:
+    switch = cluster.info.slurm_conf.parent / "omnipilot.disabled"  # hook.kill_switch of this cluster
+    before = len(cluster.decisions())
+    switch.touch()
+    try:
+        sub = cluster.submit(QWEN_A100, "--hold")
+    finally:
+        switch.unlink()
+    time.sleep(0.3)
+    assert sub.rc == 0 and "omnipilot" not in sub.stderr
+    assert "omnipilot" not in cluster.job(sub.jobid or "")["Comment"]
+    assert len(cluster.decisions()) == before
+
+
+def test_explain_and_status_commands(cluster: Cluster) -> None:
+    import subprocess
+    import sys
+
+    cluster.set_mode("suggest")
+    sub = cluster.submit(QWEN_A100, "--hold")
+    assert sub.rc == 0
+    time.sleep(0.3)
+    cmd = [sys.executable, "-m", "omnipilot.cli"]
+    cfg = ["--config", str(cluster.info.omnipilot_config)]
+    out = subprocess.run([*cmd, "explain", *cfg, sub.jobid or ""], capture_output=True, text=True, env=cluster.env)
+    assert out.returncode == 0, out.stderr
+    assert "ranking" in out.stdout and "Qwen/Qwen2.5-7B" in out.stdout
+    status = subprocess.run([*cmd, "status", *cfg, "--json"], capture_output=True, text=True, env=cluster.env)
+    st = json.loads(status.stdout)
+    assert st["up"] and st["mode"] == "suggest" and st["counts"].get("advised", 0) >= 1
+    missing = subprocess.run([*cmd, "explain", *cfg, "--token", "nosuchtk"], capture_output=True, text=True,
+                             env=cluster.env)
+    assert missing.returncode == 1 and "not in" in missing.stderr
+
+
+def test_cluster_up_twice_is_harmless(cluster: Cluster) -> None:
+    before = dict(cluster.mc.info().pids)  # type: ignore[union-attr]
+    info = cluster.mc.up()
+    apply_test_hook_settings(info)  # up() renders the shipped hook settings again
+    assert info.pids == before
+    assert cluster.mc.status()["up"] is True
