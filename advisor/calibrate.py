@@ -18,9 +18,9 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel
 
-from omnipilot.advisor.arms import Arm, Workload
-from omnipilot.advisor.catalog import Catalog, ModelSpec
-from omnipilot.advisor.decide import Intent, Interval, Prediction, Scorer, decide
+from omnipilot.advisor.catalog import Catalog
+from omnipilot.advisor.decide import Intent, Scorer, decide
+from omnipilot.advisor.workload import resolve_workload
 from omnipilot.config import AnchorEntry, Settings
 
 DEFAULT_KINDS: tuple[str, ...] = ("A100-40GB", "H100-80GB", "H200-141GB")  # the paper's cluster
@@ -40,41 +40,6 @@ def anchor_label(a: AnchorEntry) -> str:
     return f"{a.model} -> {a.gpu} x{a.tp}" + (f" {a.precision}" if a.precision else "")
 
 
-def model_scorer(model: Any) -> Scorer:
-    """Adapts a loaded CostModel to decide()'s scorer, memoised per (model, workload, arms)."""
-    from omnipilot.advisor.costmodel import ArmQuery
-
-    memo: dict[tuple[object, ...], list[Prediction]] = {}
-
-    def score(spec: ModelSpec, work: Workload, arms: Sequence[Arm]) -> list[Prediction]:
-        key = (spec.name, work, tuple((a.gpu, a.tp, a.precision) for a in arms))
-        if key not in memo:
-            queries = [
-                ArmQuery(
-                    model=spec.name,
-                    gpu=a.gpu,
-                    tp=a.tp,
-                    precision=a.precision,
-                    concurrency=work.concurrency,
-                    context=work.context,
-                    prompt_len=work.prompt_len,
-                    output_len=work.output_len,
-                )
-                for a in arms
-            ]
-            memo[key] = [
-                Prediction(
-                    targets={k: Interval(q10=v.q10, q50=v.q50, q90=v.q90) for k, v in p.targets.items()},
-                    confidence=p.confidence,
-                    reasons=p.reasons,
-                )
-                for p in model.predict(queries, targets=["tokens_per_s"])
-            ]
-        return memo[key]
-
-    return score
-
-
 def _intent(a: AnchorEntry, settings: Settings, catalog: Catalog) -> Intent:
     spec = catalog.model(a.model)
     if spec is None:
@@ -84,14 +49,7 @@ def _intent(a: AnchorEntry, settings: Settings, catalog: Catalog) -> Intent:
     if catalog.gpu(a.gpu) is None:
         raise CalibrationError(f"anchor {anchor_label(a)}: GPU kind {a.gpu!r} is not in etc/gpus.toml")
     d = settings.defaults
-    context = a.context or min(d.context_cap, spec.max_context)
-    output = max(int(context * d.output_frac), 1)
-    work = Workload(
-        concurrency=a.concurrency or d.concurrency,
-        context=context,
-        prompt_len=context - output,
-        output_len=output,
-    )
+    work = resolve_workload(spec, d, concurrency=a.concurrency, context=a.context)
     return Intent(model_name=spec.name, model=spec, workload=work, runtime_h=d.time_limit_min / 60.0)
 
 

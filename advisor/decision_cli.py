@@ -142,8 +142,9 @@ def parse_anchor(text: str) -> AnchorEntry:
 
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
-    from omnipilot.advisor.calibrate import CalibrationError, calibrate, model_scorer
+    from omnipilot.advisor.calibrate import CalibrationError, calibrate
     from omnipilot.advisor.costmodel import BUNDLED_DIR, CostModel, ModelLoadError
+    from omnipilot.advisor.workload import cost_model_scorer
 
     try:
         settings = _settings(args.config)
@@ -151,7 +152,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         catalog = Catalog.load()
         model_dir = args.model_dir or (Path(settings.model.path) if settings.model.path else BUNDLED_DIR)
         model = CostModel.load(model_dir, catalog)
-        report = calibrate(anchors, settings, catalog, model_scorer(model), kinds=args.kinds.split(","))
+        report = calibrate(anchors, settings, catalog, cost_model_scorer(model, ["tokens_per_s"]), kinds=args.kinds.split(","))
     except (ConfigError, CalibrationError, ModelLoadError, ValueError) as exc:
         print(f"omnipilot calibrate: {exc}", file=sys.stderr)
         return 2

@@ -18,7 +18,7 @@ from typing import Any
 import structlog
 from pydantic import ValidationError
 
-from omnipilot.advisor.advise import AdviseRequest, advise, site_defaults
+from omnipilot.advisor.advise import AdviseRequest, advise, site_settings
 from omnipilot.advisor.costmodel import BUNDLED_DIR, CostModel, ModelLoadError, save, train
 from omnipilot.advisor.features import RooflineMode
 from omnipilot.advisor.training import TrainConfig
@@ -166,7 +166,7 @@ def cmd_advise(args: argparse.Namespace) -> int:
     model = _load_model(args.cost_model)
     if model is None:
         return 2
-    defaults = site_defaults()
+    defaults = site_settings()
     if args.batch:
         return _advise_batch(model, args.batch, defaults)
     if not args.model:

@@ -208,7 +208,10 @@ def _serve_window(proc: subprocess.Popen[bytes], sig: _Signals, sa: ServeArgs, o
         notes.append("STAND-IN server (omnipilot.collectors.standin_server), not vLLM: not a measurement")
     if not power.available:
         notes.append(power.reason)
-    first, last = (scrapes[0], scrapes[-1]) if scrapes else (Scrape(t=ready_at), Scrape(t=ready_at))
+    # vLLM's counters start at zero when the server starts, so the window is counted from readiness,
+    # not from the first scrape (requests sent before that scrape still belong to the window)
+    first = Scrape(t=ready_at)
+    last = scrapes[-1] if scrapes else first
     targets = targets_from(first, last, power, ready_at - launched)
     kv = [x.kv_usage for x in scrapes if x.kv_usage is not None]
     targets.kv_cache_peak_frac = min(max(kv), 1.0) if kv else None  # the peak of every scrape, not two

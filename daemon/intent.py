@@ -7,14 +7,15 @@ the advice can print it.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel
 
-from omnipilot.advisor.arms import Workload
 from omnipilot.advisor.catalog import Catalog, ModelSpec
 from omnipilot.advisor.decide import Asked, Intent
+from omnipilot.advisor.workload import resolve_workload
 from omnipilot.config import Settings
+from omnipilot.daemon.jobscript import ParsedJob
 from omnipilot.daemon.protocol import AdviseRequest
 from omnipilot.daemon.state import Snapshot, parse_gres
 
@@ -30,14 +31,12 @@ class Refusal(BaseModel):
 _TAG_SOURCES = ("script_tag", "comment_tag")
 
 
-def _valued(parsed: Any, attr: str, default: Any, default_source: str) -> tuple[Any, str]:
-    value = getattr(parsed, attr)
-    if value is None:
-        return default, default_source
+def _source(parsed: ParsedJob, attr: str, default_source: str) -> str:
+    """Where a workload value came from, in words, for the advice."""
+    if getattr(parsed, attr) is None:
+        return default_source
     src = parsed.sources.get(attr, "")
-    return value, {"script_tag": "#OMNIPILOT tag", "comment_tag": "comment tag"}.get(
-        src, src.replace("_", " ")
-    )
+    return {"script_tag": "#OMNIPILOT tag", "comment_tag": "comment tag"}.get(src, src.replace("_", " "))
 
 
 def estimated_model(name: str, params_b: float, family: str | None) -> ModelSpec:
@@ -63,7 +62,7 @@ def estimated_model(name: str, params_b: float, family: str | None) -> ModelSpec
     )
 
 
-def resolve_model(parsed: Any) -> tuple[str | None, ModelSpec | None, str]:
+def resolve_model(parsed: ParsedJob) -> tuple[str | None, ModelSpec | None, str]:
     if parsed.model_spec is not None:
         return str(parsed.model or parsed.model_name), parsed.model_spec, ""
     if parsed.params_b and parsed.sources.get("params_b") in _TAG_SOURCES:
@@ -76,7 +75,7 @@ def resolve_model(parsed: Any) -> tuple[str | None, ModelSpec | None, str]:
     return parsed.model, None, ""
 
 
-def asked_arm(req: AdviseRequest, parsed: Any, catalog: Catalog, snap: Snapshot) -> Asked:
+def asked_arm(req: AdviseRequest, parsed: ParsedJob, catalog: Catalog, snap: Snapshot) -> Asked:
     gres_type, per_node = parse_gres(req.tres_per_node or req.gres)
     job_type, per_job = parse_gres(req.tres_per_job)
     gres_type = gres_type or job_type or parsed.sbatch.gpu_type
@@ -97,7 +96,7 @@ def asked_arm(req: AdviseRequest, parsed: Any, catalog: Catalog, snap: Snapshot)
 
 
 def build_intent(
-    req: AdviseRequest, parsed: Any, settings: Settings, catalog: Catalog, snap: Snapshot
+    req: AdviseRequest, parsed: ParsedJob, settings: Settings, catalog: Catalog, snap: Snapshot
 ) -> Intent | Refusal:
     if parsed.opted_out:
         return Refusal(outcome="opted_out")
@@ -135,7 +134,7 @@ def build_intent(
 
 def _intent(
     req: AdviseRequest,
-    parsed: Any,
+    parsed: ParsedJob,
     settings: Settings,
     catalog: Catalog,
     snap: Snapshot,
@@ -143,15 +142,14 @@ def _intent(
     spec: ModelSpec,
     note: str,
 ) -> Intent:
-    d = settings.defaults
-    conc, conc_src = _valued(parsed, "concurrency", d.concurrency, "site default")
-    ctx, ctx_src = _valued(parsed, "context", min(spec.max_context, d.context_cap), "default")
-    out_len, out_src = _valued(parsed, "output_len", max(int(ctx * d.output_frac), 1), "share of context")
-    prompt, _ = _valued(parsed, "prompt_len", max(int(ctx * d.prompt_frac), 1), "share of context")
+    work = resolve_workload(
+        spec, settings.defaults, concurrency=parsed.concurrency, context=parsed.context,
+        prompt_len=parsed.prompt_len, output_len=parsed.output_len,
+    )  # fmt: skip
     assumed = {
-        "concurrency": f"{conc} ({conc_src})",
-        "context": f"{ctx} ({ctx_src})",
-        "prompt/output": f"{prompt}/{out_len} ({out_src})",
+        "concurrency": f"{work.concurrency} ({_source(parsed, 'concurrency', 'site default')})",
+        "context": f"{work.context} ({_source(parsed, 'context', 'default')})",
+        "prompt/output": f"{work.prompt_len}/{work.output_len} ({_source(parsed, 'output_len', 'share of context')})",
     }
     if note:
         assumed["architecture"] = note
@@ -165,13 +163,11 @@ def _intent(
         own_checkpoint=name
         if (parsed.precision in (None, "bf16") and parsed.model_spec is not None)
         else None,
-        workload=Workload(
-            concurrency=int(conc), context=int(ctx), prompt_len=int(prompt), output_len=int(out_len)
-        ),
+        workload=work,
         assumed=assumed,
         asked=asked_arm(req, parsed, catalog, snap),
         part_list=req.part_list,
         gpu_filter=pinned,
         slo_ttft_ms=parsed.slo_ttft_ms,
-        runtime_h=(limit or d.time_limit_min) / 60.0,
+        runtime_h=(limit or settings.defaults.time_limit_min) / 60.0,
     )

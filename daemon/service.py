@@ -17,7 +17,7 @@ from omnipilot.advisor.utility import FRESHNESS_WEIGHT, QueueState
 from omnipilot.config import Settings
 from omnipilot.daemon.decisionlog import LAZY_KEY
 from omnipilot.daemon.intent import Refusal, build_intent
-from omnipilot.daemon.jobscript import parse_job
+from omnipilot.daemon.jobscript import ParsedJob, parse_job
 from omnipilot.daemon.modes import ModeStore
 from omnipilot.daemon.protocol import AdviseReply, AdviseRequest
 from omnipilot.daemon.reply import (
@@ -213,7 +213,7 @@ class AdviceService:
         return info_reply(req, token, text, "omnipilot: " + text + ". Job left unchanged.")
 
     def _enforce_plan(
-        self, req: AdviseRequest, intent: Intent, decision: Decision, parsed: Any
+        self, req: AdviseRequest, intent: Intent, decision: Decision, parsed: ParsedJob
     ) -> tuple[EnforcePlan | None, str | None]:
         from omnipilot.daemon.rewrite import rewrite_vllm
 

@@ -115,7 +115,7 @@ def test_a_stale_reading_is_labeled_stale(live: tuple[ClusterInfo, dict[str, str
     snap = cache.refresh()
     now = time.time()
     assert snap.freshness(30, 300, now) == "fresh" and snap.metric_freshness("nodes", now=now) == "fresh"
-    cache._read = CliBackend({"SLURM_CONF": "/nonexistent/slurm.conf"}).read  # Slurm unreachable from now on
+    cache._read = CliBackend({"SLURM_CONF": "/nonexistent/slurm.conf"}, timeout_s=2).read  # Slurm unreachable
     failed = cache.refresh()
     assert failed.error and failed.nodes == snap.nodes  # the last reading is kept, with its age
     later = now + 400
