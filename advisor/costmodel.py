@@ -35,7 +35,7 @@ from omnipilot.advisor.artifact import (
 from omnipilot.advisor.catalog import Catalog
 from omnipilot.advisor.conformal import apply_offset
 from omnipilot.advisor.envelope import Confidence, worst
-from omnipilot.advisor.features import FeatureSpec, Featurizer, RooflineMode
+from omnipilot.advisor.features import AXIS_COLUMNS, FeatureSpec, Featurizer, RooflineMode
 from omnipilot.advisor.quantile import QuantileModel, rearrange
 from omnipilot.advisor.training import Base, TrainConfig, data_hash, fit_all, select_training_rows
 from omnipilot.collectors.rows import LoadRegime
@@ -180,23 +180,7 @@ class CostModel:
         )
 
     def _columns(self, queries: Sequence[ArmQuery]) -> tuple[dict[str, list[Any]], list[list[str]]]:
-        keys = (
-            "model",
-            "family",
-            "params_b",
-            "active_params_b",
-            "gpu",
-            "tp",
-            "precision",
-            "kv_cache_dtype",
-            "engine",
-            "load_regime",
-            "context_len",
-            "prompt_len",
-            "output_len",
-            "concurrency",
-            "engine_version",
-        )
+        keys = AXIS_COLUMNS
         cols: dict[str, list[Any]] = {k: [] for k in keys}
         pre: list[list[str]] = []
         versions = self.manifest.train_config.get("engine_versions", {})

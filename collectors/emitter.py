@@ -94,7 +94,8 @@ def _gpu_kind(opts: RecordOptions, nvml: NvmlSampler) -> tuple[str, float | None
     names = [opts.gpu, os.environ.get("OMNIPILOT_GPU")]
     if nvml.available and nvml.handles:
         try:
-            raw = nvml.nv.nvmlDeviceGetName(nvml.handles[0])
+            nv: Any = nvml.nv
+            raw = nv.nvmlDeviceGetName(nvml.handles[0])
             names.append(raw.decode() if isinstance(raw, bytes) else str(raw))
         except Exception:
             pass
@@ -113,8 +114,11 @@ def targets_from(first: Scrape, last: Scrape, power: NvmlSummary, cold_start_s: 
     return Targets(
         cold_start_s=round(cold_start_s, 3),
         tokens_per_s=round(tokens / span, 3) if span > 0 and tokens > 0 else None,
-        output_tokens_per_s=(round((last.generation_tokens - first.generation_tokens) / span, 3)
-                             if span > 0 and last.generation_tokens > first.generation_tokens else None),
+        output_tokens_per_s=(
+            round((last.generation_tokens - first.generation_tokens) / span, 3)
+            if span > 0 and last.generation_tokens > first.generation_tokens
+            else None
+        ),
         requests_per_s=round(requests / span, 4) if span > 0 and requests > 0 else None,
         ttft_p50_s=bucket_quantile(first.ttft_buckets, last.ttft_buckets, 0.5),
         ttft_p90_s=bucket_quantile(first.ttft_buckets, last.ttft_buckets, 0.9),
@@ -125,25 +129,43 @@ def targets_from(first: Scrape, last: Scrape, power: NvmlSummary, cold_start_s: 
     )
 
 
-def _row(kind: str, sa: ServeArgs, opts: RecordOptions, gpu: tuple[str, float | None], notes: list[str],
-         **extra: Any) -> HistoryRow:
+def _row(
+    kind: str,
+    sa: ServeArgs,
+    opts: RecordOptions,
+    gpu: tuple[str, float | None],
+    notes: list[str],
+    **extra: Any,
+) -> HistoryRow:
     from omnipilot.advisor.catalog import Catalog
 
     cat = Catalog.load()
     spec = cat.model(sa.model) if sa.model else None
-    precision = _QUANT.get((sa.quantization or "").lower()) or (cat.precision_of_checkpoint(sa.model or "") or "bf16")
+    precision = _QUANT.get((sa.quantization or "").lower()) or (
+        cat.precision_of_checkpoint(sa.model or "") or "bf16"
+    )
     driven = opts.drive_load > 0
     return HistoryRow(
-        kind=kind,  # type: ignore[arg-type]
-        model=spec.name if spec else (sa.model or "unknown"), checkpoint=sa.model, family=spec.family if spec else None,
-        params_b=spec.params_b if spec else None, gpu=gpu[0], gpu_memory_gb=gpu[1], tp=sa.tp,
-        precision=precision, kv_cache_dtype=sa.kv_cache_dtype, engine="vllm",  # type: ignore[arg-type]
-        load_regime="burst" if driven else "observed", context_len=sa.max_model_len,
-        prompt_len=opts.prompt_len if driven else None, output_len=opts.output_len if driven else None,
+        kind=kind,
+        model=spec.name if spec else (sa.model or "unknown"),
+        checkpoint=sa.model,
+        family=spec.family if spec else None,
+        params_b=spec.params_b if spec else None,
+        gpu=gpu[0],
+        gpu_memory_gb=gpu[1],
+        tp=sa.tp,
+        precision=precision,
+        kv_cache_dtype=sa.kv_cache_dtype,
+        engine="vllm",
+        load_regime="burst" if driven else "observed",
+        context_len=sa.max_model_len,
+        prompt_len=opts.prompt_len if driven else None,
+        output_len=opts.output_len if driven else None,
         concurrency=opts.concurrency if driven else sa.max_num_seqs,
         stack=Stack(engine="vllm", engine_version=extra.pop("engine_version", None)),
         provenance=Provenance(source="site", files=[SourceRef(path="emitter")], notes=notes),
-        job_token=opts.token or os.environ.get("OMNIPILOT_TOKEN"), **extra,
+        job_token=opts.token or os.environ.get("OMNIPILOT_TOKEN"),
+        **extra,
     ).with_hash()
 
 
@@ -178,16 +200,30 @@ def record(argv: list[str], opts: RecordOptions) -> tuple[int, HistoryRow]:
             code = proc.wait(timeout=30)
         when = datetime.fromtimestamp(launched, UTC).isoformat()
         reason = f"not ready {time.time() - launched:.1f} s after launch at {when}; server exit code {code}"
-        row = _row("failed_launch", sa, opts, gpu, ["emitter: the server never answered /v1/models"],
-                   failure_reason=reason)
+        row = _row(
+            "failed_launch",
+            sa,
+            opts,
+            gpu,
+            ["emitter: the server never answered /v1/models"],
+            failure_reason=reason,
+        )
         HistoryStore(opts.history).append([row])
         return code, row
     return _serve_window(proc, sig, sa, opts, nvml, gpu, base, launched, ready_at)
 
 
-def _serve_window(proc: subprocess.Popen[bytes], sig: _Signals, sa: ServeArgs, opts: RecordOptions,
-                  nvml: NvmlSampler, gpu: tuple[str, float | None], base: str, launched: float, ready_at: float
-                  ) -> tuple[int, HistoryRow]:
+def _serve_window(
+    proc: subprocess.Popen[bytes],
+    sig: _Signals,
+    sa: ServeArgs,
+    opts: RecordOptions,
+    nvml: NvmlSampler,
+    gpu: tuple[str, float | None],
+    base: str,
+    launched: float,
+    ready_at: float,
+) -> tuple[int, HistoryRow]:
     models = get_json(base + "/v1/models") or {}
     standin = any(m.get("owned_by") == "omnipilot-standin" for m in models.get("data", []))
     version = (get_json(base + "/version") or {}).get("version")
@@ -202,8 +238,11 @@ def _serve_window(proc: subprocess.Popen[bytes], sig: _Signals, sa: ServeArgs, o
     else:
         code = proc.wait()
         code = 128 - code if code < 0 else code  # killed by a signal: the shell's convention
-    notes = ["emitter: observed the serving window" if opts.drive_load <= 0 else
-             f"emitter: drove {opts.drive_load} requests at concurrency {opts.concurrency}"]
+    notes = [
+        "emitter: observed the serving window"
+        if opts.drive_load <= 0
+        else f"emitter: drove {opts.drive_load} requests at concurrency {opts.concurrency}"
+    ]
     if standin:
         notes.append("STAND-IN server (omnipilot.collectors.standin_server), not vLLM: not a measurement")
     if not power.available:
@@ -215,21 +254,34 @@ def _serve_window(proc: subprocess.Popen[bytes], sig: _Signals, sa: ServeArgs, o
     targets = targets_from(first, last, power, ready_at - launched)
     kv = [x.kv_usage for x in scrapes if x.kv_usage is not None]
     targets.kv_cache_peak_frac = min(max(kv), 1.0) if kv else None  # the peak of every scrape, not two
-    row = _row("inference_run", sa, opts, gpu, notes, targets=targets,
-               serve_start=datetime.fromtimestamp(ready_at, UTC), serve_end=datetime.fromtimestamp(serve_end, UTC),
-               engine_version=str(version) if version else None)
+    row = _row(
+        "inference_run",
+        sa,
+        opts,
+        gpu,
+        notes,
+        targets=targets,
+        serve_start=datetime.fromtimestamp(ready_at, UTC),
+        serve_end=datetime.fromtimestamp(serve_end, UTC),
+        engine_version=str(version) if version else None,
+    )
     HistoryStore(opts.history).append([row])
     log.info("emitter_row", kind=row.kind, cold_start_s=row.targets.cold_start_s, scrapes=len(scrapes))
     return code, row
 
 
-def _observe(proc: subprocess.Popen[bytes], sig: _Signals, sa: ServeArgs, opts: RecordOptions, base: str
-             ) -> list[Scrape]:
+def _observe(
+    proc: subprocess.Popen[bytes], sig: _Signals, sa: ServeArgs, opts: RecordOptions, base: str
+) -> list[Scrape]:
     """Scrape `/metrics` every interval until the server exits, a signal arrives, or driven load ends."""
     driver: threading.Thread | None = None
     if opts.drive_load > 0:
-        driver = threading.Thread(target=drive_load, name="load-driver", daemon=True, args=(
-            base, sa.model or "", opts.drive_load, opts.concurrency, opts.prompt_len, opts.output_len))
+        driver = threading.Thread(
+            target=drive_load,
+            name="load-driver",
+            daemon=True,
+            args=(base, sa.model or "", opts.drive_load, opts.concurrency, opts.prompt_len, opts.output_len),
+        )
         driver.start()
     scrapes = [s for s in [scrape(base)] if s is not None]
     while not sig.stopping and proc.poll() is None and (driver is None or driver.is_alive()):
@@ -252,13 +304,19 @@ def default_history() -> Path:
 
 
 def register_record(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("record", help="run a vLLM server command and record its serving run: record -- vllm serve ...")
-    p.add_argument("--history", help="history file (default $OMNIPILOT_HISTORY or ~/.local/share/omnipilot/...)")
+    p = sub.add_parser(
+        "record", help="run a vLLM server command and record its serving run: record -- vllm serve ..."
+    )
+    p.add_argument(
+        "--history", help="history file (default $OMNIPILOT_HISTORY or ~/.local/share/omnipilot/...)"
+    )
     p.add_argument("--gpu", help="GPU kind (default $OMNIPILOT_GPU, else the NVML device name)")
     p.add_argument("--token", help="the job's OmniPilot token (default $OMNIPILOT_TOKEN)")
     p.add_argument("--ready-timeout", type=float, default=1800.0, help="seconds to wait for /v1/models")
     p.add_argument("--scrape-interval", type=float, default=10.0, help="seconds between /metrics scrapes")
-    p.add_argument("--drive-load", type=int, default=0, metavar="N", help="send N completions, then stop the server")
+    p.add_argument(
+        "--drive-load", type=int, default=0, metavar="N", help="send N completions, then stop the server"
+    )
     p.add_argument("--concurrency", type=int, default=8, help="concurrent clients with --drive-load")
     p.add_argument("--prompt-len", type=int, default=128)
     p.add_argument("--output-len", type=int, default=64)
@@ -269,19 +327,29 @@ def register_record(sub: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def cmd_record(args: argparse.Namespace) -> int:
     argv = args.command[1:] if args.command[:1] == ["--"] else args.command
     if not argv:
-        print("omnipilot record: give the server command after --, e.g. `omnipilot record -- vllm serve MODEL`",
-              file=sys.stderr)
+        print(
+            "omnipilot record: give the server command after --, e.g. `omnipilot record -- vllm serve MODEL`",
+            file=sys.stderr,
+        )
         return 2
     opts = RecordOptions(
-        history=Path(args.history) if args.history else default_history(), gpu=args.gpu, token=args.token,
-        ready_timeout_s=args.ready_timeout, scrape_interval_s=args.scrape_interval, drive_load=args.drive_load,
-        concurrency=args.concurrency, prompt_len=args.prompt_len, output_len=args.output_len,
+        history=Path(args.history) if args.history else default_history(),
+        gpu=args.gpu,
+        token=args.token,
+        ready_timeout_s=args.ready_timeout,
+        scrape_interval_s=args.scrape_interval,
+        drive_load=args.drive_load,
+        concurrency=args.concurrency,
+        prompt_len=args.prompt_len,
+        output_len=args.output_len,
     )
     try:
         code, row = record(argv, opts)
     except FileNotFoundError as exc:
         print(f"omnipilot record: cannot start {argv[0]!r}: {exc.strerror}", file=sys.stderr)
         return 127
-    print(f"omnipilot record: {row.kind} appended to {opts.history} (cold start {row.targets.cold_start_s} s)",
-          file=sys.stderr)
+    print(
+        f"omnipilot record: {row.kind} appended to {opts.history} (cold start {row.targets.cold_start_s} s)",
+        file=sys.stderr,
+    )
     return code

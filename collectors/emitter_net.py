@@ -32,7 +32,9 @@ def get_json(url: str) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
-def wait_ready(base: str, proc: subprocess.Popen[bytes], timeout_s: float, stop: Callable[[], bool]) -> float | None:
+def wait_ready(
+    base: str, proc: subprocess.Popen[bytes], timeout_s: float, stop: Callable[[], bool]
+) -> float | None:
     """Time `/v1/models` first answered 200; None if the process exited, was stopped, or timed out."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline and not stop():
@@ -51,14 +53,23 @@ def scrape(base: str) -> Scrape | None:
 
 def drive_load(base: str, model: str, n: int, concurrency: int, prompt_len: int, output_len: int) -> int:
     """Send n completions with `concurrency` clients; → how many succeeded."""
-    body = json.dumps({"model": model, "prompt": " ".join(["hello"] * prompt_len), "max_tokens": output_len,
-                       "ignore_eos": True, "temperature": 0.0}).encode()
+    body = json.dumps(
+        {
+            "model": model,
+            "prompt": " ".join(["hello"] * prompt_len),
+            "max_tokens": output_len,
+            "ignore_eos": True,
+            "temperature": 0.0,
+        }
+    ).encode()
     ok = 0
     lock = threading.Lock()
 
     def one(_: int) -> None:
         nonlocal ok
-        req = urllib.request.Request(base + "/v1/completions", data=body, headers={"Content-Type": "application/json"})
+        req = urllib.request.Request(
+            base + "/v1/completions", data=body, headers={"Content-Type": "application/json"}
+        )
         try:
             with urllib.request.urlopen(req, timeout=600) as res:
                 res.read()

@@ -30,12 +30,37 @@ log = structlog.get_logger("omnipilot.harvest")
 
 # Comment last: it is free text and may hold the delimiter, so it takes the rest of the line
 FIELDS: tuple[str, ...] = (
-    "Cluster", "JobIDRaw", "User", "UID", "Account", "Partition", "State", "ExitCode", "Submit", "Start",
-    "End", "ElapsedRaw", "TimelimitRaw", "AllocTRES", "ReqTRES", "NNodes", "JobName", "AdminComment",
+    "Cluster",
+    "JobIDRaw",
+    "User",
+    "UID",
+    "Account",
+    "Partition",
+    "State",
+    "ExitCode",
+    "Submit",
+    "Start",
+    "End",
+    "ElapsedRaw",
+    "TimelimitRaw",
+    "AllocTRES",
+    "ReqTRES",
+    "NNodes",
+    "JobName",
+    "AdminComment",
     "Comment",
 )
-TERMINAL = ("COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "OUT_OF_MEMORY", "NODE_FAIL", "PREEMPTED",
-            "BOOT_FAIL", "DEADLINE")
+TERMINAL = (
+    "COMPLETED",
+    "FAILED",
+    "CANCELLED",
+    "TIMEOUT",
+    "OUT_OF_MEMORY",
+    "NODE_FAIL",
+    "PREEMPTED",
+    "BOOT_FAIL",
+    "DEADLINE",
+)
 _STATE_CODES = "CA,CD,F,TO,OOM,NF,PR,BF,DL"
 _TOKEN_RE = re.compile(r"omnipilot\[(\w+)\]")
 _GPU_TRES_RE = re.compile(r"gres/gpu(?::(?P<type>[^=,]+))?=(?P<n>\d+)")
@@ -94,19 +119,36 @@ def load_salt(path: Path) -> bytes:
 def sacct_command(since: str, until: str | None = None) -> list[str]:
     """Jobs that *ended* in the window. `--state` matters: without it sacct leaves out jobs that never
     became eligible (held, then cancelled while pending), which are demand all the same."""
-    return ["sacct", "-X", "-P", "-n", "-a", "-S", since, "-E", until or "now", "-s", _STATE_CODES,
-            "-o", ",".join(FIELDS)]
+    return [
+        "sacct",
+        "-X",
+        "-P",
+        "-n",
+        "-a",
+        "-S",
+        since,
+        "-E",
+        until or "now",
+        "-s",
+        _STATE_CODES,
+        "-o",
+        ",".join(FIELDS),
+    ]
 
 
 def run_sacct(since: str, until: str | None = None, env: dict[str, str] | None = None) -> str:
     cmd = sacct_command(since, until)
     try:
-        res = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, **(env or {})}, timeout=300)
+        res = subprocess.run(
+            cmd, capture_output=True, text=True, env={**os.environ, **(env or {})}, timeout=300
+        )
     except FileNotFoundError as exc:
         raise HarvestError("sacct is not installed: install slurm-client") from exc
     if res.returncode != 0:
-        raise HarvestError(f"sacct failed ({res.returncode}): {res.stderr.strip()[:300]} "
-                           "(is accounting configured: AccountingStorageType=accounting_storage/slurmdbd?)")
+        raise HarvestError(
+            f"sacct failed ({res.returncode}): {res.stderr.strip()[:300]} "
+            "(is accounting configured: AccountingStorageType=accounting_storage/slurmdbd?)"
+        )
     return res.stdout
 
 
@@ -168,17 +210,29 @@ def to_row(rec: dict[str, str], salt: bytes, kind_of: dict[str, str] | None = No
     token = _TOKEN_RE.search(comment)
     cluster = rec["Cluster"] or "unknown"
     return ClusterJobRow(
-        key=f"{cluster}:{rec['JobIDRaw']}:{rec['Submit']}", cluster=cluster, job_id=rec["JobIDRaw"],
-        user_hash=salted_hash(salt, rec["User"]), account_hash=salted_hash(salt, rec["Account"]),
-        partition=rec["Partition"], state=state,
+        key=f"{cluster}:{rec['JobIDRaw']}:{rec['Submit']}",
+        cluster=cluster,
+        job_id=rec["JobIDRaw"],
+        user_hash=salted_hash(salt, rec["User"]),
+        account_hash=salted_hash(salt, rec["Account"]),
+        partition=rec["Partition"],
+        state=state,
         cancelled_by_owner=(by.group(1) == rec["UID"]) if by else None,
-        exit_code=_int(code), signal=_int(sig), submit=submit, start=start, end=end,
+        exit_code=_int(code),
+        signal=_int(sig),
+        submit=submit,
+        start=start,
+        end=end,
         elapsed_s=_int(rec["ElapsedRaw"]) or 0,
         wait_s=int((start - submit).total_seconds()) if start and submit else None,
-        timelimit_min=_int(rec["TimelimitRaw"]), gpu_type=gtype,
-        gpu_kind=(kind_of or {}).get(gtype or "", gtype), gpus=gpus, nodes=_int(rec["NNodes"]) or 1,
+        timelimit_min=_int(rec["TimelimitRaw"]),
+        gpu_type=gtype,
+        gpu_kind=(kind_of or {}).get(gtype or "", gtype),
+        gpus=gpus,
+        nodes=_int(rec["NNodes"]) or 1,
         serving=bool(token) or "vllm" in (rec["JobName"] + comment).lower(),
-        job_token=token.group(1) if token else None, jobstats=decode(rec["AdminComment"]),
+        job_token=token.group(1) if token else None,
+        jobstats=decode(rec["AdminComment"]),
     )
 
 
@@ -240,8 +294,16 @@ class HarvestResult(BaseModel):
     output: str
 
 
-def harvest(since: str, out: Path, salt_path: Path, *, until: str | None = None, env: dict[str, str] | None = None,
-            kind_of: dict[str, str] | None = None, sacct_text: str | None = None) -> HarvestResult:
+def harvest(
+    since: str,
+    out: Path,
+    salt_path: Path,
+    *,
+    until: str | None = None,
+    env: dict[str, str] | None = None,
+    kind_of: dict[str, str] | None = None,
+    sacct_text: str | None = None,
+) -> HarvestResult:
     text = sacct_text if sacct_text is not None else run_sacct(since, until, env)
     salt = load_salt(salt_path)
     records = parse_sacct(text)
@@ -249,9 +311,13 @@ def harvest(since: str, out: Path, salt_path: Path, *, until: str | None = None,
     rows = [to_row(r, salt, kind_of) for r in finished]
     added, present = ClusterHistory(out).append(rows)
     result = HarvestResult(
-        seen=len(records), finished=len(finished), added=added, already_present=present,
+        seen=len(records),
+        finished=len(finished),
+        added=added,
+        already_present=present,
         skipped_running=len(records) - len(finished),
-        jobstats_decoded=sum(1 for r in rows if r.jobstats.status == "ok"), output=str(out),
+        jobstats_decoded=sum(1 for r in rows if r.jobstats.status == "ok"),
+        output=str(out),
     )
     log.info("harvested", **result.model_dump())
     return result

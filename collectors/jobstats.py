@@ -43,7 +43,7 @@ def decode(admin_comment: str | None) -> JobstatsSummary:
     text = (admin_comment or "").strip()
     if not text.startswith(PREFIX):
         return JobstatsSummary(status="absent")
-    body = text[len(PREFIX):]
+    body = text[len(PREFIX) :]
     if body == "Short":
         return JobstatsSummary(status="short")
     if body == "None":

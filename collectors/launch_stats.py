@@ -64,7 +64,7 @@ def launch_counts(
         cfg = _config(row)
         if cfg is None or (serving_only and not row.serving):
             continue
-        if ready_by_token and row.job_token in ready_by_token:
+        if ready_by_token and row.job_token is not None and row.job_token in ready_by_token:
             outcome: LaunchOutcome = "launched" if ready_by_token[row.job_token] else "failed_launch"
         else:
             outcome = launch_outcome(row, min_serving_s)
@@ -75,8 +75,9 @@ def launch_counts(
     return {cfg: (ok[cfg], bad[cfg]) for cfg in sorted(set(ok) | set(bad))}
 
 
-def demand_shares(rows: Iterable[ClusterJobRow], *, weight: str = "jobs",
-                  serving_only: bool = False) -> dict[Config, float]:
+def demand_shares(
+    rows: Iterable[ClusterJobRow], *, weight: str = "jobs", serving_only: bool = False
+) -> dict[Config, float]:
     """Share of demand per configuration, by job count (`weight="jobs"`) or GPU-hours ("gpu_hours").
 
     Every submitted single-node GPU job counts, started or not: demand is what was asked for.

@@ -82,8 +82,12 @@ def read_sample(nv: Any, handles: list[Any]) -> Sample:
             n_util += 1
         except Exception:
             pass
-    return Sample(t=time.time(), power_w=power if n_power else None, mem_used_frac=mem if n_mem else None,
-                  util_gpu_pct=util / n_util if n_util else None)
+    return Sample(
+        t=time.time(),
+        power_w=power if n_power else None,
+        mem_used_frac=mem if n_mem else None,
+        util_gpu_pct=util / n_util if n_util else None,
+    )
 
 
 def summarise(samples: list[Sample], start: float | None, end: float | None, devices: int) -> NvmlSummary:
@@ -92,7 +96,9 @@ def summarise(samples: list[Sample], start: float | None, end: float | None, dev
     mems = [s.mem_used_frac for s in inside if s.mem_used_frac is not None]
     utils = [s.util_gpu_pct for s in inside if s.util_gpu_pct is not None]
     return NvmlSummary(
-        available=True, devices=devices, samples_in_window=len(inside),
+        available=True,
+        devices=devices,
+        samples_in_window=len(inside),
         power_avg_w=round(sum(powers) / len(powers), 2) if powers else None,
         mem_used_peak_frac=round(max(mems), 4) if mems else None,
         util_gpu_avg_frac=round(sum(utils) / len(utils) / 100.0, 4) if utils else None,
@@ -111,7 +117,9 @@ class NvmlSampler:
         self.handles: list[Any] = []
         if self.nv is not None:
             try:
-                self.handles = [self.nv.nvmlDeviceGetHandleByIndex(i) for i in job_device_indices(self.nv, env)]
+                self.handles = [
+                    self.nv.nvmlDeviceGetHandleByIndex(i) for i in job_device_indices(self.nv, env)
+                ]
             except Exception as exc:
                 self.nv, self.reason = None, f"NVML not available: {exc}"
         if self.nv is None:
@@ -138,14 +146,17 @@ class NvmlSampler:
         if not self.available:
             return NvmlSummary(available=False, reason=self.reason)
         try:
-            self.nv.nvmlShutdown()
+            nv: Any = self.nv
+            nv.nvmlShutdown()
         except Exception:
             pass
         return summarise(self.samples, start, end, len(self.handles))
 
 
 def register_nvml(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("nvml", help="check NVML and sample this machine's (or the job's) GPUs for a few seconds")
+    p = sub.add_parser(
+        "nvml", help="check NVML and sample this machine's (or the job's) GPUs for a few seconds"
+    )
     p.add_argument("--seconds", type=float, default=3.0)
     p.add_argument("--interval", type=float, default=0.5)
     p.add_argument("--json", action="store_true")
@@ -164,7 +175,9 @@ def cmd_nvml(args: argparse.Namespace) -> int:
     elif not summary.available:
         print(summary.reason)
     else:
-        print(f"NVML available: {summary.devices} GPU(s), {summary.samples_in_window} samples; "
-              f"power {summary.power_avg_w} W, memory peak {summary.mem_used_peak_frac}, "
-              f"utilization {summary.util_gpu_avg_frac}")
+        print(
+            f"NVML available: {summary.devices} GPU(s), {summary.samples_in_window} samples; "
+            f"power {summary.power_avg_w} W, memory peak {summary.mem_used_peak_frac}, "
+            f"utilization {summary.util_gpu_avg_frac}"
+        )
     return 0 if summary.available else 3

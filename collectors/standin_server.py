@@ -42,8 +42,11 @@ class Histogram:
     def lines(self, name: str, labels: str) -> list[str]:
         out = [f"# TYPE {name} histogram"]
         out += [f'{name}_bucket{{{labels},le="{b}"}} {c}' for b, c in zip(_BUCKETS, self.counts, strict=True)]
-        out += [f'{name}_bucket{{{labels},le="+Inf"}} {self.total}', f"{name}_count{{{labels}}} {self.total}",
-                f"{name}_sum{{{labels}}} {self.sum}"]
+        out += [
+            f'{name}_bucket{{{labels},le="+Inf"}} {self.total}',
+            f"{name}_count{{{labels}}} {self.total}",
+            f"{name}_sum{{{labels}}} {self.sum}",
+        ]
         return out
 
 
@@ -62,12 +65,16 @@ class StandinState:
         with self.lock:
             lines = [
                 "# STAND-IN for vLLM (omnipilot.collectors.standin_server): made-up numbers, not a measurement",
-                "# TYPE vllm:num_requests_running gauge", f"vllm:num_requests_running{{{lab}}} {self.running}",
-                "# TYPE vllm:num_requests_waiting gauge", f"vllm:num_requests_waiting{{{lab}}} 0",
+                "# TYPE vllm:num_requests_running gauge",
+                f"vllm:num_requests_running{{{lab}}} {self.running}",
+                "# TYPE vllm:num_requests_waiting gauge",
+                f"vllm:num_requests_waiting{{{lab}}} 0",
                 "# TYPE vllm:kv_cache_usage_perc gauge",
                 f"vllm:kv_cache_usage_perc{{{lab}}} {min(self.running * self.kv_per_request, 1.0)}",
-                "# TYPE vllm:num_preemptions_total counter", f"vllm:num_preemptions_total{{{lab}}} 0",
-                "# TYPE vllm:prompt_tokens_total counter", f"vllm:prompt_tokens_total{{{lab}}} {self.prompt_tokens}",
+                "# TYPE vllm:num_preemptions_total counter",
+                f"vllm:num_preemptions_total{{{lab}}} 0",
+                "# TYPE vllm:prompt_tokens_total counter",
+                f"vllm:prompt_tokens_total{{{lab}}} {self.prompt_tokens}",
                 "# TYPE vllm:generation_tokens_total counter",
                 f"vllm:generation_tokens_total{{{lab}}} {self.generation_tokens}",
                 "# TYPE vllm:request_success_total counter",
@@ -96,10 +103,17 @@ class StandinState:
                 self.successes += 1
                 for _ in range(max(max_tokens - 1, 0)):
                     self.itl.observe(self.token_s)
-        return {"id": f"cmpl-standin-{time.monotonic_ns()}", "object": "text_completion", "model": self.model,
-                "choices": [{"index": 0, "text": " stand-in" * max_tokens, "finish_reason": "length"}],
-                "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": max_tokens,
-                          "total_tokens": prompt_tokens + max_tokens}}
+        return {
+            "id": f"cmpl-standin-{time.monotonic_ns()}",
+            "object": "text_completion",
+            "model": self.model,
+            "choices": [{"index": 0, "text": " stand-in" * max_tokens, "finish_reason": "length"}],
+            "usage": {
+                "prompt_tokens": prompt_tokens,
+                "completion_tokens": max_tokens,
+                "total_tokens": prompt_tokens + max_tokens,
+            },
+        }
 
 
 def make_handler(state: StandinState) -> type[BaseHTTPRequestHandler]:
@@ -121,8 +135,15 @@ def make_handler(state: StandinState) -> type[BaseHTTPRequestHandler]:
             elif self.path == "/version":
                 self._send(200, json.dumps({"version": "standin"}))
             elif self.path == "/v1/models":
-                self._send(200, json.dumps({"object": "list", "data": [
-                    {"id": state.model, "object": "model", "owned_by": STANDIN_OWNER}]}))
+                self._send(
+                    200,
+                    json.dumps(
+                        {
+                            "object": "list",
+                            "data": [{"id": state.model, "object": "model", "owned_by": STANDIN_OWNER}],
+                        }
+                    ),
+                )
             elif self.path == "/metrics":
                 self._send(200, state.metrics(), "text/plain; version=0.0.4")
             else:
@@ -143,22 +164,36 @@ def make_handler(state: StandinState) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
-def serve(port: int, model: str, *, host: str = "127.0.0.1", startup_delay_s: float = 0.0, ttft_s: float = 0.02,
-          token_s: float = 0.002, kv_per_request: float = 0.05) -> ThreadingHTTPServer:
+def serve(
+    port: int,
+    model: str,
+    *,
+    host: str = "127.0.0.1",
+    startup_delay_s: float = 0.0,
+    ttft_s: float = 0.02,
+    token_s: float = 0.002,
+    kv_per_request: float = 0.05,
+) -> ThreadingHTTPServer:
     """Bind and return the server (call `serve_forever()`); the startup delay mimics model loading."""
     time.sleep(startup_delay_s)
-    server = ThreadingHTTPServer((host, port), make_handler(StandinState(model, ttft_s, token_s, kv_per_request)))
+    server = ThreadingHTTPServer(
+        (host, port), make_handler(StandinState(model, ttft_s, token_s, kv_per_request))
+    )
     server.daemon_threads = True
     return server
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="standin_server", description="STAND-IN for a vLLM server (tests and demo)")
+    p = argparse.ArgumentParser(
+        prog="standin_server", description="STAND-IN for a vLLM server (tests and demo)"
+    )
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--model", default="standin-model")
     p.add_argument("--startup-delay", type=float, default=0.5, help="seconds before the port opens")
-    p.add_argument("--fail-after", type=float, default=None, help="exit 1 after this many seconds (a failed launch)")
+    p.add_argument(
+        "--fail-after", type=float, default=None, help="exit 1 after this many seconds (a failed launch)"
+    )
     args, _unknown = p.parse_known_args(argv)  # vLLM flags it does not know are ignored
     if args.fail_after is not None:
         time.sleep(args.fail_after)

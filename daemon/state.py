@@ -33,8 +33,20 @@ from omnipilot.daemon.state_model import (
 )
 
 __all__ = [
-    "DEFAULT_WINDOWS", "Backend", "CliBackend", "Freshness", "KindGpus", "NodeState", "PartitionState", "QueueWait",
-    "QueuedJob", "Snapshot", "StateCache", "is_health_fault", "parse_gres", "select_backend",
+    "DEFAULT_WINDOWS",
+    "Backend",
+    "CliBackend",
+    "Freshness",
+    "KindGpus",
+    "NodeState",
+    "PartitionState",
+    "QueueWait",
+    "QueuedJob",
+    "Snapshot",
+    "StateCache",
+    "is_health_fault",
+    "parse_gres",
+    "select_backend",
 ]
 
 log = structlog.get_logger("omnipilot.state")
@@ -46,8 +58,9 @@ class Backend(Protocol):
     def read(self) -> Snapshot: ...
 
 
-def select_backend(choice: Literal["auto", "cli", "pyslurm"] = "auto", env: dict[str, str] | None = None
-                   ) -> Backend:
+def select_backend(
+    choice: Literal["auto", "cli", "pyslurm"] = "auto", env: dict[str, str] | None = None
+) -> Backend:
     """`[state] backend`: "cli"; "pyslurm" (an error naming why when it cannot be used); "auto":
     pyslurm when it imports and matches the installed Slurm, else the CLI."""
     from omnipilot.daemon.state_pyslurm import PyslurmBackend, pyslurm_status
@@ -59,7 +72,9 @@ def select_backend(choice: Literal["auto", "cli", "pyslurm"] = "auto", env: dict
         log.info("state_backend", backend="pyslurm", why=why)
         return PyslurmBackend()
     if choice == "pyslurm":
-        raise RuntimeError(f"[state] backend = \"pyslurm\" cannot be used: {why}; set backend = \"cli\" or \"auto\"")
+        raise RuntimeError(
+            f'[state] backend = "pyslurm" cannot be used: {why}; set backend = "cli" or "auto"'
+        )
     log.info("state_backend", backend="cli", why=why)
     return CliBackend(env)
 
@@ -82,7 +97,9 @@ class StateCache:
         try:
             snap = self._read()
             self._snap = snap
-            log.debug("state_refreshed", nodes=len(snap.nodes), partitions=len(snap.partitions), error=snap.error)
+            log.debug(
+                "state_refreshed", nodes=len(snap.nodes), partitions=len(snap.partitions), error=snap.error
+            )
         except Exception as exc:  # keep the previous snapshot; its age tells readers how stale it is
             log.warning("state_refresh_failed", error=str(exc))
             self._snap = self._snap.model_copy(update={"error": str(exc)})

@@ -30,8 +30,13 @@ def nodes_from_sinfo(data: dict[str, Any]) -> dict[str, NodeState]:
             gtype, total = parse_gres(n.get("gres"))
             _, used = parse_gres(n.get("gres_used"))
             nodes[n["name"]] = NodeState(
-                name=n["name"], partitions=list(n.get("partitions") or []), gres_type=gtype, gpus_total=total,
-                gpus_used=used, states=_states(n.get("state"), n.get("state_flags")), reason=n.get("reason") or "",
+                name=n["name"],
+                partitions=list(n.get("partitions") or []),
+                gres_type=gtype,
+                gpus_total=total,
+                gpus_used=used,
+                states=_states(n.get("state"), n.get("state_flags")),
+                reason=n.get("reason") or "",
             )
         return nodes
     for rec in data.get("sinfo", []):  # 23.11+: records grouped; read with -N for one node each
@@ -45,8 +50,13 @@ def nodes_from_sinfo(data: dict[str, Any]) -> dict[str, NodeState]:
                     nodes[name].partitions.append(part)
                 continue
             nodes[name] = NodeState(
-                name=name, partitions=[part] if part else [], gres_type=gtype, gpus_total=total, gpus_used=used,
-                states=_states((rec.get("node") or {}).get("state")), reason=reason or "",
+                name=name,
+                partitions=[part] if part else [],
+                gres_type=gtype,
+                gpus_total=total,
+                gpus_used=used,
+                states=_states((rec.get("node") or {}).get("state")),
+                reason=reason or "",
             )
     return nodes
 
@@ -93,8 +103,10 @@ def partitions_from_oneliner(text: str) -> dict[str, PartitionState]:
         if "PartitionName" not in kv:
             continue
         parts[kv["PartitionName"]] = PartitionState(
-            name=kv["PartitionName"], nodes=expand_nodelist(kv.get("Nodes", "")),
-            max_time_min=duration_min(kv.get("MaxTime", "")), default_time_min=duration_min(kv.get("DefaultTime", "")),
+            name=kv["PartitionName"],
+            nodes=expand_nodelist(kv.get("Nodes", "")),
+            max_time_min=duration_min(kv.get("MaxTime", "")),
+            default_time_min=duration_min(kv.get("DefaultTime", "")),
             up=kv.get("State", "UP") == "UP",
         )
     return parts
@@ -119,11 +131,18 @@ def jobs_from_squeue(data: dict[str, Any]) -> list[QueuedJob]:
         if gpus <= 0:
             continue
         end = as_number(j.get("end_time"))
-        jobs.append(QueuedJob(
-            job_id=str(j.get("job_id")), state=state, partitions=[p for p in str(j.get("partition") or "").split(",") if p],
-            gres_type=t_node or t_job, gpus=gpus, nodes=expand_nodelist(str(j.get("nodes") or "")),
-            end_time=float(end) if end else None, time_limit_min=as_number(j.get("time_limit")),
-        ))
+        jobs.append(
+            QueuedJob(
+                job_id=str(j.get("job_id")),
+                state=state,
+                partitions=[p for p in str(j.get("partition") or "").split(",") if p],
+                gres_type=t_node or t_job,
+                gpus=gpus,
+                nodes=expand_nodelist(str(j.get("nodes") or "")),
+                end_time=float(end) if end else None,
+                time_limit_min=as_number(j.get("time_limit")),
+            )
+        )
     return jobs
 
 
@@ -158,7 +177,11 @@ class CliBackend:
         update: dict[str, Any] = {}
         errors: list[str] = []
         read_at = dict(prev.read_at)
-        for metric, fetch in (("nodes", self._nodes), ("partitions", self._partitions), ("queue", self._queue)):
+        for metric, fetch in (
+            ("nodes", self._nodes),
+            ("partitions", self._partitions),
+            ("queue", self._queue),
+        ):
             try:
                 update.update(fetch())
                 read_at[metric] = now
@@ -167,8 +190,15 @@ class CliBackend:
         if len(errors) == 3:
             raise RuntimeError("; ".join(errors))
         # the snapshot is as old as its oldest part: a part that failed drags the whole label down
-        snap = prev.model_copy(update={**update, "taken_at": min(read_at.values()), "read_at": read_at,
-                                       "error": "; ".join(errors) or None, "backend": self.name})
+        snap = prev.model_copy(
+            update={
+                **update,
+                "taken_at": min(read_at.values()),
+                "read_at": read_at,
+                "error": "; ".join(errors) or None,
+                "backend": self.name,
+            }
+        )
         self._last = snap
         return snap
 

@@ -16,12 +16,29 @@ from pydantic import BaseModel
 Freshness = Literal["fresh", "usable-stale", "stale", "missing"]
 Metric = Literal["nodes", "partitions", "queue"]
 
-_BAD_FLAGS = {"DRAIN", "DRAINED", "DRAINING", "DOWN", "FAIL", "FAILING", "NOT_RESPONDING", "INVALID", "MAINTENANCE",
-              "POWERED_DOWN", "POWERING_DOWN", "REBOOT_REQUESTED", "FUTURE", "UNKNOWN"}
+_BAD_FLAGS = {
+    "DRAIN",
+    "DRAINED",
+    "DRAINING",
+    "DOWN",
+    "FAIL",
+    "FAILING",
+    "NOT_RESPONDING",
+    "INVALID",
+    "MAINTENANCE",
+    "POWERED_DOWN",
+    "POWERING_DOWN",
+    "REBOOT_REQUESTED",
+    "FUTURE",
+    "UNKNOWN",
+}
 _GRES_RE = re.compile(r"gpu:(?:(?P<type>[A-Za-z0-9_.\-]+):)?(?P<count>\d+)")
 # Reasons admins and health checks (NHC, DCGM health) give for GPU faults: the safety shield's input
-_HEALTH_RE = re.compile(r"\bxid\b|row.?remap|remapped.?rows|\becc\b|nvlink|fallen off the bus|gpu.{0,20}(fault|error|"
-                        r"lost|fail|unhealthy)|dcgm", re.IGNORECASE)
+_HEALTH_RE = re.compile(
+    r"\bxid\b|row.?remap|remapped.?rows|\becc\b|nvlink|fallen off the bus|gpu.{0,20}(fault|error|"
+    r"lost|fail|unhealthy)|dcgm",
+    re.IGNORECASE,
+)
 
 # (fresh up to, usable-stale up to) seconds per metric. Node health and the queue move fastest;
 # partitions (limits, node lists) change by admin action only.
@@ -140,13 +157,15 @@ class Snapshot(BaseModel):
         at = self.read_at.get(metric) or (self.taken_at if not self.read_at else 0.0)
         return (now or time.time()) - at if at else None
 
-    def metric_freshness(self, metric: str, windows: dict[str, tuple[float, float]] | None = None,
-                         now: float | None = None) -> Freshness:
+    def metric_freshness(
+        self, metric: str, windows: dict[str, tuple[float, float]] | None = None, now: float | None = None
+    ) -> Freshness:
         fresh_s, stale_s = (windows or DEFAULT_WINDOWS).get(metric, DEFAULT_WINDOWS["nodes"])
         return label(self.metric_age_s(metric, now), fresh_s, stale_s)
 
-    def weight(self, metric: str, windows: dict[str, tuple[float, float]] | None = None,
-               now: float | None = None) -> float:
+    def weight(
+        self, metric: str, windows: dict[str, tuple[float, float]] | None = None, now: float | None = None
+    ) -> float:
         """How far a consumer may trust a metric: 1 fresh, 0.5 usable-stale, 0 stale or missing."""
         return _WEIGHT[self.metric_freshness(metric, windows, now)]
 

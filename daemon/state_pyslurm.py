@@ -85,27 +85,42 @@ class PyslurmBackend:
         nodes = {n.name: n for n in (self._node(x) for x in self._mod.Nodes.load().values())}
         parts = {p.name: p for p in (self._partition(x) for x in self._mod.Partitions.load().values())}
         jobs = [j for j in (self._job(x) for x in self._mod.Jobs.load().values()) if j is not None]
-        return Snapshot(taken_at=now, nodes=nodes, partitions=parts, jobs=jobs, pending_gpus=pending_by_partition(jobs),
-                        read_at={"nodes": now, "partitions": now, "queue": now}, backend=self.name)
+        return Snapshot(
+            taken_at=now,
+            nodes=nodes,
+            partitions=parts,
+            jobs=jobs,
+            pending_gpus=pending_by_partition(jobs),
+            read_at={"nodes": now, "partitions": now, "queue": now},
+            backend=self.name,
+        )
 
     @staticmethod
     def _node(x: Any) -> NodeState:
         gtype, total = parse_gres(_gres_text(getattr(x, "configured_gres", None)))
         _, used = parse_gres(_gres_text(getattr(x, "allocated_gres", None)))
-        return NodeState(name=str(x.name), partitions=list(getattr(x, "partitions", None) or []), gres_type=gtype,
-                         gpus_total=total, gpus_used=used,
-                         states=_states(getattr(x, "state", None), getattr(x, "next_state", None)),
-                         reason=str(getattr(x, "reason", None) or ""))
+        return NodeState(
+            name=str(x.name),
+            partitions=list(getattr(x, "partitions", None) or []),
+            gres_type=gtype,
+            gpus_total=total,
+            gpus_used=used,
+            states=_states(getattr(x, "state", None), getattr(x, "next_state", None)),
+            reason=str(getattr(x, "reason", None) or ""),
+        )
 
     @staticmethod
     def _partition(x: Any) -> PartitionState:
         def minutes(v: Any) -> int | None:
             return int(v) if isinstance(v, int) else duration_min(str(v or ""))
 
-        return PartitionState(name=str(x.name), nodes=expand_nodelist(str(getattr(x, "nodes", "") or "")),
-                              max_time_min=minutes(getattr(x, "max_time", None)),
-                              default_time_min=minutes(getattr(x, "default_time", None)),
-                              up=str(getattr(x, "state", "UP")).upper() == "UP")
+        return PartitionState(
+            name=str(x.name),
+            nodes=expand_nodelist(str(getattr(x, "nodes", "") or "")),
+            max_time_min=minutes(getattr(x, "max_time", None)),
+            default_time_min=minutes(getattr(x, "default_time", None)),
+            up=str(getattr(x, "state", "UP")).upper() == "UP",
+        )
 
     @staticmethod
     def _job(x: Any) -> QueuedJob | None:
@@ -120,9 +135,13 @@ class PyslurmBackend:
             return None
         end = getattr(x, "end_time", None)
         limit = getattr(x, "time_limit", None)
-        return QueuedJob(job_id=str(x.id if hasattr(x, "id") else x.job_id), state=state,  # type: ignore[arg-type]
-                         partitions=[p for p in str(getattr(x, "partition", "") or "").split(",") if p],
-                         gres_type=gtype, gpus=per_node * count,
-                         nodes=expand_nodelist(str(getattr(x, "nodes", "") or "")),
-                         end_time=float(end) if isinstance(end, int | float) and end else None,
-                         time_limit_min=int(limit) if isinstance(limit, int) else None)
+        return QueuedJob(
+            job_id=str(x.id if hasattr(x, "id") else x.job_id),
+            state=state,
+            partitions=[p for p in str(getattr(x, "partition", "") or "").split(",") if p],
+            gres_type=gtype,
+            gpus=per_node * count,
+            nodes=expand_nodelist(str(getattr(x, "nodes", "") or "")),
+            end_time=float(end) if isinstance(end, int | float) and end else None,
+            time_limit_min=int(limit) if isinstance(limit, int) else None,
+        )

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import heapq
 import time
+from collections.abc import Mapping
 
 from omnipilot.daemon.state_model import Freshness, QueueWait, Snapshot
 
@@ -26,18 +27,26 @@ def _worst(snap: Snapshot, now: float) -> Freshness:
     return max(labels, key=lambda f: _ORDER[f])
 
 
-def estimate_wait(snap: Snapshot, partition: str, gres_type: str, gpus: int, now: float | None = None) -> QueueWait:
+def estimate_wait(
+    snap: Snapshot, partition: str, gres_type: str, gpus: int, now: float | None = None
+) -> QueueWait:
     now = now or time.time()
     fresh = _worst(snap, now)
     weight = _WEIGHT[fresh]
     part = snap.partitions.get(partition)
     if part is None:
-        return QueueWait(seconds=None, freshness=fresh, weight=weight, basis=f"partition {partition!r} unknown")
+        return QueueWait(
+            seconds=None, freshness=fresh, weight=weight, basis=f"partition {partition!r} unknown"
+        )
     nodes = [snap.nodes[n] for n in part.nodes if n in snap.nodes]
     kind_nodes = {n.name: n for n in nodes if n.gres_type == gres_type and n.usable and n.gpus_total >= gpus}
     if not kind_nodes:
-        return QueueWait(seconds=None, freshness=fresh, weight=weight,
-                         basis=f"no usable node in {partition} has {gpus} {gres_type} GPUs")
+        return QueueWait(
+            seconds=None,
+            freshness=fresh,
+            weight=weight,
+            basis=f"no usable node in {partition} has {gpus} {gres_type} GPUs",
+        )
     default_s = float(part.default_time_min * 60) if part.default_time_min else _DEFAULT_JOB_S
     free = {name: n.gpus_free for name, n in kind_nodes.items()}
     releases: list[tuple[float, str, int]] = []
@@ -49,8 +58,14 @@ def estimate_wait(snap: Snapshot, partition: str, gres_type: str, gpus: int, now
                 releases.append((end, n, max(job.gpus // max(len(job.nodes), 1), 0)))
     heapq.heapify(releases)
     competing = {p.name for p in snap.partitions.values() if set(p.nodes) & set(kind_nodes)}
-    ahead = [j for j in snap.jobs if j.state == "PENDING" and j.gres_type in (None, gres_type)
-             and set(j.partitions) & competing and 0 < j.gpus <= max(n.gpus_total for n in kind_nodes.values())]
+    ahead = [
+        j
+        for j in snap.jobs
+        if j.state == "PENDING"
+        and j.gres_type in (None, gres_type)
+        and set(j.partitions) & competing
+        and 0 < j.gpus <= max(n.gpus_total for n in kind_nodes.values())
+    ]
     ahead = ahead[:MAX_PENDING_REPLAYED]
     for job in ahead:
         duration = float(job.time_limit_min * 60) if job.time_limit_min else default_s
@@ -58,16 +73,26 @@ def estimate_wait(snap: Snapshot, partition: str, gres_type: str, gpus: int, now
             break
     start = _place(free, releases, kind_nodes, gpus, 0.0, now)
     if start is None:
-        return QueueWait(seconds=None, freshness=fresh, weight=weight, basis="does not fit once the queue drains")
+        return QueueWait(
+            seconds=None, freshness=fresh, weight=weight, basis="does not fit once the queue drains"
+        )
     running = sum(1 for j in snap.jobs if j.state == "RUNNING" and set(j.nodes) & set(kind_nodes))
     return QueueWait(
-        seconds=max(start - now, 0.0), freshness=fresh, weight=weight,
+        seconds=max(start - now, 0.0),
+        freshness=fresh,
+        weight=weight,
         basis=f"FCFS replay: {running} running, {len(ahead)} pending ahead on {len(kind_nodes)} node(s)",
     )
 
 
-def _place(free: dict[str, int], releases: list[tuple[float, str, int]], nodes: dict[str, object], need: int,
-           duration: float, now: float) -> float | None:
+def _place(
+    free: dict[str, int],
+    releases: list[tuple[float, str, int]],
+    nodes: Mapping[str, object],
+    need: int,
+    duration: float,
+    now: float,
+) -> float | None:
     """Earliest time a node has `need` free GPUs; books them until `duration` later."""
     t = now
     while True:

@@ -36,11 +36,33 @@ def _rows(path: Path) -> list[dict[str, object]]:
 
 
 def test_serve_argv_forms() -> None:
-    a = parse_serve_argv(["vllm", "serve", "Qwen/Qwen2.5-7B-Instruct", "-tp", "2", "--port=9001", "-q", "fp8",
-                          "--max-model-len", "8192", "--host", "0.0.0.0"])
+    a = parse_serve_argv(
+        [
+            "vllm",
+            "serve",
+            "Qwen/Qwen2.5-7B-Instruct",
+            "-tp",
+            "2",
+            "--port=9001",
+            "-q",
+            "fp8",
+            "--max-model-len",
+            "8192",
+            "--host",
+            "0.0.0.0",
+        ]
+    )
     assert (a.model, a.tp, a.port, a.quantization, a.max_model_len, a.host) == (
-        "Qwen/Qwen2.5-7B-Instruct", 2, 9001, "fp8", 8192, "127.0.0.1")
-    b = parse_serve_argv(["python", "-m", "vllm.entrypoints.openai.api_server", "--model", "m", "--max-num-seqs", "32"])
+        "Qwen/Qwen2.5-7B-Instruct",
+        2,
+        9001,
+        "fp8",
+        8192,
+        "127.0.0.1",
+    )
+    b = parse_serve_argv(
+        ["python", "-m", "vllm.entrypoints.openai.api_server", "--model", "m", "--max-num-seqs", "32"]
+    )
     assert (b.model, b.port, b.max_num_seqs) == ("m", 8000, 32)
 
 
@@ -63,11 +85,40 @@ def test_record_drives_load_and_appends_one_inference_run(tmp_path: Path) -> Non
     hist = tmp_path / "history.jsonl"
     port = _port()
     t0 = time.time()
-    res = subprocess.run([*CLI, "--history", str(hist), "--gpu", "h100", "--drive-load", "24", "--concurrency", "4",
-                          "--prompt-len", "16", "--output-len", "8", "--scrape-interval", "0.1", "--",
-                          *STANDIN, "--port", str(port), "--model", "Qwen/Qwen2.5-7B-Instruct", "--startup-delay", "0.4",
-                          "--tensor-parallel-size", "2", "--max-model-len", "4096"],
-                         capture_output=True, text=True, timeout=90)
+    res = subprocess.run(
+        [
+            *CLI,
+            "--history",
+            str(hist),
+            "--gpu",
+            "h100",
+            "--drive-load",
+            "24",
+            "--concurrency",
+            "4",
+            "--prompt-len",
+            "16",
+            "--output-len",
+            "8",
+            "--scrape-interval",
+            "0.1",
+            "--",
+            *STANDIN,
+            "--port",
+            str(port),
+            "--model",
+            "Qwen/Qwen2.5-7B-Instruct",
+            "--startup-delay",
+            "0.4",
+            "--tensor-parallel-size",
+            "2",
+            "--max-model-len",
+            "4096",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=90,
+    )
     assert res.returncode == 0, res.stderr
     (row,) = _rows(hist)
     t = row["targets"]
@@ -84,9 +135,26 @@ def test_record_drives_load_and_appends_one_inference_run(tmp_path: Path) -> Non
 
 def test_a_server_that_never_becomes_ready_is_a_failed_launch(tmp_path: Path) -> None:
     hist = tmp_path / "history.jsonl"
-    res = subprocess.run([*CLI, "--history", str(hist), "--gpu", "a100", "--", *STANDIN, "--port", str(_port()),
-                          "--model", "Qwen/Qwen2.5-7B-Instruct", "--fail-after", "0.3"],
-                         capture_output=True, text=True, timeout=60)
+    res = subprocess.run(
+        [
+            *CLI,
+            "--history",
+            str(hist),
+            "--gpu",
+            "a100",
+            "--",
+            *STANDIN,
+            "--port",
+            str(_port()),
+            "--model",
+            "Qwen/Qwen2.5-7B-Instruct",
+            "--fail-after",
+            "0.3",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert res.returncode == 1  # the server's own exit code
     (row,) = _rows(hist)
     assert row["kind"] == "failed_launch" and "server exit code 1" in str(row["failure_reason"])
@@ -96,9 +164,27 @@ def test_a_server_that_never_becomes_ready_is_a_failed_launch(tmp_path: Path) ->
 def test_observe_mode_records_the_window_until_the_job_is_cancelled(tmp_path: Path) -> None:
     hist = tmp_path / "history.jsonl"
     port = _port()
-    proc = subprocess.Popen([*CLI, "--history", str(hist), "--scrape-interval", "0.2", "--", *STANDIN, "--port",
-                             str(port), "--model", "m", "--startup-delay", "0.2"], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env={**os.environ, "OMNIPILOT_TOKEN": "tok9"})
+    proc = subprocess.Popen(
+        [
+            *CLI,
+            "--history",
+            str(hist),
+            "--scrape-interval",
+            "0.2",
+            "--",
+            *STANDIN,
+            "--port",
+            str(port),
+            "--model",
+            "m",
+            "--startup-delay",
+            "0.2",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "OMNIPILOT_TOKEN": "tok9"},
+    )
     try:
         deadline = time.monotonic() + 30
         while True:
@@ -110,8 +196,11 @@ def test_observe_mode_records_the_window_until_the_job_is_cancelled(tmp_path: Pa
                 time.sleep(0.1)
         body = json.dumps({"model": "m", "prompt": "a b c", "max_tokens": 5}).encode()
         for _ in range(3):  # a user's client, not the emitter, sends the load
-            req = urllib.request.Request(f"http://127.0.0.1:{port}/v1/completions", data=body,
-                                         headers={"Content-Type": "application/json"})
+            req = urllib.request.Request(
+                f"http://127.0.0.1:{port}/v1/completions",
+                data=body,
+                headers={"Content-Type": "application/json"},
+            )
             urllib.request.urlopen(req, timeout=10).read()
         time.sleep(0.5)
         proc.send_signal(signal.SIGTERM)  # scancel
@@ -128,5 +217,7 @@ def test_observe_mode_records_the_window_until_the_job_is_cancelled(tmp_path: Pa
 
 
 def test_record_without_a_command_says_how(tmp_path: Path) -> None:
-    res = subprocess.run([*CLI, "--history", str(tmp_path / "h.jsonl")], capture_output=True, text=True, timeout=60)
+    res = subprocess.run(
+        [*CLI, "--history", str(tmp_path / "h.jsonl")], capture_output=True, text=True, timeout=60
+    )
     assert res.returncode == 2 and "give the server command after --" in res.stderr

@@ -19,8 +19,18 @@ SUMMARY = {"gpus": 2, "total_time": 1000, "nodes": {"della-k1g1": {
     "gpu_utilization": {"0": 90.0, "1": 70.0}}}}  # fmt: skip
 
 
-def _line(jobid: str, user: str, state: str, exit_code: str, alloc: str, start: str = "2026-01-01T10:00:05",
-          elapsed: str = "30", admin: str = "", comment: str = "", uid: str = "1000") -> str:
+def _line(
+    jobid: str,
+    user: str,
+    state: str,
+    exit_code: str,
+    alloc: str,
+    start: str = "2026-01-01T10:00:05",
+    elapsed: str = "30",
+    admin: str = "",
+    comment: str = "",
+    uid: str = "1000",
+) -> str:
     vals = {"Cluster": "della", "JobIDRaw": jobid, "User": user, "UID": uid, "Account": "physics",
             "Partition": "gpu", "State": state, "ExitCode": exit_code, "Submit": "2026-01-01T10:00:00",
             "Start": start, "End": "2026-01-01T10:10:00", "ElapsedRaw": elapsed, "TimelimitRaw": "60",
@@ -105,16 +115,33 @@ def test_harvest_is_idempotent_and_skips_unfinished_jobs(tmp_path: Path) -> None
 
 
 def test_harvest_cli_names_a_bad_date(tmp_path: Path) -> None:
-    res = subprocess.run([sys.executable, "-m", "omnipilot.cli", "harvest", "--since", "last tuesday", "--out",
-                          str(tmp_path / "h.jsonl")], capture_output=True, text=True, timeout=60)
+    res = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "omnipilot.cli",
+            "harvest",
+            "--since",
+            "last tuesday",
+            "--out",
+            str(tmp_path / "h.jsonl"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert res.returncode == 2 and "--since 'last tuesday' is not a date" in res.stderr
 
 
 def test_launch_stats_cli_reads_the_harvest(tmp_path: Path) -> None:
     out = tmp_path / "cluster_history.jsonl"
     harvest("2026-01-01", out, tmp_path / "salt", kind_of=KINDS, sacct_text=SACCT)
-    res = subprocess.run([sys.executable, "-m", "omnipilot.cli", "launch-stats", "--out", str(out), "--json"],
-                         capture_output=True, text=True, timeout=60)
+    res = subprocess.run(
+        [sys.executable, "-m", "omnipilot.cli", "launch-stats", "--out", str(out), "--json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert res.returncode == 0, res.stderr
     table = {(c["gpu"], c["gpus"]): c for c in json.loads(res.stdout)["configurations"]}
     assert table[("H100-80GB", 2)]["success_rate"] == pytest.approx(2 / 3, abs=1e-3)

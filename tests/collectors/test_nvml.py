@@ -19,7 +19,12 @@ def test_summary_keeps_only_the_serving_window() -> None:
                for t, p, m, u in ((1, 60, 0.1, 0), (2, 60, 0.1, 0), (10, 300, 0.8, 90), (11, 320, 0.9, 100),
                                   (20, 70, 0.2, 0))]  # fmt: skip
     s = summarise(samples, 10, 11, devices=2)
-    assert (s.samples_in_window, s.power_avg_w, s.mem_used_peak_frac, s.util_gpu_avg_frac) == (2, 310, 0.9, 0.95)
+    assert (s.samples_in_window, s.power_avg_w, s.mem_used_peak_frac, s.util_gpu_avg_frac) == (
+        2,
+        310,
+        0.9,
+        0.95,
+    )
     whole = summarise(samples, None, None, devices=2)
     assert whole.power_avg_w is not None and whole.power_avg_w < s.power_avg_w  # the startup drags it down
 
@@ -53,8 +58,12 @@ def test_job_devices_follow_cuda_visible_devices() -> None:
 
 
 def test_nvml_command_does_not_crash_either_way() -> None:
-    res = subprocess.run([sys.executable, "-m", "omnipilot.cli", "nvml", "--seconds", "0.5", "--interval", "0.1"],
-                         capture_output=True, text=True, timeout=60)
+    res = subprocess.run(
+        [sys.executable, "-m", "omnipilot.cli", "nvml", "--seconds", "0.5", "--interval", "0.1"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     if load_nvml()[0] is None:
         assert res.returncode == 3 and res.stdout.startswith("NVML not available"), res.stderr
     else:

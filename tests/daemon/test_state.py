@@ -16,7 +16,9 @@ from omnipilot.daemon.state_cli import jobs_from_squeue, nodes_from_sinfo, parti
 from omnipilot.daemon.state_model import NodeState, PartitionState, QueuedJob, is_health_fault, parse_gres
 from omnipilot.daemon.state_pyslurm import pyslurm_status
 
-DATA = Path(os.environ.get("OMNIPILOT_SHARED_DATA") or Path(__file__).resolve().parents[2] / ".." / "shared" / "data")
+DATA = Path(
+    os.environ.get("OMNIPILOT_SHARED_DATA") or Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
+)
 
 
 def _sample(rel: str) -> Any:
@@ -58,28 +60,50 @@ def test_health_fault_reasons(reason: str, fault: bool) -> None:
     assert is_health_fault(reason) is fault
 
 
-def _node(name: str, kind: str, total: int, used: int = 0, states: list[str] | None = None, reason: str = "") -> NodeState:
-    return NodeState(name=name, partitions=["p"], gres_type=kind, gpus_total=total, gpus_used=used,
-                     states=states or ["IDLE"], reason=reason)
+def _node(
+    name: str, kind: str, total: int, used: int = 0, states: list[str] | None = None, reason: str = ""
+) -> NodeState:
+    return NodeState(
+        name=name,
+        partitions=["p"],
+        gres_type=kind,
+        gpus_total=total,
+        gpus_used=used,
+        states=states or ["IDLE"],
+        reason=reason,
+    )
 
 
 def _snap(nodes: list[NodeState], jobs: list[QueuedJob] | None = None, at: float | None = None) -> Snapshot:
     t = at or time.time()
-    return Snapshot(taken_at=t, nodes={n.name: n for n in nodes},
-                    partitions={"p": PartitionState(name="p", nodes=[n.name for n in nodes], default_time_min=60)},
-                    jobs=jobs or [], read_at={"nodes": t, "queue": t, "partitions": t})
+    return Snapshot(
+        taken_at=t,
+        nodes={n.name: n for n in nodes},
+        partitions={"p": PartitionState(name="p", nodes=[n.name for n in nodes], default_time_min=60)},
+        jobs=jobs or [],
+        read_at={"nodes": t, "queue": t, "partitions": t},
+    )
 
 
 def test_a_health_fault_removes_a_node_even_without_a_drain_flag() -> None:
-    snap = _snap([_node("a", "h100", 8, states=["IDLE"], reason="XID 48 double-bit ECC"), _node("b", "a100", 4)])
+    snap = _snap(
+        [_node("a", "h100", 8, states=["IDLE"], reason="XID 48 double-bit ECC"), _node("b", "a100", 4)]
+    )
     assert snap.kinds_by_partition() == {"p": {"a100": 4}}
     assert snap.gpu_summary()["p"]["h100"].unusable == 8
 
 
 def test_queue_wait_grows_with_pending_demand() -> None:
     now = time.time()
-    run = QueuedJob(job_id="1", state="RUNNING", partitions=["p"], gres_type="h100", gpus=8, nodes=["a"],
-                    end_time=now + 600)
+    run = QueuedJob(
+        job_id="1",
+        state="RUNNING",
+        partitions=["p"],
+        gres_type="h100",
+        gpus=8,
+        nodes=["a"],
+        end_time=now + 600,
+    )
     nodes = [_node("a", "h100", 8, used=8)]
     empty = _snap(nodes, [run], at=now).queue_wait("p", "h100", 2, now=now)
     assert empty.seconds == pytest.approx(600)
@@ -94,10 +118,13 @@ def test_queue_wait_grows_with_pending_demand() -> None:
 def test_freshness_labels_per_metric_and_weights() -> None:
     now = time.time()
     snap = _snap([_node("a", "h100", 8)], at=now).model_copy(
-        update={"read_at": {"nodes": now - 10, "queue": now - 100, "partitions": now - 5000}})
+        update={"read_at": {"nodes": now - 10, "queue": now - 100, "partitions": now - 5000}}
+    )
     assert snap.metric_freshness("nodes", now=now) == "fresh"
     assert snap.metric_freshness("queue", now=now) == "usable-stale" and snap.weight("queue", now=now) == 0.5
-    assert snap.metric_freshness("partitions", now=now) == "stale" and snap.weight("partitions", now=now) == 0.0
+    assert (
+        snap.metric_freshness("partitions", now=now) == "stale" and snap.weight("partitions", now=now) == 0.0
+    )
     assert Snapshot().metric_freshness("nodes") == "missing" and Snapshot().freshness(30, 300) == "missing"
     assert snap.queue_wait("p", "h100", 1, now=now).weight == 0.5  # worst of nodes and queue
 
@@ -112,14 +139,18 @@ class _Scripted(CliBackend):
     def _run(self, *cmd: str) -> str:
         out = self.outputs.get(cmd[0])
         if out is None:
-            raise RuntimeError(f"{cmd[0]} failed (1): slurm_load_jobs error: Unable to contact slurm controller")
+            raise RuntimeError(
+                f"{cmd[0]} failed (1): slurm_load_jobs error: Unable to contact slurm controller"
+            )
         return out
 
 
 def test_a_part_that_fails_keeps_its_last_reading_and_age(monkeypatch: pytest.MonkeyPatch) -> None:
-    outputs = {"sinfo": json.dumps(_sample("slurm-24.11-json-samples/sinfo_N.json")),
-               "scontrol": "PartitionName=h100 Nodes=gpuh100,gpuh100b State=UP",
-               "squeue": json.dumps(_sample("slurm-24.11-json-samples/squeue.json"))}
+    outputs = {
+        "sinfo": json.dumps(_sample("slurm-24.11-json-samples/sinfo_N.json")),
+        "scontrol": "PartitionName=h100 Nodes=gpuh100,gpuh100b State=UP",
+        "squeue": json.dumps(_sample("slurm-24.11-json-samples/squeue.json")),
+    }
     backend = _Scripted(outputs)
     t0 = 1_000_000.0
     monkeypatch.setattr(time, "time", lambda: t0)
@@ -132,7 +163,7 @@ def test_a_part_that_fails_keeps_its_last_reading_and_age(monkeypatch: pytest.Mo
     assert second.read_at["queue"] == t0 and second.read_at["nodes"] == t0 + 100
     assert second.taken_at == t0  # the snapshot is as old as its oldest part
     outputs.clear()
-    with pytest.raises(RuntimeError, match="nodes:.*partitions:.*queue:"):
+    with pytest.raises(RuntimeError, match=r"nodes:.*partitions:.*queue:"):
         backend.read()
 
 

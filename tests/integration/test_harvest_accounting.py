@@ -61,8 +61,13 @@ def acct(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ClusterInfo
 def _sbatch(env: dict[str, str], jobs: Path, body: str, *args: str) -> str:
     script = jobs / f"j{time.monotonic_ns()}.sh"
     script.write_text(f"#!/bin/bash\n{body}\n")
-    res = subprocess.run(["sbatch", "--parsable", "-D", str(jobs), "-o", "/dev/null", *args, str(script)],
-                         env=env, capture_output=True, text=True, timeout=60)
+    res = subprocess.run(
+        ["sbatch", "--parsable", "-D", str(jobs), "-o", "/dev/null", *args, str(script)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert res.returncode == 0, res.stderr
     return res.stdout.strip().split(";")[0]
 
@@ -89,7 +94,9 @@ def test_jobs_run_are_harvested_once_with_rates_per_configuration(
     for (kind, n), (ok, bad) in ran.items():
         gres = f"gpu:{kind.split('-')[0].lower()}:{n}"
         for _ in range(ok):
-            _sbatch(env, jobs, "echo served", f"--gres={gres}", "--comment=vllm stand-in; omnipilot[tok1] suggest")
+            _sbatch(
+                env, jobs, "echo served", f"--gres={gres}", "--comment=vllm stand-in; omnipilot[tok1] suggest"
+            )
         for _ in range(bad):
             _sbatch(env, jobs, "exit 3", f"--gres={gres}")
     long = _sbatch(env, jobs, "sleep 120", "--gres=gpu:h200:4", "--comment=vllm serve")
@@ -122,14 +129,22 @@ def test_jobs_run_are_harvested_once_with_rates_per_configuration(
     assert with_gpus >= n_jobs - 1 and shares[("H100-80GB", 2)] == pytest.approx(4 / with_gpus)
     from omnipilot.collectors.harvest import parse_sacct as _ps
     from omnipilot.collectors.harvest import run_sacct as _rs
+
     print([(r["JobIDRaw"], r["JobName"]) for r in _ps(_rs(since, None, info.env()))])
     tagged = sum(ok for ok, _ in ran.values())  # the jobs submitted with an OmniPilot token in the comment
-    assert sum(1 for r in rows if r.job_token == "tok1") == tagged and sum(r.serving for r in rows) == tagged + 1
+    assert (
+        sum(1 for r in rows if r.job_token == "tok1") == tagged and sum(r.serving for r in rows) == tagged + 1
+    )
 
     again = harvest(since, out, salt, env=info.env(), kind_of=kind_of)
     assert again.added == 0 and again.already_present == n_jobs
-    cli = subprocess.run([str(REPO / ".venv" / "bin" / "omnipilot"), "harvest", "--since", since, "--out", str(out),
-                          "--json"], env=env, capture_output=True, text=True, timeout=120)
+    cli = subprocess.run(
+        [str(REPO / ".venv" / "bin" / "omnipilot"), "harvest", "--since", since, "--out", str(out), "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert cli.returncode == 0, cli.stderr
     assert json.loads(cli.stdout)["added"] == 0
     assert len(out.read_text().splitlines()) == n_jobs
