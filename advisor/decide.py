@@ -16,7 +16,7 @@ from omnipilot.advisor.arms import Arm, ArmFit, Workload, enumerate_arms
 from omnipilot.advisor.catalog import Catalog, GpuSpec, ModelSpec
 from omnipilot.advisor.fallback import rank_cheapest_fit
 from omnipilot.advisor.prior import LaunchPrior
-from omnipilot.advisor.utility import ArmInputs, QueueState, UtilityTerms, arm_utility, utility_order
+from omnipilot.advisor.utility import ArmInputs, QueueView, UtilityTerms, arm_utility, utility_order
 from omnipilot.config import UtilitySettings
 
 Outcome = Literal["advised", "no_fit", "unknown_model", "no_gpus"]
@@ -49,9 +49,12 @@ class Asked(BaseModel):
     partition: str | None = None
 
     def label(self) -> str:
-        kind = (self.gpu_kind or self.gres_type or "gpu").split("-")[0].lower()
         n = self.gpus if self.gpus is not None else self.tp
-        parts = [f"{kind}x{n}" if n else kind]
+        if self.gpu_kind or self.gres_type:
+            kind = (self.gpu_kind or self.gres_type or "").split("-")[0].lower()
+            parts = [f"{kind}x{n}" if n else kind]
+        else:
+            parts = [f"{n or 'some'} GPU{'s' if n != 1 else ''} of any kind"]
         if self.precision:
             parts.append(self.precision)
         if self.tp:
@@ -126,7 +129,7 @@ def decide(
     gpu_memory_utilization: float = 0.9,
     utility: UtilitySettings | None = None,
     prior: LaunchPrior | None = None,
-    queue: QueueState | None = None,
+    queue: QueueView | None = None,
 ) -> Decision:
     pool, unknown = gpu_pool(kinds_by_partition, catalog, intent.part_list)
     notes = [f"GRES type {t!r} is not in etc/gpus.toml: its nodes are not considered" for t in unknown]
@@ -171,7 +174,7 @@ def decide(
 
 def rank_by_utility(
     intent: Intent, ranked: list[ScoredArm], notes: list[str], settings: UtilitySettings,
-    prior: LaunchPrior | None, queue: QueueState | None,
+    prior: LaunchPrior | None, queue: QueueView | None,
 ) -> Decision:  # fmt: skip
     """Arms best-utility first; a low-confidence best arm falls back to the cheapest-fit choice.
 

@@ -17,7 +17,7 @@ Pure computation: the daemon calls it in the request path.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -25,11 +25,9 @@ from pydantic import BaseModel
 
 from omnipilot.config import UtilitySettings
 
+
 # How much a queue reading is trusted, by its freshness label (daemon/state.py): a stale reading
 # says little about the queue now, so its wait estimate is discounted rather than taken at face value.
-FRESHNESS_WEIGHT: dict[str, float] = {"fresh": 1.0, "usable-stale": 0.5, "stale": 0.0, "missing": 0.0}
-
-
 class HasQuantiles(Protocol):
     @property
     def q10(self) -> float: ...
@@ -170,59 +168,8 @@ def utility_order(terms: Sequence[UtilityTerms]) -> list[int]:
     return sorted(range(len(terms)), key=lambda i: (terms[i].slo_excluded, -terms[i].utility))
 
 
-class NodeLike(Protocol):
-    @property
-    def partitions(self) -> list[str]: ...
-    @property
-    def gres_type(self) -> str | None: ...
-    @property
-    def gpus_total(self) -> int: ...
-    @property
-    def gpus_free(self) -> int: ...
+class QueueView(Protocol):
+    """Expected hours before `tp` GPUs of a kind start, best over the arm's partitions, already scaled
+    down when the reading is stale (the daemon's implementation: daemon/queueview.py)."""
 
-
-@dataclass(frozen=True)
-class QueueState:
-    """Free GPUs per (partition, GRES type) and pending GPU demand per partition, with a trust weight."""
-
-    free: Mapping[tuple[str, str], tuple[int, int, int]]  # → (free total, most free on one node, total)
-    pending: Mapping[str, int]
-    weight: float = 1.0
-
-    @classmethod
-    def from_nodes(
-        cls, nodes: Iterable[NodeLike], pending: Mapping[str, int], weight: float = 1.0
-    ) -> QueueState:
-        free: dict[tuple[str, str], tuple[int, int, int]] = {}
-        for n in nodes:
-            if not n.gres_type or n.gpus_total <= 0:
-                continue
-            for p in n.partitions:
-                f, best, total = free.get((p, n.gres_type), (0, 0, 0))
-                free[(p, n.gres_type)] = (f + n.gpus_free, max(best, n.gpus_free), total + n.gpus_total)
-        return cls(free=free, pending=dict(pending), weight=weight)
-
-    def wait_h(self, gres_type: str, partitions: Sequence[str], tp: int, settings: UtilitySettings) -> float:
-        """Expected hours before `tp` GPUs of this kind start, best over the arm's partitions.
-
-        Zero when one node has `tp` free GPUs: pending jobs that fit there would already have been
-        started by Slurm, so they wait for something else. Otherwise the demand ahead of the job
-        (its partition's pending GPUs, shared among kinds by size, + its own − free) drains at the
-        kind's size per typical job. A crude, documented proxy (docs/decision-layer.md), scaled by
-        how fresh the reading is.
-        """
-        best: float | None = None
-        for p in partitions:
-            free_total, free_node, total = self.free.get((p, gres_type), (0, 0, 0))
-            if total <= 0:
-                continue
-            if free_node >= tp:
-                wait = 0.0
-            else:
-                part_total = sum(t for (q, _), (_, _, t) in self.free.items() if q == p)
-                ahead = self.pending.get(p, 0) * total / part_total
-                wait = settings.queue_typical_job_h * max(ahead + tp - free_total, 1) / total
-            best = wait if best is None else min(best, wait)
-        if best is None:
-            return 0.0
-        return min(best, settings.queue_max_wait_h) * self.weight
+    def wait_h(self, gres_type: str, partitions: Sequence[str], tp: int, settings: UtilitySettings) -> float: ...

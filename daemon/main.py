@@ -15,7 +15,7 @@ from omnipilot.daemon.decisionlog import DecisionLog
 from omnipilot.daemon.modes import MODES, ModeStore
 from omnipilot.daemon.server import Server
 from omnipilot.daemon.service import AdviceService
-from omnipilot.daemon.state import CliBackend, StateCache
+from omnipilot.daemon.state import StateCache, select_backend
 from omnipilot.logs import configure
 
 log = structlog.get_logger("omnipilot.daemon")
@@ -24,7 +24,7 @@ log = structlog.get_logger("omnipilot.daemon")
 def run_daemon(settings: Settings) -> int:
     configure(settings.daemon.log_format, settings.daemon.log_level)
     settings.daemon.state_dir.mkdir(parents=True, exist_ok=True)
-    state = StateCache(CliBackend().read, settings.state.refresh_s)
+    state = StateCache(select_backend(settings.state.backend).read, settings.state.refresh_s)
     state.refresh()  # before serving: the first answers should not see an empty cluster
     state.start()
     modes = ModeStore(settings.daemon.state_dir, settings.daemon.initial_mode)

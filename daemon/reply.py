@@ -90,8 +90,9 @@ def gpu_fields(req: AdviseRequest, choice: ScoredArm, partition: str) -> dict[st
     return fields
 
 
-def job_env(choice: ScoredArm) -> dict[str, str]:
+def job_env(choice: ScoredArm, token: str) -> dict[str, str]:
     return {
+        "OMNIPILOT_TOKEN": token,  # `omnipilot record` files the run's history row under this decision
         "OMNIPILOT_TP": str(choice.arm.tp),
         "OMNIPILOT_QUANTIZATION": choice.arm.quantization_flag or "",
         "OMNIPILOT_MODEL": choice.arm.checkpoint,

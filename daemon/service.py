@@ -13,13 +13,13 @@ import structlog
 from omnipilot.advisor.catalog import Catalog, CatalogError
 from omnipilot.advisor.decide import Decision, Intent, Scorer, decide
 from omnipilot.advisor.prior import LaunchPrior, load_prior
-from omnipilot.advisor.utility import FRESHNESS_WEIGHT, QueueState
 from omnipilot.config import Settings
 from omnipilot.daemon.decisionlog import LAZY_KEY
 from omnipilot.daemon.intent import Refusal, build_intent
 from omnipilot.daemon.jobscript import ParsedJob, parse_job
 from omnipilot.daemon.modes import ModeStore
 from omnipilot.daemon.protocol import AdviseReply, AdviseRequest
+from omnipilot.daemon.queueview import SnapshotQueue
 from omnipilot.daemon.reply import (
     EnforcePlan,
     advice_reply,
@@ -47,7 +47,7 @@ class AdviceService:
         self.catalog = self._load_catalog()
         self.scorer: Scorer | None = None
         self.prior = LaunchPrior([], default_success=settings.prior.default_success)
-        self._queue_cache: tuple[float, QueueState] | None = None
+        self._queue_cache: tuple[float, SnapshotQueue] | None = None
         self.model_version = "none (cheapest-fit rule only)"
         self.counts: dict[str, int] = {}
         self.hook_failures_reported = 0
@@ -103,14 +103,13 @@ class AdviceService:
         self.counts = counts
         return (time.perf_counter() - t0) * 1e3
 
-    def _queue_state(self) -> QueueState:
-        """Queue view of the current snapshot, built once per snapshot; stale readings weigh less."""
+    def _queue_state(self) -> SnapshotQueue:
+        """Queue view of the current snapshot, one per snapshot (its estimates are memoised)."""
         snap = self.state.snapshot
         cached = self._queue_cache
         if cached is not None and cached[0] == snap.taken_at:
             return cached[1]
-        label = snap.freshness(self.settings.state.fresh_s, self.settings.state.stale_s)
-        qs = QueueState.from_nodes(snap.nodes.values(), snap.pending_gpus, FRESHNESS_WEIGHT.get(label, 0.0))
+        qs = SnapshotQueue(snap)
         self._queue_cache = (snap.taken_at, qs)
         return qs
 
@@ -174,7 +173,7 @@ class AdviceService:
             record["action"] = "observe"
             return AdviseReply(id=req.id, action="observe", token=token), record
         plan, degraded = (
-            self._enforce_plan(req, intent, decision, parsed) if mode == "enforce" else (None, None)
+            self._enforce_plan(req, token, intent, decision, parsed) if mode == "enforce" else (None, None)
         )
         reply = advice_reply(req, token, mode, intent, decision, plan, degraded)
         if decision.abstained and reply.user_message:  # issue 5 item 4: the answer says it fell back
@@ -213,7 +212,7 @@ class AdviceService:
         return info_reply(req, token, text, "omnipilot: " + text + ". Job left unchanged.")
 
     def _enforce_plan(
-        self, req: AdviseRequest, intent: Intent, decision: Decision, parsed: ParsedJob
+        self, req: AdviseRequest, token: str, intent: Intent, decision: Decision, parsed: ParsedJob
     ) -> tuple[EnforcePlan | None, str | None]:
         from omnipilot.daemon.rewrite import rewrite_vllm
 
@@ -251,7 +250,7 @@ class AdviceService:
                 return None, "the script was too long to be sent whole, so it cannot be rewritten"
             script = res.script
         return EnforcePlan(
-            set=gpu_fields(req, choice, partition), env=job_env(choice), script=script, partition=partition
+            set=gpu_fields(req, choice, partition), env=job_env(choice, token), script=script, partition=partition
         ), None
 
     def _decision_record(self, intent: Intent, decision: Decision) -> dict[str, Any]:

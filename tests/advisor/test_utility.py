@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 
 import pytest
@@ -10,9 +11,10 @@ from omnipilot.advisor.arms import Arm, Workload
 from omnipilot.advisor.catalog import Catalog, ModelSpec
 from omnipilot.advisor.decide import Decision, Intent, Interval, Prediction, decide
 from omnipilot.advisor.prior import LaunchCount, LaunchPrior
-from omnipilot.advisor.utility import ArmInputs, QueueState, arm_utility, kv_factor, p_exceeds
+from omnipilot.advisor.utility import ArmInputs, QueueView, arm_utility, kv_factor, p_exceeds
 from omnipilot.config import UtilitySettings
-from omnipilot.daemon.state import NodeState
+from omnipilot.daemon.queueview import SnapshotQueue
+from omnipilot.daemon.state import NodeState, PartitionState, QueuedJob, Snapshot
 
 MODEL = "Qwen/Qwen2.5-7B"
 KINDS = {"gpu": {"a100": 8, "h100": 8}}
@@ -54,7 +56,7 @@ def run(
     scorer: object,
     slo_ms: float | None = None,
     prior: LaunchPrior | None = None,
-    queue: QueueState | None = None,
+    queue: QueueView | None = None,
 ) -> Decision:
     spec = catalog.model(MODEL)
     assert spec is not None
@@ -132,23 +134,29 @@ def test_failure_prior_penalises_unreliable_configurations(catalog: Catalog) -> 
     assert d.ranked[-1].utility is not None and d.ranked[-1].utility.failure > 0
 
 
-def _node(name: str, gres: str, used: int) -> NodeState:
-    return NodeState(
-        name=name, partitions=["gpu"], gres_type=gres, gpus_total=8, gpus_used=used, states=["MIXED"]
-    )
+def _snapshot(pending: int, age_s: float = 0.0) -> Snapshot:
+    """Eight A100s all held by one job for 2 more hours, eight idle H100s, `pending` 8-GPU jobs."""
+    now = time.time()
+    nodes = {
+        "a1": NodeState(name="a1", partitions=["gpu"], gres_type="a100", gpus_total=8, gpus_used=8, states=["ALLOCATED"]),
+        "h1": NodeState(name="h1", partitions=["gpu"], gres_type="h100", gpus_total=8, gpus_used=0, states=["IDLE"]),
+    }  # fmt: skip
+    jobs = [QueuedJob(job_id="1", state="RUNNING", partitions=["gpu"], gres_type="a100", gpus=8, nodes=["a1"],
+                      end_time=now + 7200)]  # fmt: skip
+    jobs += [QueuedJob(job_id=str(10 + i), state="PENDING", partitions=["gpu"], gres_type="a100", gpus=8,
+                       time_limit_min=60) for i in range(pending)]  # fmt: skip
+    parts = {"gpu": PartitionState(name="gpu", nodes=["a1", "h1"], default_time_min=60)}
+    return Snapshot(taken_at=now - age_s, nodes=nodes, partitions=parts, jobs=jobs,
+                    pending_gpus={"gpu": 8 * pending})  # fmt: skip
 
 
 def test_pending_demand_raises_the_queue_term(catalog: Catalog) -> None:
-    settings = UtilitySettings()
-    nodes = [_node("a1", "a100", 8), _node("h1", "h100", 0)]
-    idle = QueueState.from_nodes(nodes, {})
-    busy = QueueState.from_nodes(nodes, {"gpu": 40})
+    settings = UtilitySettings(queue_max_wait_h=100.0)
+    idle, busy = SnapshotQueue(_snapshot(0)), SnapshotQueue(_snapshot(5))
     assert idle.wait_h("h100", ["gpu"], 1, settings) == 0.0
     assert busy.wait_h("a100", ["gpu"], 1, settings) > idle.wait_h("a100", ["gpu"], 1, settings) > 0.0
-    stale = QueueState.from_nodes(nodes, {"gpu": 40}, weight=0.5)
-    assert stale.wait_h("a100", ["gpu"], 1, settings) == pytest.approx(
-        busy.wait_h("a100", ["gpu"], 1, settings) / 2
-    )
+    ancient = SnapshotQueue(_snapshot(5, age_s=86_400))  # a stale reading is not trusted at face value
+    assert ancient.wait_h("a100", ["gpu"], 1, settings) < busy.wait_h("a100", ["gpu"], 1, settings)
     # the A100s are all busy and 40 GPUs are pending: the idle H100 wins over the cheaper kind
     d = run(catalog, 16, UtilitySettings(queue_cost_per_hour=4.0), scorer=stub_scorer(), queue=busy)
     assert d.choice is not None and d.choice.arm.gpu == "H100-80GB"
