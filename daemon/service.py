@@ -35,6 +35,9 @@ log = structlog.get_logger("omnipilot.service")
 _TOKEN_ALPHABET = "abcdefghijkmnpqrstuvwxyz23456789"
 
 
+DECISION_CACHE_SIZE = 1024
+
+
 def new_token() -> str:
     return "".join(secrets.choice(_TOKEN_ALPHABET) for _ in range(8))
 
@@ -50,6 +53,7 @@ class AdviceService:
         self._queue_cache: tuple[float, SnapshotQueue] | None = None
         self.model_version = "none (cheapest-fit rule only)"
         self.counts: dict[str, int] = {}
+        self._decisions: dict[tuple[object, ...], Decision] = {}
         self.hook_failures_reported = 0
         self._lock = threading.Lock()
 
@@ -82,10 +86,11 @@ class AdviceService:
             log.error("model_load_failed", error=str(exc), keeping=self.model_version)
             warning = f"{warning}; {msg}" if warning else msg
             with self._lock:
-                self.catalog = catalog
+                self.catalog, self._decisions = catalog, {}
             return warning
         with self._lock:
             self.catalog, self.scorer, self.model_version = catalog, scorer, version
+            self._decisions = {}
         log.info("model_loaded", version=version)
         return warning
 
@@ -112,6 +117,24 @@ class AdviceService:
         qs = SnapshotQueue(snap)
         self._queue_cache = (snap.taken_at, qs)
         return qs
+
+    def _decide(self, intent: Intent) -> Decision:
+        """decide() is pure in the intent, the snapshot and the loaded model: resubmitted jobs (the
+        common case at a site) reuse the answer until the next state refresh or reload."""
+        snap = self.state.snapshot
+        key = (intent.model.name, intent.workload, tuple(intent.part_list), intent.gpu_filter,
+               intent.own_checkpoint, intent.slo_ttft_ms, intent.runtime_h, snap.taken_at, self.model_version)  # fmt: skip
+        hit = self._decisions.get(key)
+        if hit is None:
+            hit = decide(
+                intent, snap.kinds_by_partition(), self.catalog, self.cost_rates(), scorer=self.scorer,
+                gpu_memory_utilization=self.settings.defaults.gpu_memory_utilization,
+                utility=self.settings.utility, prior=self.prior, queue=self._queue_state(),
+            )  # fmt: skip
+            self._decisions[key] = hit
+            if len(self._decisions) > DECISION_CACHE_SIZE:
+                self._decisions.pop(next(iter(self._decisions)))
+        return hit
 
     def _count(self, key: str) -> None:
         self.counts[key] = self.counts.get(key, 0) + 1
@@ -150,17 +173,7 @@ class AdviceService:
                 return AdviseReply(id=req.id, action="none"), record
             return info_reply(req, token, built.comment, built.message), record
         intent = built
-        decision = decide(
-            intent,
-            self.state.snapshot.kinds_by_partition(),
-            self.catalog,
-            self.cost_rates(),
-            scorer=self.scorer,
-            gpu_memory_utilization=self.settings.defaults.gpu_memory_utilization,
-            utility=self.settings.utility,
-            prior=self.prior,
-            queue=self._queue_state(),
-        )
+        decision = self._decide(intent)
         # the full ranking is serialised by the log's writer thread, after the reply has gone out
         record[LAZY_KEY] = lambda: self._decision_record(intent, decision)
         record["outcome"] = decision.outcome
