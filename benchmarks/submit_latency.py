@@ -7,6 +7,7 @@ log: receive → reply sent). Jobs are submitted held and cancelled afterwards.
 
     .venv/bin/python benchmarks/submit_latency.py [--jobs 60] [--state-dir DIR]
 
+The daemon is measured twice: the same job resubmitted (its caches answer) and every job new.
 The last line is one JSON object.
 """
 
@@ -38,9 +39,11 @@ def pct(xs: list[float], q: float) -> float:
     return s[min(len(s) - 1, round(q * (len(s) - 1)))]
 
 
-def submit_many(n: int, script: Path, env: dict[str, str]) -> list[float]:
+def submit_many(n: int, script: Path, env: dict[str, str], distinct: bool = False) -> list[float]:
     times = []
-    for _ in range(n):
+    for i in range(n):
+        if distinct:  # a new request signature each time: no cache in the daemon can answer it
+            script.write_text(SCRIPT.replace("concurrency=32", f"concurrency={17 + i}"))
         t0 = time.perf_counter()
         res = subprocess.run(
             ["sbatch", "--parsable", "--hold", "-o", "/dev/null", str(script)],
@@ -95,6 +98,11 @@ def main() -> int:
         hook = submit_many(args.jobs, script, env)
         records = [json.loads(line) for line in dlog.read_text().splitlines()[start_line + 5 :]]
         daemon_ms = [float(r["latency_ms"]) for r in records if "latency_ms" in r]
+        mark = len(dlog.read_text().splitlines())
+        hook_distinct = submit_many(args.jobs, script, env, distinct=True)
+        fresh = [json.loads(line) for line in dlog.read_text().splitlines()[mark:]]
+        daemon_new_ms = [float(r["latency_ms"]) for r in fresh if "latency_ms" in r]
+        script.write_text(SCRIPT)
         fail_open = sum(1 for r in records if r.get("outcome") != "advised")
         conf = info.slurm_conf.read_text()
         restart_ctld(
@@ -119,9 +127,13 @@ def main() -> int:
         "daemon_p50_ms": round(statistics.median(daemon_ms), 3) if daemon_ms else None,
         "daemon_p99_ms": round(pct(daemon_ms, 0.99), 3) if daemon_ms else None,
         "daemon_answers": len(daemon_ms),
+        "sbatch_p50_ms_hook_distinct": round(statistics.median(hook_distinct), 2),
+        "daemon_p50_ms_distinct": round(statistics.median(daemon_new_ms), 3) if daemon_new_ms else None,
+        "daemon_p99_ms_distinct": round(pct(daemon_new_ms, 0.99), 3) if daemon_new_ms else None,
         "not_advised": fail_open,
         "goal_hook_added_p50_ms_lt_10": statistics.median(hook) - statistics.median(plain) < 10,
         "goal_daemon_p99_ms_lt_2": bool(daemon_ms) and pct(daemon_ms, 0.99) < 2.0,
+        "goal_daemon_p99_ms_lt_2_distinct": bool(daemon_new_ms) and pct(daemon_new_ms, 0.99) < 2.0,
     }
     print(
         f"sbatch (tagged vLLM job) with hook+daemon: p50 {res['sbatch_p50_ms_hook']} ms, p99 {res['sbatch_p99_ms_hook']} ms"
@@ -131,7 +143,11 @@ def main() -> int:
     )
     print(f"ratio p50 {res['p50_ratio']}, hook adds {res['hook_added_p50_ms']} ms at p50 (goal < 10 ms)")
     print(
-        f"daemon answer: p50 {res['daemon_p50_ms']} ms, p99 {res['daemon_p99_ms']} ms over {len(daemon_ms)} (goal p99 < 2 ms)"
+        f"daemon answer, resubmitted job: p50 {res['daemon_p50_ms']} ms, p99 {res['daemon_p99_ms']} ms (goal p99 < 2 ms)"
+    )
+    print(
+        f"daemon answer, every job new:   p50 {res['daemon_p50_ms_distinct']} ms, p99 {res['daemon_p99_ms_distinct']} ms "
+        f"(goal p99 < 2 ms; sbatch p50 {res['sbatch_p50_ms_hook_distinct']} ms)"
     )
     print(json.dumps(res))
     return 0
