@@ -284,14 +284,17 @@ def test_explain_and_status_commands(cluster: Cluster) -> None:
     time.sleep(0.3)
     cmd = [sys.executable, "-m", "omnipilot.cli"]
     cfg = ["--config", str(cluster.info.omnipilot_config)]
-    out = subprocess.run([*cmd, "explain", *cfg, sub.jobid or ""], capture_output=True, text=True, env=cluster.env)
+    out = subprocess.run(
+        [*cmd, "explain", *cfg, sub.jobid or ""], capture_output=True, text=True, env=cluster.env
+    )
     assert out.returncode == 0, out.stderr
     assert "ranking" in out.stdout and "Qwen/Qwen2.5-7B" in out.stdout
     status = subprocess.run([*cmd, "status", *cfg, "--json"], capture_output=True, text=True, env=cluster.env)
     st = json.loads(status.stdout)
     assert st["up"] and st["mode"] == "suggest" and st["counts"].get("advised", 0) >= 1
-    missing = subprocess.run([*cmd, "explain", *cfg, "--token", "nosuchtk"], capture_output=True, text=True,
-                             env=cluster.env)
+    missing = subprocess.run(
+        [*cmd, "explain", *cfg, "--token", "nosuchtk"], capture_output=True, text=True, env=cluster.env
+    )
     assert missing.returncode == 1 and "not in" in missing.stderr
 
 
@@ -301,3 +304,37 @@ def test_cluster_up_twice_is_harmless(cluster: Cluster) -> None:
     apply_test_hook_settings(info)  # up() renders the shipped hook settings again
     assert info.pids == before
     assert cluster.mc.status()["up"] is True
+
+
+def test_job_array_gets_one_decision(cluster: Cluster) -> None:
+    cluster.set_mode("suggest")
+    before = len(cluster.decisions())
+    sub = cluster.submit(QWEN_A100, "--hold", "--array=0-3")
+    time.sleep(0.3)
+    assert sub.rc == 0
+    assert len(cluster.decisions()) == before + 1  # slurmctld runs the hook once for the whole array
+    assert " suggest: " in cluster.job(f"{sub.jobid}_0")["Comment"]
+
+
+def test_job_modify_passes_through(cluster: Cluster) -> None:
+    import subprocess
+
+    cluster.set_mode("enforce")
+    try:
+        sub = cluster.submit(QWEN_A100, "--hold")
+        before = cluster.job(sub.jobid or "")
+        res = subprocess.run(
+            ["scontrol", "update", f"JobId={sub.jobid}", "TimeLimit=00:05:00"],
+            capture_output=True,
+            text=True,
+            env=cluster.env,
+        )
+    finally:
+        cluster.set_mode("suggest")
+    after = cluster.job(sub.jobid or "")
+    assert res.returncode == 0, res.stderr
+    assert (
+        after["TimeLimit"] == "00:05:00"
+        and _tres(after) == _tres(before)
+        and after["Comment"] == before["Comment"]
+    )
