@@ -9,21 +9,31 @@ command line. Site defaults are the daemon's business: unknown values stay None 
 from __future__ import annotations
 
 import re
-from itertools import islice
 
 from pydantic import BaseModel, ConfigDict
 
 from omnipilot.advisor.catalog import Catalog, ModelSpec
-from omnipilot.daemon.model_names import precision_of, resolve_model, unresolved_hint
+from omnipilot.daemon.command_notes import ambiguities, cut_short
+from omnipilot.daemon.model_names import is_gguf, precision_of, resolve_model, unresolved_hint
 from omnipilot.daemon.sbatch_header import SbatchRequest, parse_sbatch
-from omnipilot.daemon.script_scan import ScanResult, in_function, scan
+from omnipilot.daemon.script_scan import ScanResult, scan
 from omnipilot.daemon.script_vars import ScriptVars
 from omnipilot.daemon.tags import TagValue, read_tags
 from omnipilot.daemon.vllm_command import VllmCommand, build_command
 
 _OFFLINE_PY = re.compile(r"(?:from[ \t]+vllm[ \t]+import|import[ \t]+vllm|vllm\.LLM)\b")
 _RAY_START = re.compile(r"ray[ \t]+start\b")  # literal start: searched at C speed
-_CONTAINERS = ("pyxis", "apptainer", "singularity", "docker", "podman", "enroot", "ch-run", "shifter")
+_CONTAINERS = (
+    "pyxis",
+    "apptainer",
+    "singularity",
+    "docker",
+    "podman-hpc",
+    "podman",
+    "enroot",
+    "ch-run",
+    "shifter",
+)
 
 
 class ParsedJob(BaseModel):
@@ -46,6 +56,7 @@ class ParsedJob(BaseModel):
     # what the job asks vLLM for (tags first, then the command line)
     tp: int | None = None
     pp: int | None = None
+    dp: int | None = None  # --data-parallel-size: replicas of the tp x pp engine
     quantization: str | None = None
     precision: str | None = None
     dtype: str | None = None
@@ -86,6 +97,7 @@ class ParsedJob(BaseModel):
             "served_model_name",
             "tp",
             "pp",
+            "dp",
             "precision",
             "quantization",
             "dtype",
@@ -155,30 +167,16 @@ def _take_command(job: ParsedJob, found: ScanResult, text: str) -> None:
     if not servers:
         return
     first = servers[0]
-    first.in_function = first.in_function or in_function(text, first.line_start)
     cmd = build_command(first.launch, first.in_heredoc, first.in_function, first.in_string)
     cmd.line_start = text.count("\n", 0, first.line_start) + 1
     cmd.line_end = text.count("\n", 0, max(first.line_start, first.line_end - 1)) + 1
     job.command = cmd
     job.line_span = (cmd.line_start, cmd.line_end)
     job.unresolved.extend(cmd.unresolved)
-    if len(servers) > 1:
-        lines = ", ".join(str(text.count("\n", 0, f.line_start) + 1) for f in servers)
-        job.ambiguities.append(
-            f"{len(servers)} vLLM server commands (lines {lines}); advice is for the first"
-        )
-    if cmd.in_heredoc:
-        job.ambiguities.append("the vLLM command is inside a heredoc")
-    if cmd.in_function:
-        job.ambiguities.append("the vLLM command is inside a shell function")
-    if cmd.in_string:
-        job.ambiguities.append("the vLLM command is inside a quoted string (bash -c '...')")
-    if cmd.hidden_args:
-        job.ambiguities.append(f"flags may come from variables: {' '.join(cmd.hidden_args)}")
-    for name in ("model", "tensor-parallel-size", "quantization"):
-        use = cmd.flags.get(name)
-        if use is not None and use.count > 1:
-            job.ambiguities.append(f"--{name} is given {use.count} times")
+    cut = cut_short(text, first)
+    if cut is not None:
+        job.unresolved.append(cut)
+    job.ambiguities.extend(ambiguities(text, servers, cmd))
     job.launcher = next((c for c in _CONTAINERS if c in cmd.launchers), None) or (
         "srun"
         if "srun" in cmd.launchers
@@ -227,6 +225,7 @@ def _merge(job: ParsedJob, catalog: Catalog) -> None:
             "model",
             "tp",
             "pp",
+            "dp",
             "quantization",
             "dtype",
             "kv_cache_dtype",
@@ -261,6 +260,11 @@ def _resolve(job: ParsedJob, catalog: Catalog) -> None:
     precision, source = precision_of(catalog, job.model, job.quantization, job.dtype, spec)
     if precision is not None:
         _set(job, "precision", precision, source)
+    elif is_gguf(job.model, job.quantization):
+        job.unresolved.append(
+            "the model is a GGUF file (llama.cpp quantization): its precision is not one of the arms "
+            "bf16, fp8, awq, gptq; advice is for the base model"
+        )
     elif job.quantization:
         job.unresolved.append(
             f"--quantization {job.quantization} is not one of the arms bf16, fp8, awq, gptq"
@@ -319,12 +323,18 @@ def _reason(found: ScanResult | None, text: str) -> str:
 
 
 def _uses_python_api(text: str) -> bool:
-    """`from vllm import LLM` and kin, looked for only on the lines that mention vllm."""
-    for m in islice(re.finditer("vllm", text), 256):
-        start = text.rfind("\n", 0, m.start()) + 1
-        end = text.find("\n", m.end())
-        if _OFFLINE_PY.search(text, start, end if end >= 0 else len(text)):
+    """`from vllm import LLM` and kin, looked for only on the lines that mention vllm (each once)."""
+    pos = 0
+    for _ in range(256):
+        k = text.find("vllm", pos)
+        if k < 0:
+            return False
+        start = text.rfind("\n", 0, k) + 1
+        end = text.find("\n", k)
+        end = len(text) if end < 0 else end
+        if _OFFLINE_PY.search(text, start, end):
             return True
+        pos = end + 1
     return False
 
 

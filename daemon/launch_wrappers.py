@@ -1,7 +1,8 @@
 """Recognise what one simple shell command starts, through the prefixes real job scripts put in
 front of it: `exec`, `nohup`, `env VAR=...`, `timeout`, `numactl`, `srun [opts]` (with pyxis'
 `--container-image`), `apptainer|singularity exec [opts] IMAGE`, `docker|podman run [opts] IMAGE`,
-`uv|conda|pixi|poetry run`, `ray job submit --`, `bash -c '...'`.
+`uv|conda|pixi|poetry run`, `torchrun|accelerate launch|deepspeed [opts] -m MODULE`,
+`ray job submit --`, and strings run as scripts (`bash -c '...'`, `eval ...`).
 
 The answer is a `Launch`: a vLLM server (with the words of its arguments), or one of the things
 that mention vLLM without serving it (a benchmark, offline batch, an install, a client, a version
@@ -51,10 +52,22 @@ _PREFIX_VALUE: dict[str, set[str]] = {
     "exec": {"-a"}, "nohup": set(), "time": {"-f", "-o"}, "command": set(), "builtin": set(),
     "sudo": {"-u", "-g", "-C", "-D"}, "unbuffer": set(), "stdbuf": {"-i", "-o", "-e"},
     "nice": {"-n"}, "ionice": {"-c", "-n", "-p"}, "numactl": {"-N", "-m", "-C", "-p", "-i"},
-    "tini": set(), "dumb-init": set(), "setsid": set(), "xargs": set(), "eval": set(),
+    "tini": set(), "dumb-init": set(), "setsid": set(), "xargs": set(),
     "env": {"-u", "-C", "--unset", "--chdir", "-S"},
     "timeout": {"-s", "-k", "--signal", "--kill-after"}, "taskset": {"-c"},
 }  # fmt: skip
+# torchrun / accelerate launch / deepspeed: the options that take a value (the rest are switches)
+_DIST_VALUE = {
+    "--nproc_per_node", "--nproc-per-node", "--nnodes", "--node_rank", "--node-rank", "--rdzv_backend",
+    "--rdzv-backend", "--rdzv_endpoint", "--rdzv-endpoint", "--rdzv_id", "--rdzv-id", "--rdzv_conf",
+    "--master_addr", "--master-addr", "--master_port", "--master-port", "--max_restarts", "--max-restarts",
+    "--monitor_interval", "--start_method", "--role", "--log_dir", "--log-dir", "-r", "--redirects", "-t",
+    "--tee", "--local_addr", "--num_processes", "--num_machines", "--machine_rank", "--main_process_ip",
+    "--main_process_port", "--mixed_precision", "--config_file", "--gpu_ids", "--dynamo_backend",
+    "--num_cpu_threads_per_process", "--deepspeed_config_file", "--zero_stage", "--num_gpus", "--num_nodes",
+    "--hostfile", "--include", "--exclude", "--launcher",
+}  # fmt: skip
+_DIST = {"torchrun", "deepspeed"}
 _KEYWORDS = {"then", "do", "else", "{", "!", "if", "while", "until", "elif"}
 _RUNNERS = {"uv", "conda", "mamba", "micromamba", "pixi", "poetry", "pipenv", "hatch", "rye", "pdm"}
 _INSTALLERS = {"pip", "pip3", "uv", "conda", "mamba", "micromamba", "pipx", "poetry", "pixi"}
@@ -94,7 +107,9 @@ def basename(value: str) -> str:
 
 def _is_command(word: Word) -> bool:
     b = basename(word.value)
-    return b in ("vllm", "bash", "sh", "srun") or b in _PREFIX_VALUE or bool(_PYTHON.match(b))
+    return (
+        b in ("vllm", "bash", "sh", "srun", "eval", "accelerate") or b in _PREFIX_VALUE or b in _DIST
+    ) or bool(_PYTHON.match(b))
 
 
 def skip_options(words: list[Word], i: int, value_opts: set[str], guess_unknown: bool = False) -> int:
@@ -133,6 +148,12 @@ def classify(words: list[Word]) -> Launch | None:
             return _vllm(words, i, launchers, srun_nodes)
         if _PYTHON.match(base):
             return _python(words, i, launchers, srun_nodes)
+        if base == "eval":  # the words are joined and read again as shell
+            body = " ".join(x.value for x in words[i + 1 :])
+            return Launch("subshell", "eval", entry=w, launchers=launchers, subscript=body)
+        if base in _DIST or (base == "accelerate" and i + 1 < len(words) and words[i + 1].value == "launch"):
+            launchers.append(base)
+            return _dist(words, i + (base == "accelerate"), launchers, srun_nodes)
         if base in ("srun", "mpirun", "mpiexec"):
             launchers.append("srun" if base == "srun" else base)
             j = skip_options(words, i + 1, _SRUN_VALUE if base == "srun" else _MPI_VALUE, guess_unknown=True)
@@ -148,7 +169,16 @@ def classify(words: list[Word]) -> Launch | None:
                 i += 1
             if base == "timeout" or (base == "taskset" and "-c" not in {x.value for x in words[:i]}):
                 i += 1  # the duration / CPU mask
-        elif base in ("apptainer", "singularity", "docker", "podman", "enroot", "ch-run", "shifter"):
+        elif base in (
+            "apptainer",
+            "singularity",
+            "docker",
+            "podman",
+            "podman-hpc",
+            "enroot",
+            "ch-run",
+            "shifter",
+        ):
             step = _container(words, i, base, launchers)
             if isinstance(step, Launch):
                 step.srun_nodes = srun_nodes
@@ -191,7 +221,7 @@ def _container(words: list[Word], i: int, base: str, launchers: list[str]) -> in
     sub = words[i + 1].value if i + 1 < len(words) else ""
     if base in ("apptainer", "singularity") and sub in ("exec", "run"):
         j = skip_options(words, i + 2, _CONTAINER_VALUE)
-    elif base in ("docker", "podman") and sub == "run":
+    elif base in ("docker", "podman", "podman-hpc") and sub == "run":
         j = skip_options(words, i + 2, _DOCKER_VALUE)
     elif base == "enroot" and sub in ("start", "exec"):
         j = skip_options(words, i + 2, {"-m", "--mount", "-e", "--env", "-c", "--conf"})
@@ -262,9 +292,31 @@ def _python(words: list[Word], i: int, launchers: list[str], srun_nodes: int | N
     return None
 
 
+def _dist(words: list[Word], i: int, launchers: list[str], srun_nodes: int | None) -> Launch | None:
+    """`torchrun [opts] -m MODULE args` or `torchrun [opts] script.py args`: what Python runs."""
+    j = i + 1
+    module = False
+    while j < len(words) and words[j].value.startswith("-"):
+        v = words[j].value
+        if v == "--":
+            j += 1
+            break
+        module = module or v in ("-m", "--module")
+        j += 2 if v in _DIST_VALUE else 1
+    if j >= len(words):
+        return None
+    if module:
+        return _python_module(words, j, words[j].value, launchers, srun_nodes)
+    return _python(words, j - 1, launchers, srun_nodes)
+
+
 def _python_module(
     words: list[Word], j: int, module: str, launchers: list[str], srun_nodes: int | None
 ) -> Launch | None:
+    if module in ("torch.distributed.run", "torch.distributed.launch"):
+        return _dist(words, j, launchers, srun_nodes)
+    if module in ("lm_eval", "lighteval"):
+        return _other(words, j, module, launchers)
     if module in SERVER_MODULES:
         return Launch("server", f"python -m {module}", words[j + 1 :], words[j], launchers, srun_nodes)
     if module in ("vllm", "vllm.entrypoints.cli.main"):
@@ -300,10 +352,20 @@ def _other(words: list[Word], i: int, base: str, launchers: list[str]) -> Launch
         return Launch(
             "install", f"installs vllm ({base} install) but does not start a server", launchers=launchers
         )
+    if base in ("lm_eval", "lm-eval", "lighteval") and any("vllm" in r for r in rest):
+        if any(r in ("vllm", "--model=vllm") for r in rest):
+            return Launch(
+                "offline",
+                f"runs {base} with vLLM as an in-process backend (offline inference), not a server",
+                launchers=launchers,
+            )
+        return Launch("client", f"runs {base}, an evaluation client", launchers=launchers)
     if base in _CLIENTS:
         return Launch("client", f"runs {base}, a client of a server", launchers=launchers)
     if base == "module" and rest[:1] in (["load"], ["add"]):
         return Launch(
-            "info", "loads an environment module; no server command follows it", launchers=launchers
+            "info",
+            "loads an environment module that mentions vllm (not a server by itself)",
+            launchers=launchers,
         )
     return None

@@ -73,6 +73,8 @@ def precision_of(
     catalog: Catalog, model: str | None, quantization: str | None, dtype: str | None, spec: ModelSpec | None
 ) -> tuple[str | None, str]:
     """The precision arm the command line implies, and where it came from."""
+    if is_gguf(model, quantization):
+        return None, "command_line"  # llama.cpp's block quantizations are none of the arms
     if quantization:
         arm = _QUANT_ARM.get(quantization.lower().replace("-", "_"))
         if arm is not None:
@@ -92,11 +94,15 @@ def precision_of(
     return None, "command_line"
 
 
+def is_gguf(model: str | None, quantization: str | None) -> bool:
+    return (quantization or "").lower() == "gguf" or (model or "").lower().endswith(".gguf")
+
+
 def unresolved_hint(model: str | None, command: VllmCommand | None) -> str:
     """One line telling the user how to tag a job whose model OmniPilot could not resolve."""
     if model is None and command is not None and command.model is not None:
         return (
-            f"OmniPilot cannot tell which model {command.model} is (it is not set in the script): "
+            f"OmniPilot cannot tell which model {command.model} is (the script does not say): "
             "add `#OMNIPILOT model=<hf-name>` to the script, e.g. `#OMNIPILOT model=Qwen/Qwen2.5-7B-Instruct`"
         )
     if model is None:

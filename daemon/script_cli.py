@@ -14,7 +14,7 @@ from omnipilot.daemon.jobscript import ParsedJob, parse_job
 from omnipilot.daemon.rewrite import rewrite_vllm
 
 _FIELDS = (
-    "model", "model_name", "served_model_name", "tp", "pp", "precision", "quantization", "dtype",
+    "model", "model_name", "served_model_name", "tp", "pp", "dp", "precision", "quantization", "dtype",
     "kv_cache_dtype", "max_model_len", "max_num_seqs", "gpu_memory_utilization", "concurrency", "context",
     "prompt_len", "output_len", "slo_ttft_ms", "params_b", "family", "gpu", "engine",
 )  # fmt: skip

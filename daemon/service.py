@@ -191,6 +191,9 @@ class AdviceService:
         reply = advice_reply(req, token, mode, intent, decision, plan, degraded)
         if decision.abstained and reply.user_message:  # issue 5 item 4: the answer says it fell back
             reply.user_message += "\n  fallback: " + decision.notes[-1]
+        pitfall = next((u for u in parsed.unresolved if "never reach vLLM" in u), None)
+        if pitfall and reply.user_message:  # a script bug the user would otherwise only find at run time
+            reply.user_message += "\n  script: " + pitfall
         record.update(
             {
                 "action": reply.action,
@@ -236,6 +239,9 @@ class AdviceService:
         if e.accounts and (req.account or "") not in e.accounts:
             return None, f"enforce is scoped to accounts {', '.join(e.accounts)}"
         blocker = enforce_blocker(req, intent, decision, e.allow_low_confidence)
+        if blocker is None and ((parsed.dp or 1) > 1 or (parsed.pp or 1) > 1):
+            # the GPU request covers several replicas or stages: rewriting it to one arm would break the job
+            blocker = "the job runs data- or pipeline-parallel replicas; OmniPilot advises one replica and does not resize it"
         if blocker is None and decision.abstained and not e.allow_low_confidence:
             blocker = (
                 "the model is not confident about the best arm; the fallback rule's choice is only suggested"

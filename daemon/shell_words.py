@@ -21,7 +21,7 @@ _TOKEN = re.compile(
     |(?P<op>&&|\|\||;;|<<<|&>>?|[0-9]*>>?&?[0-9-]*|[0-9]*<&?[0-9-]*|[;&|()])
     |(?P<word>(?:[^\s'"\\;&|<>()`$]
         |'[^']*'
-        |"[^"\\]*(?:\\.[^"\\]*)*"
+        |"[^"\\]*(?:\\[\s\S][^"\\]*)*"
         |\\[^\n]
         |\$\(\((?:[^()\n]|\([^()\n]*\))*\)\)
         |\$\((?:[^()'"]|\([^()]*\)|'[^'\n]*'|"[^"\n]*")*\)
@@ -37,7 +37,7 @@ _TOKEN = re.compile(
 _PIECE = re.compile(
     r"""
      '(?P<sq>[^']*)'
-    |"(?P<dq>[^"\\]*(?:\\.[^"\\]*)*)"
+    |"(?P<dq>[^"\\]*(?:\\[\s\S][^"\\]*)*)"
     |\\(?P<esc>[^\n])
     |\$\(\((?P<arith>(?:[^()\n]|\([^()\n]*\))*)\)\)
     |\$\((?P<cmd>(?:[^()'"]|\([^()]*\)|'[^'\n]*'|"[^"\n]*")*)\)
@@ -65,7 +65,7 @@ _DQ_PIECE = re.compile(
 _BRACE = re.compile(
     r"(?P<len>\#)?(?P<name>[A-Za-z_][A-Za-z0-9_]*|[0-9]+)(?:\[(?P<idx>[^\]]*)\])?(?P<op>.*)", re.S
 )
-_QUOTED_ARRAY = re.compile(r'"\$\{([A-Za-z_]\w*)\[[@*]\]\}"')
+_QUOTED_ARRAY = re.compile(r'"\$(?:\{([A-Za-z_]\w*)\[@\]\}|@|\{@\})"')
 _ARITH_OK = re.compile(r"[0-9+\-*/%() \t]*")
 _GPU_COUNT_CMD = re.compile(
     r"nvidia-smi[^|]*\|\s*(?:grep[^|]*\|\s*)?wc\s+-l|(?:CUDA_VISIBLE_DEVICES|SLURM_\w*GPUS)\b.*(?:wc\s+-l|NF)"
@@ -154,11 +154,15 @@ class Expander:
         self._lookup = lookup
         self._gpus_per_node = gpus_per_node
 
+    @property
+    def gpus_per_node(self) -> int | None:
+        return self._gpus_per_node
+
     def words(self, tok: Token, depth: int = 0) -> list[Word]:
         """The words one token expands to (zero or more after splitting an unquoted expansion)."""
         arr = _QUOTED_ARRAY.fullmatch(tok.raw)
-        if arr is not None:  # "${ARGS[@]}": one word per element, none of them on the line itself
-            items = self._lookup(arr.group(1), tok.start)
+        if arr is not None:  # "${ARGS[@]}", "$@": one word per element, none of them on the line itself
+            items = self._lookup(arr.group(1) or "@", tok.start)
             if isinstance(items, list):
                 return [Word(tok.raw, tok.start, tok.end, v, True, True, True) for v in items]
         segments: list[tuple[str, bool, bool]] = []  # (text, splittable, known)
@@ -210,10 +214,13 @@ class Expander:
         if depth > MAX_DEPTH:
             return "", False
         if kind == "name":
-            value = self._lookup(m.group("name"), pos)
+            name = m.group("name")
+            value = self._lookup(name, pos)
             if value is None:
                 return "", False
-            return (value[0] if value else "") if isinstance(value, list) else value, True
+            if isinstance(value, list):  # $ARR is its first element; $@ and $* are all of them
+                return (" ".join(value) if name in "@*" else (value[0] if value else "")), True
+            return value, True
         if kind == "brace":
             return self._brace(m.group("brace"), pos, depth)
         if kind == "arith":
@@ -389,7 +396,7 @@ def read_array(text: str, pos: int) -> tuple[list[Token], int]:
     tokens: list[Token] = []
     pos += 1
     n = min(len(text), pos + MAX_COMMAND_CHARS)
-    while pos < n:
+    while pos < n and len(tokens) < MAX_TOKENS:
         m = _TOKEN.match(text, pos, n)
         if m is None:  # pragma: no cover
             break

@@ -172,10 +172,10 @@ def _read_model(
         return
     word = hit[1]
     cmd.model = hit[2]
-    cmd.model_known = word.known or informative(word.value)
+    cmd.model_known = word.known or informative(hit[2])
     cmd.model_literal = not word.expanded
     if not cmd.model_known:
-        cmd.unresolved.append(f"model {word.raw}: the variable is not set in the script")
+        cmd.unresolved.append(f"model {_raw_value(hit[0], word)}: {why_unknown(word.raw)}")
 
 
 def _read_values(cmd: VllmCommand, flags: dict[str, list[tuple[Word, Word | None, str]]]) -> None:
@@ -210,9 +210,25 @@ def _last(flags: dict[str, list[tuple[Word, Word | None, str]]], name: str, cmd:
     if value is None:
         return None
     if not value.known:
-        cmd.unresolved.append(f"--{name} {value.raw}: the variable is not set in the script")
+        cmd.unresolved.append(f"--{name} {_raw_value(flags[name][-1][0], value)}: {why_unknown(value.raw)}")
         return None
     return text
+
+
+def why_unknown(raw: str) -> str:
+    """Why a word's value cannot be known from the script text."""
+    if "$(" in raw or "`" in raw:
+        return "it is computed by a command when the job runs"
+    if "SLURM_" in raw:
+        return "Slurm sets it from the job's request, which the script's #SBATCH lines do not state"
+    return "the script does not fix its value (it comes from the caller, a loop or a condition)"
+
+
+def _raw_value(option: Word, value: Word) -> str:
+    """The value as written: for `--flag=$(cmd)` the part after '='."""
+    if value is option and "=" in option.raw:
+        return option.raw.split("=", 1)[1]
+    return value.raw
 
 
 def _int(text: str, name: str, cmd: VllmCommand) -> int | None:

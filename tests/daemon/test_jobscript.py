@@ -35,7 +35,7 @@ def test_corpus_has_every_script_and_enough_of_them() -> None:
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_corpus(cat: Catalog, name: str) -> None:
-    job = parse(cat, (SCRIPTS / name).read_text())
+    job = parse(cat, (SCRIPTS / name).read_bytes().decode())
     for key, want in EXPECTED[name].items():
         if key == "reason_has":
             assert job.not_serving_reason is not None and str(want) in job.not_serving_reason, (
@@ -47,6 +47,10 @@ def test_corpus(cat: Catalog, name: str) -> None:
             assert (not job.ambiguities) is want, job.ambiguities
         elif key == "tag_error_count":
             assert len(job.tag_errors) == want, job.tag_errors
+        elif key == "unresolved_has":
+            assert any(str(want) in u for u in job.unresolved), job.unresolved
+        elif key == "ambiguity_has":
+            assert any(str(want) in a for a in job.ambiguities), job.ambiguities
         elif key == "line_span":
             assert job.line_span == tuple(want), job.line_span  # type: ignore[arg-type]
         else:
@@ -55,13 +59,15 @@ def test_corpus(cat: Catalog, name: str) -> None:
 
 def test_serving_jobs_say_where_the_command_is_and_others_say_why_not(cat: Catalog) -> None:
     for name in EXPECTED:
-        job = parse(cat, (SCRIPTS / name).read_text())
+        job = parse(cat, (SCRIPTS / name).read_bytes().decode())
         if job.command is not None:
-            text = (SCRIPTS / name).read_text()
+            text = (SCRIPTS / name).read_bytes().decode()
             lines = text.splitlines()
             assert job.line_span is not None
             first, last = job.line_span
-            assert any(w in "\n".join(lines[first - 1 : last]) for w in ("vllm", "api_server", "vllm-openai"))
+            span = "\n".join(lines[first - 1 : last])
+            # the command is on those lines, or they run it from a variable (`eval $CMD`, `$VLLM serve`)
+            assert any(w in span for w in ("vllm", "api_server", "$")), (name, span)
         if not job.is_serving:
             assert job.not_serving_reason
             assert job.model_unresolved_hint is None
@@ -203,6 +209,12 @@ def test_never_raises_on_garbage(cat: Catalog) -> None:
         "X=${" * 20000 + "\nvllm serve $X\n",
         'vllm serve "' + '\\"' * 30000,
         "cat <<EOF\n" * 10000 + "vllm serve x\n",
+        "".join(f'C{i}="vllm serve m $C{i - 1}"\n' for i in range(2000)) + "eval $C1999\n",
+        'CMD="vllm serve q"\n' + "eval $CMD\n" * 6000,
+        "".join(f'f{i}() {{ vllm serve "$1"; }}\nf{i} m\n' for i in range(2000)),
+        'f() { vllm serve "$@"; }\nf ' + '"$@" ' * 10000 + "\n",
+        "CMD=(" + "vllm " * 12000 + ")\n",
+        "for x in a; do\n" * 5000 + "vllm serve q\n",
     ],
 )
 def test_pathological_inputs_stay_fast(cat: Catalog, script: str) -> None:
@@ -288,3 +300,130 @@ def test_checkpoint_index_agrees_with_the_catalog(cat: Catalog) -> None:
 def test_more_launch_forms(cat: Catalog, script: str, model_name: str, tp: int | None) -> None:
     job = parse(cat, script)
     assert job.is_serving and job.model_name == model_name and job.tp == tp, job.summary()
+
+
+@pytest.mark.parametrize(
+    ("script", "model_name", "tp", "why"),
+    [
+        # the lead's case: a command assembled in variables and run with eval
+        (
+            'ARGS="--tensor-parallel-size 8 --max-model-len 65536"; '
+            'CMD="vllm serve deepseek-ai/DeepSeek-R1-Distill-Qwen-32B $ARGS"; eval $CMD\n',
+            "deepseek-ai/DeepSeek-R1-Distill-Qwen-32B",
+            8,
+            "eval",
+        ),
+        # eval re-reads quotes inside the string
+        (
+            "M=Qwen/Qwen2.5-7B-Instruct\nL=\"vllm serve '$M' --served-model-name 'my chat' -tp 2\"\neval \"$L\"\n",
+            "Qwen/Qwen2.5-7B",
+            2,
+            "eval",
+        ),
+        # a variable holding the command, run without eval (word splitting only)
+        ('CMD="vllm serve Qwen/Qwen2.5-7B -tp 4"\n$CMD\n', "Qwen/Qwen2.5-7B", 4, "assembled in a variable"),
+        # through a second variable, and bash -c "$CMD"
+        (
+            'BASE="vllm serve Qwen/Qwen2.5-14B-Instruct"\nFULL="$BASE --tensor-parallel-size 2"\n'
+            'srun bash -c "$FULL"\n',
+            "Qwen/Qwen2.5-14B",
+            2,
+            "quoted string",
+        ),
+        # declare -a CMD=(...) then "${CMD[@]}"
+        (
+            'declare -a CMD=(vllm serve "google/gemma-2-9b-it" -tp 1)\n"${CMD[@]}" &\n',
+            "google/gemma-2-9b",
+            1,
+            "assembled in a variable",
+        ),
+        # a one-line function with "$@"
+        (
+            'serve() { vllm serve "$@"; }\nserve meta-llama/Llama-3.1-8B-Instruct --tensor-parallel-size 2\n',
+            "meta-llama/Llama-3.1-8B",
+            2,
+            "call at line 2",
+        ),
+        # a function reads a variable set after its definition, before the call (dynamic scope)
+        (
+            "run() {\n  vllm serve $MODEL -tp $TP\n}\nMODEL=Qwen/Qwen2.5-32B-Instruct\nTP=4\nrun\n",
+            "Qwen/Qwen2.5-32B",
+            4,
+            "call at line 6",
+        ),
+    ],
+)
+def test_commands_reached_through_eval_variables_and_functions(
+    cat: Catalog, script: str, model_name: str, tp: int, why: str
+) -> None:
+    job = parse(cat, script)
+    assert job.is_serving and job.model_name == model_name and job.tp == tp, job.summary()
+    assert any(why in a for a in job.ambiguities), job.ambiguities
+
+
+def test_function_called_twice_is_two_servers(cat: Catalog) -> None:
+    script = (
+        'start() {\n  CUDA_VISIBLE_DEVICES=$2 vllm serve "$1" --port $((8000 + $2)) &\n}\n'
+        "start Qwen/Qwen2.5-7B-Instruct 0\nstart meta-llama/Llama-3.1-8B-Instruct 1\nwait\n"
+    )
+    job = parse(cat, script)
+    assert job.model_name == "Qwen/Qwen2.5-7B"
+    assert any("2 vLLM server commands (lines 4, 5)" in a for a in job.ambiguities), job.ambiguities
+
+
+def test_function_without_a_literal_call_stays_unresolved(cat: Catalog) -> None:
+    job = parse(cat, 'start() {\n  vllm serve "$1"\n}\nstart "$@"\n')
+    assert job.model_name is None and job.model_unresolved_hint
+    job = parse(cat, 'start() {\n  vllm serve "$1"\n}\n')  # never called in the script
+    assert job.model_name is None and any("function" in a for a in job.ambiguities)
+
+
+def test_variable_uses_before_the_assignment_do_not_count(cat: Catalog) -> None:
+    job = parse(cat, 'eval "$CMD"\nCMD="vllm serve Qwen/Qwen2.5-7B"\necho "$CMD"\n')
+    assert not job.is_serving
+
+
+def test_loop_and_restart_loop_are_ambiguous(cat: Catalog) -> None:
+    job = parse(cat, "while true; do\n  vllm serve Qwen/Qwen2.5-7B-Instruct\n  sleep 5\ndone\n")
+    assert job.model_name == "Qwen/Qwen2.5-7B"
+    assert any("loop (line 1)" in a for a in job.ambiguities)
+    done = "for i in 1 2 3; do\n  echo $i\ndone\nvllm serve Qwen/Qwen2.5-7B-Instruct\n"
+    assert not parse(cat, done).ambiguities  # a loop closed before the command does not count
+
+
+def test_torchrun_accelerate_and_lm_eval(cat: Catalog) -> None:
+    job = parse(
+        cat,
+        "python -m torch.distributed.run --nproc-per-node 1 -m vllm.entrypoints.openai.api_server --model Qwen/Qwen2.5-7B\n",
+    )
+    assert job.is_serving and job.model_name == "Qwen/Qwen2.5-7B"
+    job = parse(cat, "torchrun --standalone serve_with_vllm.py --model x\n")
+    assert not job.is_serving  # a script of the user's: not recognisably a vLLM server
+    job = parse(cat, "python -m lm_eval --model vllm --model_args pretrained=Qwen/Qwen2.5-7B --tasks gsm8k\n")
+    assert not job.is_serving and "offline" in (job.not_serving_reason or "")
+
+
+def test_blank_after_backslash_cuts_the_command(cat: Catalog) -> None:
+    script = "vllm serve Qwen/Qwen2.5-7B-Instruct \\ \n  --tensor-parallel-size 2\n"
+    job = parse(cat, script)
+    assert job.tp is None
+    assert any("blank after the final" in u for u in job.unresolved), job.unresolved
+
+
+def test_data_parallel_is_read_and_blocks_rewrite(cat: Catalog) -> None:
+    job = parse(cat, "vllm serve Qwen/Qwen2.5-7B -dp 2 -tp 2\n")
+    assert job.dp == 2 and job.tp == 2 and job.summary()["dp"] == 2
+    assert any("2 replicas" in a for a in job.ambiguities)
+
+
+def test_values_set_in_branches_of_a_condition_are_unknown(cat: Catalog) -> None:
+    both = "if [ $N -ge 4 ]; then TP=4; else TP=1; fi\nvllm serve Qwen/Qwen2.5-7B -tp $TP\n"
+    job = parse(cat, both)
+    assert job.tp is None and any("$TP" in u for u in job.unresolved)
+    case = "case $S in\n  a) M=Qwen/Qwen2.5-7B ;;\n  b) M=Qwen/Qwen2.5-72B ;;\nesac\nvllm serve $M\n"
+    assert parse(cat, case).model_name is None
+    # a default filled in by one branch only is still the value a reader expects
+    default = 'if [ -z "$M" ]; then\n  M=Qwen/Qwen2.5-7B-Instruct\nfi\nvllm serve $M\n'
+    assert parse(cat, default).model_name == "Qwen/Qwen2.5-7B"
+    inside = "if true; then\n  TP=2\n  vllm serve Qwen/Qwen2.5-7B -tp $TP\nelse\n  TP=4\nfi\n"
+    assert parse(cat, inside).tp == 2

@@ -33,7 +33,7 @@ def _outside_unchanged(old: str, new: str, start: int, end_old: int) -> None:
 
 @pytest.mark.parametrize("name", SAFE)
 def test_rewrite_reaches_vllm_and_changes_nothing_else(cat: Catalog, name: str) -> None:
-    old = (SCRIPTS / name).read_text()
+    old = (SCRIPTS / name).read_bytes().decode()
     parsed = parse_job(old, None, cat)
     assert parsed.command is not None
     result = rewrite_vllm(old, parsed, tp=8, quantization="fp8", model="Qwen/Qwen2.5-72B-Instruct")
@@ -54,7 +54,7 @@ def test_rewrite_reaches_vllm_and_changes_nothing_else(cat: Catalog, name: str) 
 
 @pytest.mark.parametrize("name", SAFE)
 def test_rewrite_single_flag_keeps_the_rest(cat: Catalog, name: str) -> None:
-    old = (SCRIPTS / name).read_text()
+    old = (SCRIPTS / name).read_bytes().decode()
     parsed = parse_job(old, None, cat)
     result = rewrite_vllm(old, parsed, tp=1)
     assert result.script is not None, result.reason
@@ -66,7 +66,7 @@ def test_rewrite_single_flag_keeps_the_rest(cat: Catalog, name: str) -> None:
 
 @pytest.mark.parametrize("name", UNSAFE)
 def test_unsafe_parses_are_refused_with_a_reason(cat: Catalog, name: str) -> None:
-    old = (SCRIPTS / name).read_text()
+    old = (SCRIPTS / name).read_bytes().decode()
     parsed = parse_job(old, None, cat)
     result = rewrite_vllm(old, parsed, tp=2)
     assert result.script is None

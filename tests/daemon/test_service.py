@@ -152,3 +152,18 @@ def test_a_broken_model_file_keeps_the_old_model(service: AdviceService, tmp_pat
     assert warning and "keeping" in warning and service.model_version == before
     reply, _ = service.answer(req(QWEN))
     assert reply.action == "suggest"
+
+
+def test_enforce_never_resizes_data_parallel_jobs(service: AdviceService) -> None:
+    service.modes.set("enforce")
+    service.settings.enforce.allow_low_confidence = True
+    script = QWEN.replace("--tensor-parallel-size 2", "--tensor-parallel-size 1 --data-parallel-size 2")
+    reply, _ = service.answer(req(script))
+    assert reply.action == "suggest" and reply.set == {} and "data- or pipeline-parallel" in (reply.user_message or "")
+
+
+def test_script_pitfall_reaches_the_user(service: AdviceService) -> None:
+    script = ("#!/bin/bash\n#SBATCH -p a100 --gres=gpu:a100:2\nvllm serve Qwen/Qwen2.5-7B-Instruct \\\n"
+              "  # the model below\n  --tensor-parallel-size 2\n")  # fmt: skip
+    reply, _ = service.answer(req(script))
+    assert "never reach vLLM" in (reply.user_message or "")
