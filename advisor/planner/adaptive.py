@@ -1,15 +1,16 @@
-"""AGH, the adaptive greedy heuristic: GH from several class orders (multi-start), then on the
-cheapest starts a local search with three moves until none improves:
+"""AGH, the adaptive greedy heuristic: GH from several class orders × two waste weights
+(multi-start: rate ↓/↑, tightest error, tightest latency, heaviest load, seeded random orders),
+then on the cheapest starts a local search:
 
-- relocate: move one class's whole share on a configuration to another one (possibly adding
-  replicas there, or freeing replicas here);
-- swap / TP upgrade-downgrade: move everything a configuration carries to another configuration
-  (another GPU kind, TP degree, precision or model) — M3's re-sharding as a move;
-- consolidate: drop one replica of a configuration and push the overflow into spare capacity of
-  the other active deployments ("remove GPUs one by one, roll back on violation").
+- optional greedy rounds (`greedy_rounds`, off by default): relocate one class's share, swap a
+  configuration's whole load elsewhere (M3's re-sharding as a move), consolidate (drop a replica,
+  push the overflow into spare capacity), ruin-and-recreate;
+- the fleet search (fleet_search.py): drop / swap / add whole replicas, each candidate fleet
+  routed exactly by a small LP over its active configurations, which splits and merges every
+  class's shares between replicas at once and packs fractional replica use.
 
-Each move is screened for all targets at once with numpy, then the best few are applied to a
-copy of the state and kept only if the exact cost falls and every constraint still holds.
+Greedy moves are screened for all targets at once with numpy, then applied to a copy of the state
+and kept only if the exact cost falls and every constraint still holds.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import time
 import numpy as np
 
 from omnipilot.advisor.planner.coefficients import Table
+from omnipilot.advisor.planner.fleet_search import FleetRouter, Routed
 from omnipilot.advisor.planner.greedy import (
     _precheck,
     candidate_mask,
@@ -200,9 +202,13 @@ def ruin_recreate(s: State, allowed: np.ndarray, rng: np.random.Generator, deadl
     return improved
 
 
-def local_search(s: State, allowed: np.ndarray, deadline: float, rng: np.random.Generator) -> State:
+def local_search(
+    s: State, allowed: np.ndarray, deadline: float, rng: np.random.Generator, rounds: int = 1_000
+) -> State:
     s.trim()
-    while time.perf_counter() < deadline:
+    for _ in range(rounds):
+        if time.perf_counter() > deadline:
+            break
         moved = relocate(s, allowed)
         moved |= swap(s, allowed)
         moved |= consolidate(s)
@@ -231,24 +237,12 @@ def start_orders(t: Table, n_random: int, seed: int) -> list[list[int]]:
     return list(unique.values())
 
 
-def solve_agh(
-    t: Table,
-    n_random: int = 4,
-    top_m: int = 3,
-    time_budget_s: float = 3.0,
-    seed: int = 0,
-    start: np.ndarray | None = None,
-) -> Plan:
-    """AGH; `start` replicas (e.g. the previous window's fleet) seed one more GH pass, which uses
-    their capacity first; replicas left idle are then trimmed."""
-    t0 = time.perf_counter()
-    deadline = t0 + time_budget_s
-    _precheck(t)
-    allowed = candidate_mask(t)
+def _construct_pool(
+    t: Table, allowed: np.ndarray, n_random: int, seed: int, deadline: float
+) -> tuple[list[State], InfeasibleDemand | None]:
     pool: list[State] = []
     failure: InfeasibleDemand | None = None
-    starts = start_orders(t, n_random, seed)
-    for order in starts:
+    for order in start_orders(t, n_random, seed):
         for waste in (1.0, 0.3):
             try:
                 s = construct(t, order, allowed, waste=waste)
@@ -258,28 +252,72 @@ def solve_agh(
                 failure = exc
         if time.perf_counter() > deadline and pool:
             break
+    return pool, failure
+
+
+def _seeded(t: Table, allowed: np.ndarray, start: np.ndarray) -> State | None:
+    """One more GH pass that uses the carried fleet's capacity first."""
+    seeded = State(t)
+    for c in np.nonzero(start)[0]:
+        seeded.set_replicas(int(c), int(start[c]))
+    if not seeded.feasible_resources():
+        return None
+    try:
+        s = construct(t, default_order(t), allowed, start=seeded)
+    except InfeasibleDemand:
+        return None  # the carried fleet cannot be extended; the fresh starts stand
+    s.trim()
+    return s
+
+
+def solve_agh(
+    t: Table,
+    n_random: int = 4,
+    top_m: int = 3,
+    time_budget_s: float = 3.0,
+    seed: int = 0,
+    start: np.ndarray | None = None,
+    greedy_rounds: int = 0,
+) -> Plan:
+    """AGH. `time_budget_s` bounds the whole run (the constructions stop early when it is spent,
+    after at least one succeeded). `start` replicas (e.g. the previous window's fleet) seed one
+    more GH pass, which uses their capacity first; replicas left idle are then trimmed.
+
+    Each of the `top_m` cheapest starts goes through `greedy_rounds` rounds of the greedy moves
+    (off by default: measured slower and no better than what follows), then the fleet search
+    (fleet_search.py: drop/swap/add replicas, routing re-solved exactly by a small LP)."""
+    t0 = time.perf_counter()
+    deadline = t0 + time_budget_s
+    _precheck(t)
+    allowed = candidate_mask(t)
+    pool, failure = _construct_pool(t, allowed, n_random, seed, deadline)
     if start is not None:
-        seeded = State(t)
-        for c in np.nonzero(start)[0]:
-            seeded.set_replicas(int(c), int(start[c]))
-        if seeded.feasible_resources():
-            try:
-                s = construct(t, default_order(t), allowed, start=seeded)
-                s.trim()
-                pool.append(s)
-            except InfeasibleDemand:
-                pass  # the carried fleet cannot be extended; the fresh starts stand
+        seeded = _seeded(t, allowed, start)
+        if seeded is not None:
+            pool.append(seeded)
     if not pool:
         assert failure is not None
         raise explain_failure(t, failure)
     pool.sort(key=State.cost)
-    best: State | None = None
     rng = np.random.default_rng(seed)
+    router = FleetRouter(t, t.allowed)
+    best: Routed | None = None
+    best_state: State | None = None
     for s in pool[:top_m]:
-        s = local_search(s, t.allowed, deadline, rng)
-        if best is None or s.cost() < best.cost():
-            best = s
-    assert best is not None
-    plan = best.to_plan("agh", time.perf_counter() - t0)
+        s = local_search(s, t.allowed, deadline, rng, greedy_rounds)
+        routed = router.route(s.r)
+        if routed is not None and routed.cost <= s.cost() + 1e-9:
+            routed = router.improve(routed, deadline)
+            if best is None or routed.cost < best.cost:
+                best = routed
+        elif best_state is None or s.cost() < best_state.cost():
+            best_state = s
+    runtime = time.perf_counter() - t0
+    if best is not None and (best_state is None or best.cost <= best_state.cost()):
+        plan = Plan("agh", best.replicas.copy(), best.routing, best.unmet, runtime_s=runtime)
+    else:
+        assert best_state is not None
+        plan = best_state.to_plan("agh", runtime)
     plan.notes["starts"] = float(len(pool))
+    plan.notes["routing_lps"] = float(router.solves)
     return plan

@@ -5,6 +5,7 @@ keeps the MILP free of bilinear terms (planner_spec.md §4) and lets replicas be
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 import structlog
@@ -31,7 +32,9 @@ class Config:
 @dataclass
 class Table:
     """Dense arrays indexed [class, config]; a pair that is not allowed has allowed=False,
-    rate 0 and infinite delay. Costs are over the whole horizon."""
+    rate 0 and infinite delay. Costs are over the whole horizon. The derived arrays are cached
+    (the heuristics read them in their inner loops); change the instance with
+    `dataclasses.replace`, which starts a fresh cache."""
 
     instance: Instance
     configs: list[Config]
@@ -54,19 +57,19 @@ class Table:
     def n_configs(self) -> int:
         return len(self.configs)
 
-    @property
+    @cached_property
     def rate_s(self) -> np.ndarray:
         return np.array([c.rate_per_h / 3600.0 for c in self.instance.classes])
 
-    @property
+    @cached_property
     def load(self) -> np.ndarray:
-        """[I, C] replicas needed to carry the whole of class i on c, headroom included."""
+        """[I, C] replicas needed to carry the whole of class i on c, headroom and margin included."""
         with np.errstate(divide="ignore"):
             per = np.where(self.allowed, self.rate_s[:, None] / np.where(self.mu > 0, self.mu, 1.0), np.inf)
-        out: np.ndarray = per / (1.0 - self.instance.headroom)
+        out: np.ndarray = per / (1.0 - self.instance.headroom) * (1.0 + self.instance.margin)
         return out
 
-    @property
+    @cached_property
     def penalty(self) -> np.ndarray:
         """[I, C] delay-penalty cost of routing the whole of class i to c over the horizon."""
         inst = self.instance
@@ -76,24 +79,35 @@ class Table:
         )
         return out
 
-    @property
+    @cached_property
     def unmet_cost(self) -> np.ndarray:
         inst = self.instance
         return np.array([c.unmet_penalty * c.rate_per_h * inst.horizon_h for c in inst.classes])
 
-    @property
+    @cached_property
     def error_slo(self) -> np.ndarray:
+        """The error bound the solvers plan on: the class's bound ÷ (1 + margin)."""
+        return self.error_bound / (1.0 + self.instance.margin)
+
+    @cached_property
+    def error_bound(self) -> np.ndarray:
+        """The classes' own error bounds (what the checker and the stress test judge)."""
         return np.array([c.error_slo for c in self.instance.classes])
 
-    @property
+    @cached_property
+    def delay_bound(self) -> np.ndarray:
+        """The classes' own latency bounds; the table's pairs meet them ÷ (1 + margin)."""
+        return np.array([c.delay_slo_s for c in self.instance.classes])
+
+    @cached_property
     def max_unmet(self) -> np.ndarray:
         return np.array([c.max_unmet for c in self.instance.classes])
 
-    @property
+    @cached_property
     def available(self) -> np.ndarray:
         return np.array([g.available for g in self.instance.gpus])
 
-    @property
+    @cached_property
     def load_cost(self) -> np.ndarray:
         return np.array([m.load_cost for m in self.instance.models])
 
@@ -143,7 +157,7 @@ def build_table(inst: Instance, provider: RateProvider, catalog: Catalog | None 
             cls.prompt_tokens,
             cls.output_tokens,
             cls.kv_tokens,
-            cls.delay_slo_s,
+            cls.delay_slo_s / (1.0 + inst.margin),
         )
         for cls in inst.classes
         for cfg, (mi, gi) in zip(configs, index, strict=True)
@@ -158,7 +172,8 @@ def build_table(inst: Instance, provider: RateProvider, catalog: Catalog | None 
             i, c = divmod(k, n_c)
             mu[i, c], delay[i, c], conc[i, c] = est.requests_per_s, est.latency_s, est.concurrency
             sources[est.source] = sources.get(est.source, 0) + 1
-    allowed = (mu > 0) & (delay <= np.array([c.delay_slo_s for c in inst.classes])[:, None])
+    slo = np.array([c.delay_slo_s for c in inst.classes]) / (1.0 + inst.margin)
+    allowed = (mu > 0) & (delay <= slo[:, None])
     err16 = np.array([[inst.models[mi].error_on(cls.name) for mi, _ in index] for cls in inst.classes])
     perr = np.array([inst.precision_error.get(cfg.precision, 1.0) for cfg in configs])
     price = np.array([_price(inst, gspecs, gi) for _, gi in index])

@@ -86,6 +86,13 @@ class Instance(BaseModel):
     horizon_h: float = Field(default=24.0, gt=0)
     budget: float | None = Field(default=None, gt=0, description="cap on total cost over the horizon")
     headroom: float = Field(default=0.0, ge=0, lt=1, description="share of replica capacity kept free")
+    margin: float = Field(
+        default=0.0,
+        ge=0,
+        le=1,
+        description="robustness margin m: plan as if latency, 1/μ and error were (1+m)× worse "
+        "(latency bound and error bound ÷ (1+m), replica capacity ÷ (1+m))",
+    )
     max_models: int | None = Field(default=None, gt=0, description="cap on distinct base models")
     precision_error: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_PRECISION_ERROR))
     quantile: Literal["q50", "q10"] = Field(

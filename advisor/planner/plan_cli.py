@@ -33,6 +33,11 @@ def register(subparsers: Any) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--time-limit", type=float, default=60.0, help="MILP time limit in seconds")
     p.add_argument("--quantile", choices=("q50", "q10"), help="override the file's quantile (q10 = robust)")
+    p.add_argument(
+        "--margin",
+        type=float,
+        help="robustness margin m (e.g. 0.2): plan as if latency, 1/μ and error were (1+m)x worse",
+    )
     p.add_argument("--roofline", action="store_true", help="use roofline rates, not the cost model")
     p.add_argument("--reservations", action="store_true", help="print `scontrol create reservation` lines")
     p.add_argument("--users", default="root", help="Users= of the printed reservations")
@@ -92,6 +97,7 @@ def report(table: Table, plan: Plan, provider: str) -> dict[str, Any]:
         "bound": plan.bound,
         "gap_pct": gap_pct(cost, plan.bound),
         "horizon_h": inst.horizon_h,
+        "margin": inst.margin,
         "rates": provider,
         "rate_sources": table.sources,
         "fleet": fleet,
@@ -147,6 +153,10 @@ def run(args: argparse.Namespace) -> int:
         inst = load_instance(args.demand)
         if args.quantile:
             inst = inst.model_copy(update={"quantile": args.quantile})
+        if args.margin is not None:
+            if not 0.0 <= args.margin <= 1.0:
+                raise PlannerInputError(f"--margin {args.margin}: use a value between 0 and 1 (e.g. 0.2)")
+            inst = inst.model_copy(update={"margin": args.margin})
         provider: RateProvider = RooflineRates() if args.roofline else default_provider(inst.quantile)
         table = build_table(inst, provider)
         plan = _solve(table, args.solver, args.time_limit)
