@@ -20,6 +20,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "omnipilot.collectors.collect_cli",
     "omnipilot.advisor.planner.plan_cli",
     "omnipilot.daemon.script_cli",
+    "omnipilot.advisor.retrain_cli",
 )
 
 

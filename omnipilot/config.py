@@ -6,7 +6,7 @@ import tomllib
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG = REPO_ROOT / "etc" / "omnipilot.toml"
@@ -145,6 +145,53 @@ class UtilitySettings(_Section):
     anchors: list[AnchorEntry] = Field(default_factory=list, description="`omnipilot calibrate` anchors")
 
 
+# The paper's decision targets (collectors/rows.py DECISION_TARGETS); config.py stays import-light.
+_GATE_TARGETS: tuple[str, ...] = (
+    "tokens_per_s",
+    "requests_per_s",
+    "ttft_p50_s",
+    "cold_start_s",
+    "kv_cache_peak_frac",
+    "power_avg_w",
+)
+_ALL_TARGETS: frozenset[str] = frozenset((*_GATE_TARGETS, "sm_active_frac", "tensor_active_frac"))
+
+
+class GateSettings(_Section):
+    """The regression-gated update loop (advisor/gate.py, `omnipilot retrain`; docs/retraining.md)."""
+
+    model_dir: str = Field("", description="versioned models + `current` link; empty = <state_dir>/models")
+    seed_history: str = Field("", description="empty = $OMNIPILOT_HISTORY, else var/seed/history.jsonl")
+    site_histories: list[str] = Field(default_factory=list, description="site histories retrained on")
+    targets: list[str] = Field(default_factory=lambda: list(_GATE_TARGETS), description="gated targets")
+    max_mape_regression_pp: float = Field(0.5, ge=0, le=100, description="percentage points of MAPE")
+    coverage_min: float = Field(0.70, gt=0, lt=1, description="held-out-cell q10-q90 coverage, lower edge")
+    coverage_max: float = Field(0.90, gt=0, le=1, description="held-out-cell q10-q90 coverage, upper edge")
+    require_no_fewer_rows: bool = Field(True, description="a candidate never trains on fewer rows")
+    max_new_row_bias: float = Field(
+        2.0, ge=0, description="new rows off the current model's median by more (factor): reject; 0 = off"
+    )
+    keep_versions: int = Field(5, ge=2, description="promoted versions kept (current and previous always)")
+
+    @field_validator("targets")
+    @classmethod
+    def _targets(cls, v: list[str]) -> list[str]:
+        bad = [t for t in v if t not in _ALL_TARGETS]
+        if bad:
+            raise ValueError(f"unknown target(s) {bad}: choose from {sorted(_ALL_TARGETS)}")
+        if not v:
+            raise ValueError("name at least one target (tokens_per_s is the decision target)")
+        return v
+
+    @model_validator(mode="after")
+    def _band(self) -> GateSettings:
+        if self.coverage_min >= self.coverage_max:
+            raise ValueError(
+                f"coverage_min {self.coverage_min} must be below coverage_max {self.coverage_max}"
+            )
+        return self
+
+
 class Settings(_Section):
     daemon: DaemonSettings = DaemonSettings()
     hook: HookSettings = HookSettings()
@@ -156,6 +203,7 @@ class Settings(_Section):
     model: ModelSettings = ModelSettings()
     utility: UtilitySettings = UtilitySettings()
     prior: PriorSettings = PriorSettings()
+    gate: GateSettings = GateSettings()
 
     @property
     def decision_log_path(self) -> Path:
