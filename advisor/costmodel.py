@@ -10,6 +10,9 @@ artifact folder (see artifact.py).
 from __future__ import annotations
 
 import math
+import operator
+import os
+import time
 from collections import OrderedDict
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -19,6 +22,7 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
+import structlog
 from pydantic import BaseModel, ConfigDict, Field
 
 from omnipilot.advisor.artifact import (
@@ -35,9 +39,10 @@ from omnipilot.advisor.artifact import (
 from omnipilot.advisor.catalog import Catalog
 from omnipilot.advisor.conformal import apply_offset
 from omnipilot.advisor.envelope import Confidence, worst
-from omnipilot.advisor.features import AXIS_COLUMNS, FeatureSpec, Featurizer, RooflineMode
+from omnipilot.advisor.features import FeatureSpec, Featurizer, RooflineMode, TextColumn
 from omnipilot.advisor.quantile import QuantileModel, rearrange
 from omnipilot.advisor.training import Base, TrainConfig, data_hash, fit_all, select_training_rows
+from omnipilot.advisor.unvalidated import construct
 from omnipilot.collectors.rows import LoadRegime
 
 BUNDLED_DIR = Path(__file__).resolve().parent / "bundled_model"
@@ -46,6 +51,7 @@ BUNDLED_DIR = Path(__file__).resolve().parent / "bundled_model"
 DEFAULT_LOAD_REGIME: LoadRegime = "fixed_batch"
 PRIMARY_TARGET = "tokens_per_s"
 CACHE_SIZE = 1024
+log = structlog.get_logger(__name__)
 
 __all__ = ["ArmPrediction", "ArmQuery", "CostModel", "ModelLoadError", "Quantiles", "load_bundled", "train"]
 
@@ -69,12 +75,20 @@ class ArmQuery(BaseModel):
 
 
 class Quantiles(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
     q10: float
     q50: float
     q90: float
 
 
 class ArmPrediction(BaseModel):
+    """One arm's answer. Frozen: answers are shared with the model's signature cache, so a caller
+    cannot change what the next identical request gets (the lists and dicts inside are not to be
+    edited either)."""
+
+    model_config = ConfigDict(frozen=True)
+
     query: ArmQuery
     targets: dict[str, Quantiles]
     confidence: Literal["high", "medium", "low"]
@@ -85,22 +99,51 @@ class ArmPrediction(BaseModel):
 class CostModel:
     """A loaded, verified model. Immutable after load; safe to share between threads."""
 
-    def __init__(self, manifest: Manifest, models: dict[str, QuantileModel], catalog: Catalog | None = None):
+    def __init__(
+        self,
+        manifest: Manifest,
+        models: dict[str, QuantileModel],
+        catalog: Catalog | None = None,
+        *,
+        compile_trees: bool = False,
+    ):
         self.manifest = manifest
         self.models = models
         self.catalog = catalog or Catalog.load()
         self.featurizer = Featurizer(manifest.feature_spec, self.catalog)
         self.version = manifest.version
         self._bases = {t: Base(e.base, self.featurizer) for t, e in manifest.targets.items()}
-        self._resolved: dict[tuple[str, str], tuple[dict[str, Any], list[str]]] = {}
+        self._resolved: dict[tuple[str, str], _Resolved] = {}
         # Sites resubmit the same jobs: answers keyed by the request's signature (all arms + targets).
-        self._cache: OrderedDict[tuple[object, ...], list[ArmPrediction]] = OrderedDict()
+        self._cache: OrderedDict[_Signature, list[ArmPrediction]] = OrderedDict()
+        if compile_trees and os.environ.get("OMNIPILOT_COMPILED_TREES", "1") != "0":
+            self.compile()
 
     @classmethod
-    def load(cls, path: Path, catalog: Catalog | None = None) -> CostModel:
-        """Read and verify a model folder; raises ModelLoadError with a message naming the problem."""
+    def load(cls, path: Path, catalog: Catalog | None = None, *, compile_trees: bool = False) -> CostModel:
+        """Read and verify a model folder; raises ModelLoadError with a message naming the problem.
+
+        `compile_trees=True` (the daemon's request path) turns the boosters into native code at load
+        (advisor/compiled.py): the same answers, faster; the code is cached per model hash, a cache
+        miss compiles (~5-10 s per target here), and without llvmlite it warns and keeps LightGBM.
+        Off by default: batch users (gate, CLI, planner) would pay the compile and gain little.
+        OMNIPILOT_COMPILED_TREES=0 turns it off everywhere."""
         manifest, models = load_manifest_and_models(Path(path))
-        return cls(manifest, models, catalog)
+        return cls(manifest, models, catalog, compile_trees=compile_trees)
+
+    def compile(self) -> None:
+        """Compile every target's boosters to native code (cached per model hash); predictions are
+        unchanged, and switch over target by target as each finishes (safe beside predict)."""
+        t0 = time.perf_counter()
+        n = len(self.featurizer.names)
+        done = [t for t, m in self.models.items() if m.compile(f"{self.manifest.model_hash}|{t}", n)]
+        log.info(
+            "cost_model_trees_compiled",
+            version=self.version,
+            compiled=done,
+            cached=[t for t in done if (c := self.models[t].compiled) is not None and c.from_cache],
+            ms=round((time.perf_counter() - t0) * 1000.0, 1),
+        )
 
     @property
     def fitted_targets(self) -> list[str]:
@@ -112,98 +155,117 @@ class CostModel:
         """q10/q50/q90 per fitted target for every query, with confidence and reasons."""
         if not queries:
             return []
-        key = (tuple(queries), tuple(targets) if targets is not None else None)
+        key = _Signature((tuple(queries), tuple(targets) if targets is not None else None))
         hit = self._cache.get(key)
         if hit is not None:
             self._cache.move_to_end(key)
-            return [p.model_copy() for p in hit]
+            return list(hit)
         result = self._predict(queries, targets)
         self._cache[key] = result
         if len(self._cache) > CACHE_SIZE:
             self._cache.popitem(last=False)
-        return [p.model_copy() for p in result]
+        return list(result)
 
     def _predict(self, queries: Sequence[ArmQuery], targets: Sequence[str] | None) -> list[ArmPrediction]:
         wanted = list(targets) if targets is not None else list(self.manifest.targets)
         cols, pre = self._columns(queries)
         x = self.featurizer.transform(cols)
-        n = len(queries)
         values: dict[str, np.ndarray] = {}
         conf: dict[str, list[tuple[Confidence, list[str]]]] = {}
         for target in wanted:
             entry = self.manifest.targets.get(target)
-            if entry is None:
+            if entry is None or target in values:
                 continue
             base = self._bases[target].values(cols, entry.base_shift, entry.base_fill)
             q = apply_offset(rearrange(self.models[target].predict_raw(x, base)), entry.offset)
             values[target] = np.exp(q)
             conf[target] = entry.envelope.check(cols)
-        out = []
-        for i, query in enumerate(queries):
-            out.append(self._assemble(query, i, values, conf, pre[i], wanted))
-        assert len(out) == n
-        return out
+        return self._assemble(queries, values, conf, pre, wanted)
 
     def _assemble(
         self,
-        query: ArmQuery,
-        i: int,
+        queries: Sequence[ArmQuery],
         values: dict[str, np.ndarray],
         conf: dict[str, list[tuple[Confidence, list[str]]]],
-        pre: list[str],
+        pre: list[tuple[str, ...]],
         wanted: list[str],
-    ) -> ArmPrediction:
-        reasons = list(pre)
-        confidence: Confidence = "low" if pre else "high"
-        per_target: dict[str, Confidence] = {}
+    ) -> list[ArmPrediction]:
         primary = PRIMARY_TARGET if PRIMARY_TARGET in conf else next(iter(conf), None)
-        for target, rows in conf.items():
-            label, why = rows[i]
-            per_target[target] = label
-            if target == primary:
-                confidence = worst(confidence, label)
-                reasons += [r for r in why if r not in reasons]
-            elif label == "low" and why:
-                # one line per secondary target; the detail is in target_confidence and its envelope
-                more = f" (+{len(why) - 1} more)" if len(why) > 1 else ""
-                reasons.append(f"{target}: low confidence: {why[0]}{more}")
-        for target in wanted:
-            if target not in self.manifest.targets:
-                reasons.append(f"{target}: {self.manifest.unfitted.get(target, 'not predicted (no data)')}")
-        targets = {
-            t: Quantiles(q10=float(v[i, 0]), q50=float(v[i, 1]), q90=float(v[i, 2]))
-            for t, v in values.items()
-            if np.isfinite(v[i]).all() and not pre  # no numbers for a model or GPU kind we cannot describe
-        }
-        return ArmPrediction(
-            query=query, targets=targets, confidence=confidence, reasons=reasons, target_confidence=per_target
-        )
+        unfitted = [
+            f"{t}: {self.manifest.unfitted.get(t, 'not predicted (no data)')}"
+            for t in wanted
+            if t not in self.manifest.targets
+        ]
+        # Quantiles per target and row, built once for the batch (None: no numbers for this row).
+        numbers = {t: _quantiles(v) for t, v in values.items()}
+        out = []
+        for i, query in enumerate(queries):
+            reasons = list(pre[i])
+            confidence: Confidence = "low" if pre[i] else "high"
+            per_target: dict[str, Confidence] = {}
+            for target, labels in conf.items():
+                label, why = labels[i]
+                per_target[target] = label
+                if target == primary:
+                    confidence = worst(confidence, label)
+                    if why:
+                        reasons += [r for r in why if r not in reasons]
+                elif label == "low" and why:
+                    # one line per secondary target; the detail is in target_confidence and its envelope
+                    more = f" (+{len(why) - 1} more)" if len(why) > 1 else ""
+                    reasons.append(f"{target}: low confidence: {why[0]}{more}")
+            if unfitted:
+                reasons += unfitted
+            fields = {
+                "query": query,
+                # no numbers for a model or GPU kind we cannot describe
+                "targets": {} if pre[i] else {t: q[i] for t, q in numbers.items() if q[i] is not None},
+                "confidence": confidence,
+                "reasons": reasons,
+                "target_confidence": per_target,
+            }
+            out.append(construct(ArmPrediction, fields))
+        return out
 
-    def _columns(self, queries: Sequence[ArmQuery]) -> tuple[dict[str, list[Any]], list[list[str]]]:
-        keys = AXIS_COLUMNS
-        cols: dict[str, list[Any]] = {k: [] for k in keys}
-        pre: list[list[str]] = []
+    def _columns(self, queries: Sequence[ArmQuery]) -> tuple[dict[str, Any], list[tuple[str, ...]]]:
+        """Axis columns of the queries (numbers as arrays) and per query the reasons it cannot be
+        described (model or GPU kind not in the catalog)."""
+        n = len(queries)
         versions = self.manifest.train_config.get("engine_versions", {})
-        for q in queries:
-            resolved, reasons = self._resolve(q.model, q.gpu)
-            for k, v in resolved.items():
-                cols[k].append(v)
-            cols["tp"].append(q.tp)
-            cols["precision"].append(q.precision)
-            cols["kv_cache_dtype"].append(q.kv_cache_dtype)
-            cols["engine"].append(q.engine)
-            cols["load_regime"].append(q.load_regime)
-            cols["context_len"].append(q.context)
-            cols["prompt_len"].append(q.prompt_len)
-            cols["output_len"].append(q.output_len)
-            cols["concurrency"].append(q.concurrency)
-            cols["engine_version"].append(versions.get(q.load_regime) if isinstance(versions, dict) else None)
-            pre.append(reasons)
-        return cols, pre
+        # one C-level pass over the queries, then columns by transposing
+        fields = list(zip(*map(_QUERY_FIELDS, queries), strict=True))
+        models, gpus, regimes = fields[0], fields[1], TextColumn(fields[7])
+        resolved = [self._resolve(m, g) for m, g in zip(models, gpus, strict=True)]
+        ints = np.array(fields[2:7], dtype=np.int64).reshape(5, n)
+        families = [r[1] for r in resolved]
+        known = [f for f in families if f is not None]
+        cols: dict[str, Any] = {
+            "model": TextColumn([r[0] for r in resolved]),
+            # an unknown model's family is None, which the featurizer and envelope print differently
+            "family": TextColumn(known) if len(known) == n else families,
+            "params_b": np.array([r[2] for r in resolved], dtype=float),
+            "active_params_b": np.array([r[3] for r in resolved], dtype=float),
+            "gpu": TextColumn([r[4] for r in resolved]),
+            "tp": ints[0],
+            "precision": TextColumn(fields[8]),
+            "kv_cache_dtype": TextColumn(fields[9]),
+            "engine": TextColumn(fields[10]),
+            "load_regime": regimes,
+            "context_len": ints[1],
+            "prompt_len": ints[2],
+            "output_len": ints[3],
+            "concurrency": ints[4],
+            "engine_version": [versions.get(r) for r in regimes]
+            if isinstance(versions, dict)
+            else [None] * n,
+        }
+        return cols, [r[5] for r in resolved]
 
-    def _resolve(self, model: str, gpu: str) -> tuple[dict[str, Any], list[str]]:
+    def _resolve(self, model: str, gpu: str) -> _Resolved:
+        """(catalog model name, family, params_b, active_params_b, catalog GPU name, reasons)."""
         key = (model, gpu)
-        if key not in self._resolved:
+        hit = self._resolved.get(key)
+        if hit is None:
             reasons: list[str] = []
             spec = self.catalog.model(model)
             g = self.catalog.gpu(gpu)
@@ -211,16 +273,58 @@ class CostModel:
                 reasons.append(f"model {model!r} is not in the catalog etc/models.toml: add it to predict it")
             if g is None:
                 reasons.append(f"GPU kind {gpu!r} is not in the catalog etc/gpus.toml: add it to predict it")
-            resolved = {
-                "model": spec.name if spec else model,
-                "family": spec.family if spec else None,
-                "params_b": spec.params_b if spec else math.nan,
-                "active_params_b": spec.active_params_b if spec and spec.active_params_b else math.nan,
-                "gpu": g.name if g else gpu,
-            }
-            self._resolved[key] = (resolved, reasons)
-        resolved, reasons = self._resolved[key]
-        return resolved, list(reasons)
+            hit = self._resolved[key] = (
+                spec.name if spec else model,
+                spec.family if spec else None,
+                spec.params_b if spec else math.nan,
+                spec.active_params_b if spec and spec.active_params_b else math.nan,
+                g.name if g else gpu,
+                tuple(reasons),
+            )
+        return hit
+
+
+def _quantiles(v: np.ndarray) -> list[Quantiles | None]:
+    """One Quantiles per row of an (n, 3) array; None where a value is not finite."""
+    finite = np.isfinite(v).all(axis=1).tolist()
+    return [
+        construct(Quantiles, {"q10": r[0], "q50": r[1], "q90": r[2]}) if ok else None
+        for r, ok in zip(v.tolist(), finite, strict=True)
+    ]
+
+
+_QUERY_FIELDS = operator.attrgetter(
+    "model",
+    "gpu",
+    "tp",
+    "context",
+    "prompt_len",
+    "output_len",
+    "concurrency",
+    "load_regime",
+    "precision",
+    "kv_cache_dtype",
+    "engine",
+)
+
+# (model name, family, params_b, active_params_b, GPU name, reasons it cannot be described)
+_Resolved = tuple[str, str | None, float, float, str, tuple[str, ...]]
+
+
+class _Signature:
+    """A request's cache key with its hash computed once (hashing ~100 arms twice per call showed)."""
+
+    __slots__ = ("_hash", "items")
+
+    def __init__(self, items: tuple[object, ...]) -> None:
+        self.items = items
+        self._hash = hash(items)
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Signature) and self._hash == other._hash and self.items == other.items
 
 
 def load_bundled() -> CostModel:

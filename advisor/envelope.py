@@ -15,13 +15,14 @@ width (the paper's §4.3: intervals fail out of distribution, so width cannot be
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
-from typing import Literal
+from collections.abc import Iterable, Mapping
+from functools import cached_property
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
-from omnipilot.advisor.features import Columns
+from omnipilot.advisor.features import Columns, factor
 
 Confidence = Literal["high", "medium", "low"]
 CONFIDENCE_ORDER: dict[str, int] = {"high": 0, "medium": 1, "low": 2}
@@ -43,6 +44,15 @@ CATEGORY_AXES: tuple[tuple[str, str], ...] = (
     ("load_regime", "load regime"),
 )
 PAIR_AXES: tuple[tuple[str, str], ...] = (("gpu", "precision"), ("family", "gpu"), ("gpu", "tp"))
+_CHECKED_AXES: tuple[str, ...] = (*(k for k, _ in CATEGORY_AXES), "model")
+
+
+class _EnvelopeIndex(NamedTuple):
+    """Lookup sets of one envelope: per category axis (measured set, (words, measured list))."""
+
+    categories: dict[str, tuple[frozenset[str], tuple[str, str]]]
+    pairs: dict[str, frozenset[tuple[str, str]]]
+    models: frozenset[str]
 
 
 class NumericRange(BaseModel):
@@ -93,32 +103,55 @@ class Envelope(BaseModel):
         low: list[list[str]] = [[] for _ in range(n)]
         medium: list[list[str]] = [[] for _ in range(n)]
         self._check_numeric(cols, low)
-        cats = {key: set(vals) for key, vals in self.categories.items()}
-        pairs = {k: {(a, b) for a, b in v} for k, v in self.pairs.items()}
-        models = set(self.models)
-        for i in range(n):
-            row = {key: _cat(cols[key][i]) for key, _ in CATEGORY_AXES}
-            for key, words in CATEGORY_AXES:
-                if row[key] not in cats.get(key, set()):
-                    measured = ", ".join(self.categories.get(key, []))
-                    low[i].append(f"{words} {row[key]} not measured (measured: {measured})")
-            if low[i]:
-                continue
-            for a, b in PAIR_AXES:
-                if (row[a], row[b]) not in pairs.get(f"{a}|{b}", set()):
-                    medium[i].append(_pair_words(a, b, row))
-            model = _cat(cols["model"][i])
-            if model not in models:
-                medium[i].append(f"model {model} not measured (its family is)")
-        out: list[tuple[Confidence, list[str]]] = []
-        for i in range(n):
-            if low[i]:
-                out.append(("low", low[i]))
-            elif medium[i]:
-                out.append(("medium", medium[i]))
-            else:
-                out.append(("high", []))
-        return out
+        # Each axis as (distinct texts, row codes): membership is tested once per distinct value,
+        # and rows are visited only for the values that fail.
+        text = {key: _texts(cols[key]) for key in _CHECKED_AXES}
+        index = self.lookup
+        for key, _ in CATEGORY_AXES:
+            allowed, (axis, measured) = index.categories[key]
+            uniq, codes = text[key]
+            bad = [u not in allowed for u in uniq]
+            why = [
+                f"{axis} {u} not measured (measured: {measured})" if b else ""
+                for u, b in zip(uniq, bad, strict=True)
+            ]
+            for i in _rows_failing(codes, bad):
+                low[i].append(why[codes[i]])
+        keep = np.array([not r for r in low], dtype=bool)
+        for a, b in PAIR_AXES:
+            seen = index.pairs.get(f"{a}|{b}", frozenset())
+            (ua, ca), (ub, cb) = text[a], text[b]
+            combo = ca * len(ub) + cb
+            bad = [(ua[c // len(ub)], ub[c % len(ub)]) not in seen for c in range(len(ua) * len(ub))]
+            words: dict[int, str] = {}
+            for i in _rows_failing(combo, bad, keep):
+                c = int(combo[i])
+                if c not in words:
+                    words[c] = _pair_words(a, b, {a: ua[ca[i]], b: ub[cb[i]]})
+                medium[i].append(words[c])
+        um, cm = text["model"]
+        for i in _rows_failing(cm, [u not in index.models for u in um], keep):
+            medium[i].append(f"model {um[cm[i]]} not measured (its family is)")
+        return [
+            ("low", lo) if lo else ("medium", med) if med else ("high", [])
+            for lo, med in zip(low, medium, strict=True)
+        ]
+
+    @cached_property
+    def lookup(self) -> _EnvelopeIndex:
+        # Learned state is never mutated after fit/load, so the lookup sets are built once.
+        words = dict(CATEGORY_AXES)
+        return _EnvelopeIndex(
+            categories={
+                key: (
+                    frozenset(self.categories.get(key, [])),
+                    (words[key], ", ".join(self.categories.get(key, []))),
+                )
+                for key, _ in CATEGORY_AXES
+            },
+            pairs={k: frozenset((a, b) for a, b in v) for k, v in self.pairs.items()},
+            models=frozenset(self.models),
+        )
 
     def _check_numeric(self, cols: Columns, low: list[list[str]]) -> None:
         for key, words, fmt in NUMERIC_AXES:
@@ -139,7 +172,7 @@ def axis_values(cols: Columns, key: str) -> np.ndarray:
     """Numeric axis as floats; context falls back to prompt + output (as the featurizer does)."""
     n = len(cols["model"])
     raw = cols.get(key)
-    vals = np.full(n, math.nan) if raw is None else np.array([_num(v) for v in raw], dtype=float)
+    vals = np.full(n, math.nan) if raw is None else _floats(raw)
     if key == "context_len":
         floor = axis_values(cols, "prompt_len") + axis_values(cols, "output_len")
         vals = np.where(np.isnan(vals), floor, vals)
@@ -157,6 +190,35 @@ def _num(v: object) -> float:
         return float(v)  # type: ignore[arg-type]
     except (TypeError, ValueError):
         return math.nan
+
+
+def _floats(raw: Any) -> np.ndarray:
+    arr = np.asarray(raw)
+    if arr.dtype.kind in "iuf":  # already numbers (query columns, numeric frame columns): no per-row work
+        return arr.astype(float)
+    return np.array([_num(v) for v in raw], dtype=float)
+
+
+def _texts(values: Iterable[object]) -> tuple[list[str], np.ndarray]:
+    """(distinct category texts, each row's index into them)."""
+    uniq, codes = factor(values)
+    texts = [_cat(u) for u in uniq]
+    # 1 and 1.0 are distinct values with one text: merge them so texts are unique.
+    first = {t: i for i, t in reversed(list(enumerate(texts)))}
+    if len(first) == len(texts):
+        return texts, codes
+    remap = np.array([first[t] for t in texts], dtype=np.intp)
+    return texts, remap[codes]
+
+
+def _rows_failing(codes: np.ndarray, bad: list[bool], keep: np.ndarray | None = None) -> list[int]:
+    """Rows (ascending) whose code is marked bad, among `keep` rows."""
+    if not any(bad):
+        return []
+    mask = np.array(bad, dtype=bool)[codes]
+    if keep is not None:
+        mask &= keep
+    return [int(i) for i in np.flatnonzero(mask)]
 
 
 def _cat(v: object) -> str:

@@ -13,7 +13,7 @@ built from queries); missing numbers are NaN, which LightGBM routes natively.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Literal
 
 import numpy as np
@@ -123,8 +123,11 @@ class Featurizer:
         self.names = spec.names()
         self._gpu_cache: dict[str, tuple[float, ...]] = {}
         self._kv_cache: dict[str, float] = {}
+        self._name_cache: dict[str, str] = {}
         self._fam_index = {f: i for i, f in enumerate(spec.families)}
         self._gpu_index = {g: i for i, g in enumerate(spec.gpus)}
+        self._precision_index = {p: i for i, p in enumerate(spec.precisions)}
+        self._regime_index = {r: i for i, r in enumerate(spec.load_regimes)}
 
     def gpu_numbers(self, name: object) -> tuple[float, ...]:
         """(memory_gb, mem_bw_gbs, bf16_tflops, fp8_tflops, interconnect_gbs); NaN when unknown."""
@@ -148,18 +151,19 @@ class Featurizer:
         return self._kv_cache[key]
 
     def gpu_name(self, name: object) -> str:
-        g = self.catalog.gpu(str(name))
-        return g.name if g else str(name)
+        key = str(name)
+        if key not in self._name_cache:
+            g = self.catalog.gpu(key)
+            self._name_cache[key] = g.name if g else key
+        return self._name_cache[key]
 
     def transform(self, cols: Columns) -> np.ndarray:
         """The (n, len(names)) float matrix for these rows."""
         n = len(cols["model"])
         num = _numbers(cols, n)
-        gpu = np.array([self.gpu_numbers(g) for g in cols["gpu"]], dtype=float).reshape(n, 5)
-        kvpt = np.array([self.kv_bytes_per_token(m) for m in cols["model"]], dtype=float)
-        precision = [str(p) for p in cols["precision"]]
-        bits = np.array([BITS.get(p, math.nan) for p in precision])
-        kv_bits = np.array([8.0 if "fp8" in str(k).lower() else 16.0 for k in cols["kv_cache_dtype"]])
+        gpu, kvpt, kv_bits = self._row_lookups(cols)
+        precision = cols["precision"]
+        bits = lookup(precision, lambda p: BITS.get(str(p), math.nan))
         tokens = np.where(
             np.isnan(num["prompt_len"] + num["output_len"]),
             num["context_len"],
@@ -172,6 +176,7 @@ class Featurizer:
         fp8 = (gpu[:, 3] > 0).astype(float)
         tflops = np.where((bits == 8.0) & (fp8 > 0), gpu[:, 3], gpu[:, 2])
         active = np.where(np.isnan(num["active_params_b"]), num["params_b"], num["active_params_b"])
+        versions = cols.get("engine_version")
         cols_out = [
             np.log(num["params_b"]),
             np.log(active),
@@ -190,15 +195,13 @@ class Featurizer:
             np.log(tflops),
             fp8,
             np.log(gpu[:, 4] + 1.0),
-            np.array([engine_version_number(v) for v in cols.get("engine_version", [None] * n)]),
+            np.full(n, math.nan) if versions is None else lookup(versions, engine_version_number),
         ]
         onehots = [
-            _onehot(precision, {p: i for i, p in enumerate(self.spec.precisions)}, n),
-            _onehot(
-                [str(r) for r in cols["load_regime"]], {r: i for i, r in enumerate(self.spec.load_regimes)}, n
-            ),
-            _onehot([str(f) for f in cols["family"]], self._fam_index, n),
-            _onehot([self.gpu_name(g) for g in cols["gpu"]], self._gpu_index, n),
+            _onehot(precision, str, self._precision_index, n),
+            _onehot(cols["load_regime"], str, self._regime_index, n),
+            _onehot(cols["family"], str, self._fam_index, n),
+            _onehot(cols["gpu"], self.gpu_name, self._gpu_index, n),
         ]
         parts = [np.column_stack(cols_out), *onehots]
         if self.spec.roofline == "feature":
@@ -206,14 +209,19 @@ class Featurizer:
         with np.errstate(invalid="ignore"):
             return np.ascontiguousarray(np.hstack(parts), dtype=np.float64)
 
+    def _row_lookups(self, cols: Columns) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per row: GPU datasheet numbers (n, 5), 16-bit KV bytes per token, KV cache bits."""
+        gpu = lookup(cols["gpu"], self.gpu_numbers, (5,))
+        kvpt = lookup(cols["model"], self.kv_bytes_per_token)
+        kv_bits = lookup(cols["kv_cache_dtype"], lambda k: 8.0 if "fp8" in str(k).lower() else 16.0)
+        return gpu, kvpt, kv_bits
+
     def roofline(self, cols: Columns) -> np.ndarray:
         """Roofline total tokens/s per row (NaN where the model or GPU is not in the catalog)."""
         n = len(cols["model"])
         num = _numbers(cols, n)
-        gpu = np.array([self.gpu_numbers(g) for g in cols["gpu"]], dtype=float).reshape(n, 5)
-        kvpt = np.array([self.kv_bytes_per_token(m) for m in cols["model"]], dtype=float)
-        precision = [str(p) for p in cols["precision"]]
-        kv_bits = np.array([8.0 if "fp8" in str(k).lower() else 16.0 for k in cols["kv_cache_dtype"]])
+        gpu, kvpt, kv_bits = self._row_lookups(cols)
+        precision = cols["precision"]
         active = np.where(np.isnan(num["active_params_b"]), num["params_b"], num["active_params_b"])
         prompt = np.where(np.isnan(num["prompt_len"]), num["context_len"] / 2.0, num["prompt_len"])
         output = np.where(np.isnan(num["output_len"]), num["context_len"] / 2.0, num["output_len"])
@@ -221,7 +229,7 @@ class Featurizer:
             params_b=num["params_b"],
             active_params_b=active,
             weight_bits=_weight_bits(precision),
-            compute_fp8=np.array([p == "fp8" for p in precision]),
+            compute_fp8=lookup(precision, lambda p: str(p) == "fp8", dtype=bool),
             tp=num["tp"],
             concurrency=num["concurrency"],
             prompt_len=prompt,
@@ -246,20 +254,71 @@ def _numbers(cols: Columns, n: int) -> dict[str, np.ndarray]:
 
 
 def _as_float(values: Any) -> np.ndarray:
+    if (
+        isinstance(values, np.ndarray | pd.Series)
+        and isinstance(values.dtype, np.dtype)
+        and values.dtype.kind in "iuf"
+    ):
+        return np.asarray(values, dtype=float)  # already numbers: no per-row work
     arr = np.asarray(values, dtype=object)
     return np.array([math.nan if v is None else float(v) for v in arr], dtype=float)
 
 
-def _weight_bits(precision: Sequence[str]) -> np.ndarray:
+def _weight_bits(precision: Iterable[Any]) -> np.ndarray:
     # Same effective bits as ModelSpec.weight_bytes: 4-bit formats keep embeddings in 16 bit + scales.
     table = {"bf16": 16.0, "fp8": 8.3, "awq": 4.6, "gptq": 4.6}
-    return np.array([table.get(p, math.nan) for p in precision])
+    return lookup(precision, lambda p: table.get(str(p), math.nan))
 
 
-def _onehot(values: Sequence[str], index: Mapping[str, int], n: int) -> np.ndarray:
+class TextColumn(list[str]):
+    """A column holding only `str`, built once on the request path and never edited: its
+    factorisation is worked out once and kept on it (the featurizer, the roofline and every
+    target's envelope read the same columns)."""
+
+    factored: tuple[list[str], np.ndarray] | None = None
+
+
+def factor(values: Iterable[Any]) -> tuple[list[Any], np.ndarray]:
+    """(distinct values in first-seen order, each row's index into them)."""
+    if isinstance(values, TextColumn):
+        if values.factored is None:
+            index = {v: i for i, v in enumerate(dict.fromkeys(values))}
+            values.factored = (list(index), np.array([index[v] for v in values], dtype=np.intp))
+        return values.factored
+    if isinstance(values, np.ndarray) and values.dtype.kind in "iu":
+        distinct, inverse = np.unique(values, return_inverse=True)
+        return list(distinct), inverse.astype(np.intp).reshape(len(values))
+    return _factor_keyed(values)
+
+
+def _factor_keyed(values: Iterable[Any]) -> tuple[list[Any], np.ndarray]:
+    # Key with the type: 1, 1.0 and True are equal as keys but not as text.
+    keyed: dict[tuple[type, Any], int] = {}
+    uniq: list[Any] = []
+    codes: list[int] = []
+    for v in values:
+        k = (v.__class__, v)
+        c = keyed.get(k)
+        if c is None:
+            c = keyed[k] = len(uniq)
+            uniq.append(v)
+        codes.append(c)
+    return uniq, np.array(codes, dtype=np.intp)
+
+
+def lookup(
+    values: Iterable[Any], fn: Callable[[Any], Any], shape: tuple[int, ...] = (), dtype: type = float
+) -> np.ndarray:
+    """np.array([fn(v) for v in values]) (rows × shape), calling fn once per distinct value."""
+    uniq, codes = factor(values)
+    table: np.ndarray = np.array([fn(u) for u in uniq], dtype=dtype).reshape(len(uniq), *shape)
+    return np.asarray(table[codes])
+
+
+def _onehot(values: Iterable[Any], key: Callable[[Any], str], index: Mapping[str, int], n: int) -> np.ndarray:
     out = np.zeros((n, len(index)))
-    for row, v in enumerate(values):
-        col = index.get(v)
-        if col is not None:
-            out[row, col] = 1.0
+    uniq, codes = factor(values)
+    where = np.array([index.get(key(u), -1) for u in uniq], dtype=np.intp)[codes]
+    rows = np.flatnonzero(where >= 0)
+    out[rows, where[rows]] = 1.0
     return out

@@ -80,15 +80,16 @@ def cost_model_scorer(
         hit = cache.get(key)
         if hit is None:
             preds = model.predict([arm_query(spec.name, a.gpu, a.tp, a.precision, work, engine) for a in arms], targets=wanted)
+            # built from the model's already-validated answers; shared with the cache, never mutated
             hit = [
-                Prediction(
-                    targets={k: Interval(q10=v.q10, q50=v.q50, q90=v.q90) for k, v in p.targets.items()},
+                Prediction.model_construct(
+                    targets={k: Interval.model_construct(q10=v.q10, q50=v.q50, q90=v.q90) for k, v in p.targets.items()},
                     confidence=p.confidence,
-                    reasons=p.reasons,
+                    reasons=list(p.reasons),
                 )
                 for p in preds
             ]
             cache.put(key, hit)
-        return [p.model_copy() for p in hit]
+        return list(hit)
 
     return score

@@ -3,6 +3,8 @@ request path, all arms of a request in one batched call (advisor/workload.py).""
 
 from __future__ import annotations
 
+import os
+import threading
 from pathlib import Path
 
 from omnipilot.advisor.catalog import Catalog
@@ -26,4 +28,8 @@ def load_scorer(settings: Settings, catalog: Catalog) -> tuple[Scorer | None, st
     if not settings.model.path and not (path / "manifest.json").exists():
         return None, "none (no bundled model; cheapest-fit rule only)"
     model = CostModel.load(path, catalog)
+    if os.environ.get("OMNIPILOT_COMPILED_TREES", "1") != "0":
+        # native trees answer the same, faster; compiling takes seconds on a cold cache, so the daemon
+        # serves with LightGBM meanwhile and each target switches over when its code is ready
+        threading.Thread(target=model.compile, name="compile-trees", daemon=True).start()
     return cost_model_scorer(model, request_targets(settings)), model.version
