@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 from pydantic import BaseModel, ConfigDict, Field
 
 from omnipilot.advisor.catalog import PRECISIONS, GpuSpec, ModelSpec
+from omnipilot.advisor.unvalidated import construct
 
 TP_DEGREES: tuple[int, ...] = (1, 2, 4, 8)
 GIB = 1024.0**3
@@ -120,15 +121,14 @@ def fit_arm(
     occupancy = need / kv_space if kv_space > 0 else float("inf")
     if fits and occupancy > 1.0:
         reasons.append(f"KV cache holds {1 / occupancy:.0%} of {work.concurrency} concurrent sequences")
-    return ArmFit(
-        arm=Arm(gpu=gpu.name, tp=tp, precision=precision, checkpoint=checkpoint, quantization_flag=flag),
-        fits=fits,
-        weights_gib_per_gpu=weights / GIB,
-        kv_gib_per_gpu_needed=need / GIB,
-        kv_gib_per_gpu_available=max(kv_space, 0.0) / GIB,
-        kv_occupancy=occupancy,
-        reasons=reasons,
-    )
+    # every value is computed here from validated catalog entries: construct without re-validating
+    # (this runs for every arm of every request)
+    arm = construct(Arm, {"gpu": gpu.name, "tp": tp, "precision": precision, "checkpoint": checkpoint,
+                          "quantization_flag": flag})  # fmt: skip
+    return construct(ArmFit, {
+        "arm": arm, "fits": fits, "weights_gib_per_gpu": weights / GIB, "kv_gib_per_gpu_needed": need / GIB,
+        "kv_gib_per_gpu_available": max(kv_space, 0.0) / GIB, "kv_occupancy": occupancy, "reasons": reasons,
+    })  # fmt: skip
 
 
 def enumerate_arms(

@@ -69,6 +69,7 @@ class LaunchPrior:
         source: str = "config",
     ) -> None:
         self.table: dict[tuple[str, int], LaunchCount] = {}
+        self._rates: dict[tuple[str, int], float] = {}
         for c in counts:
             prev = self.table.get((c.gpu, c.gpus))
             s, f = (prev.successes, prev.failures) if prev else (0, 0)
@@ -91,7 +92,12 @@ class LaunchPrior:
         )
 
     def success(self, gpu: str, gpus: int) -> float:
-        return self.estimate(gpu, gpus).rate
+        # the request path asks once per arm; the table never changes after construction
+        key = (gpu, gpus)
+        rate = self._rates.get(key)
+        if rate is None:
+            rate = self._rates[key] = self.estimate(gpu, gpus).rate
+        return rate
 
 
 def estimate_strength(counts: Sequence[LaunchCount], min_strength: float) -> float:

@@ -11,10 +11,11 @@ from typing import TYPE_CHECKING
 from omnipilot.advisor.arms import Arm, Workload
 from omnipilot.advisor.catalog import ModelSpec
 from omnipilot.advisor.decide import Interval, Prediction, Scorer
+from omnipilot.advisor.unvalidated import construct
 from omnipilot.config import DefaultsSettings
 
 if TYPE_CHECKING:
-    from omnipilot.advisor.costmodel import ArmQuery, CostModel
+    from omnipilot.advisor.costmodel import ArmPrediction, ArmQuery, CostModel
 
 
 def resolve_workload(
@@ -67,6 +68,11 @@ class _LRU:
             self.data.popitem(last=False)
 
 
+def _prediction(p: ArmPrediction) -> Prediction:
+    targets = {k: construct(Interval, {"q10": v.q10, "q50": v.q50, "q90": v.q90}) for k, v in p.targets.items()}
+    return construct(Prediction, {"targets": targets, "confidence": p.confidence, "reasons": list(p.reasons)})
+
+
 def cost_model_scorer(
     model: CostModel, targets: Sequence[str] | None = None, *, engine: str = "vllm", cache_size: int = 4096
 ) -> Scorer:
@@ -81,14 +87,7 @@ def cost_model_scorer(
         if hit is None:
             preds = model.predict([arm_query(spec.name, a.gpu, a.tp, a.precision, work, engine) for a in arms], targets=wanted)
             # built from the model's already-validated answers; shared with the cache, never mutated
-            hit = [
-                Prediction.model_construct(
-                    targets={k: Interval.model_construct(q10=v.q10, q50=v.q50, q90=v.q90) for k, v in p.targets.items()},
-                    confidence=p.confidence,
-                    reasons=list(p.reasons),
-                )
-                for p in preds
-            ]
+            hit = [_prediction(p) for p in preds]
             cache.put(key, hit)
         return list(hit)
 
