@@ -4,14 +4,23 @@ request path, all arms of a request in one batched call (advisor/workload.py).""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+import structlog
 
 from omnipilot.advisor.catalog import Catalog
 from omnipilot.advisor.decide import Scorer
 from omnipilot.advisor.workload import cost_model_scorer
 from omnipilot.config import Settings
 
+if TYPE_CHECKING:
+    from omnipilot.advisor.costmodel import CostModel
+
+log = structlog.get_logger("omnipilot.scoring")
 REQUEST_PATH_TARGETS = ("tokens_per_s", "ttft_p50_s")
 
 
@@ -29,7 +38,18 @@ def load_scorer(settings: Settings, catalog: Catalog) -> tuple[Scorer | None, st
         return None, "none (no bundled model; cheapest-fit rule only)"
     model = CostModel.load(path, catalog)
     if os.environ.get("OMNIPILOT_COMPILED_TREES", "1") != "0":
-        # native trees answer the same, faster; compiling takes seconds on a cold cache, so the daemon
-        # serves with LightGBM meanwhile and each target switches over when its code is ready
-        threading.Thread(target=model.compile, name="compile-trees", daemon=True).start()
+        threading.Thread(target=_compile, args=(model, path), name="compile-trees", daemon=True).start()
     return cost_model_scorer(model, request_targets(settings)), model.version
+
+
+def _compile(model: CostModel, path: Path) -> None:
+    """Native trees answer the same, faster. The daemon serves with LightGBM meanwhile. Generating the
+    code holds the GIL for seconds on a cold cache, which would stall answers: a child process fills
+    the on-disk cache first, then this process loads the compiled code from it (~0.1 s)."""
+    code = "import sys, pathlib; from omnipilot.advisor.costmodel import CostModel; " \
+           "CostModel.load(pathlib.Path(sys.argv[1]), compile_trees=True)"  # fmt: skip
+    try:
+        subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, timeout=900, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        log.warning("compile_child_failed", error=str(exc))
+    model.compile()
