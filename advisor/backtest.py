@@ -17,6 +17,7 @@ GPU kind × TP with several precisions measured) and per model-size band.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -113,31 +114,14 @@ def _arm(
     ttft = pd.to_numeric(group["ttft_p50_s"], errors="coerce").dropna() if "ttft_p50_s" in group else None
     p_ok = prior.success(gpu.name, tp)
     real_ttft = Point(*([float(ttft.mean())] * 3)) if ttft is not None and len(ttft) else None
-    realized = arm_utility(
-        ArmInputs(
-            gpu=gpu.name,
-            tp=tp,
-            cost_per_gpu_hour=rate,
-            kv_occupancy=fit.kv_occupancy,
-            p_success=p_ok,
-            tokens_per_s=Point(real_tok, real_tok, real_tok),
-            ttft_s=real_ttft,
-        ),
-        settings,
-        runtime_h,
-    )
-    predicted = arm_utility(
-        ArmInputs(
-            gpu=gpu.name,
-            tp=tp,
-            cost_per_gpu_hour=rate,
-            kv_occupancy=fit.kv_occupancy,
-            p_success=p_ok,
-            tokens_per_s=pred,
-        ),
-        settings,
-        runtime_h,
-    )
+    inputs = ArmInputs(
+        gpu=gpu.name, tp=tp, cost_per_gpu_hour=rate, kv_occupancy=fit.kv_occupancy, p_success=p_ok,
+        tokens_per_s=pred,
+    )  # fmt: skip
+    predicted = arm_utility(inputs, settings, runtime_h)
+    # the same arm judged on what was measured instead of predicted
+    measured = replace(inputs, tokens_per_s=Point(real_tok, real_tok, real_tok), ttft_s=real_ttft)
+    realized = arm_utility(measured, settings, runtime_h)
     confidence = max(group["confidence"].astype(str), key=lambda c: _CONF_RANK.get(c, 3))
     return CellArm(
         gpu=gpu.name,

@@ -147,11 +147,7 @@ def _build(m: Measurement, catalog: Catalog) -> HistoryRow:
         notes.append("output length not stated for this TTFT-only run: output_len and context_len unknown")
     return HistoryRow(
         kind="inference_run",
-        model=names.model,
-        checkpoint=names.checkpoint,
-        family=names.family,
-        params_b=names.params_b,
-        active_params_b=names.active_params_b,
+        **names.row_fields(),
         gpu=gpu.gpu,
         gpu_memory_gb=gpu.memory_gb,
         tp=tp,

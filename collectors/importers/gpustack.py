@@ -161,11 +161,7 @@ def _run_row(rec: CsvRecord, catalog: Catalog) -> HistoryRow:
     failed = v["status"] != "ok"
     return HistoryRow(
         kind="failed_launch" if failed else "inference_run",
-        model=names.model,
-        checkpoint=names.checkpoint,
-        family=names.family,
-        params_b=names.params_b,
-        active_params_b=names.active_params_b,
+        **names.row_fields(),
         gpu=gpu,
         gpu_memory_gb=memory,
         tp=int(tp_text),

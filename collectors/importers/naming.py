@@ -20,6 +20,11 @@ class ModelAxes:
     active_params_b: float | None
     notes: list[str] = field(default_factory=list)
 
+    def row_fields(self) -> dict[str, object]:
+        """The HistoryRow fields these axes fill (one place for every importer)."""
+        return {"model": self.model, "checkpoint": self.checkpoint, "family": self.family,
+                "params_b": self.params_b, "active_params_b": self.active_params_b}  # fmt: skip
+
 
 @dataclass
 class GpuAxes:

@@ -90,11 +90,7 @@ def _row(rec: CsvRecord, catalog: Catalog) -> HistoryRow:
     notes.append(f"context_len = ISL + OSL = {isl + osl} (the engine's max length is not published)")
     return HistoryRow(
         kind="inference_run",
-        model=names.model,
-        checkpoint=names.checkpoint,
-        family=names.family,
-        params_b=names.params_b,
-        active_params_b=names.active_params_b,
+        **names.row_fields(),
         gpu=gpu.gpu,
         gpu_memory_gb=gpu.memory_gb,
         tp=int(v["tp"]),
