@@ -127,14 +127,17 @@ class Catalog:
             return self._model_index[key]
         return self._model_index.get(_norm(_basename(name)))
 
-    def precision_of_checkpoint(self, name: str) -> str | None:
-        """The precision a named checkpoint is stored in (None when it is the 16-bit model)."""
-        key = _norm(_basename(name))
+    @cached_property
+    def _checkpoint_index(self) -> dict[str, str]:
+        idx: dict[str, str] = {}
         for m in self.models:
             for prec, ck in m.checkpoints.items():
-                if _norm(_basename(ck)) == key:
-                    return prec
-        return None
+                idx.setdefault(_norm(_basename(ck)), prec)
+        return idx
+
+    def precision_of_checkpoint(self, name: str) -> str | None:
+        """The precision a named checkpoint is stored in (None when it is the 16-bit model)."""
+        return self._checkpoint_index.get(_norm(_basename(name)))
 
     def gpu(self, name: str) -> GpuSpec | None:
         return self._gpu_index.get(_norm(name))

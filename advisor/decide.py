@@ -219,11 +219,6 @@ def smallest_fit_anywhere(intent: Intent, catalog: Catalog, gpu_memory_utilizati
     ok = [f for f in fits if f.fits]
     if not ok:
         return None
-    best = min(
-        ok,
-        key=lambda f: (
-            f.arm.tp * catalog.gpus[[g.name for g in catalog.gpus].index(f.arm.gpu)].memory_gb,
-            f.arm.tp,
-        ),
-    )
+    mem = {g.name: g.memory_gb for g in catalog.gpus}
+    best = min(ok, key=lambda f: (f.arm.tp * mem[f.arm.gpu], f.arm.tp))
     return f"{best.arm.gpu} x{best.arm.tp} {best.arm.precision}"

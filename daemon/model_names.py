@@ -7,7 +7,6 @@ careful reader looks at the path's last meaningful parts."""
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from omnipilot.advisor.catalog import Catalog, ModelSpec
@@ -35,22 +34,6 @@ _NAME_PRECISION = (
     (re.compile(r"(?i)(?:^|[-_.])gptq(?:$|[-_.])"), "gptq"),
     (re.compile(r"(?i)(?:^|[-_.])(?:fp8|w8a8-fp8|fp8-dynamic)(?:$|[-_.])"), "fp8"),
 )
-
-
-def _key(name: str) -> str:
-    return re.sub(r"[^a-z0-9.]", "", name.rstrip("/").rsplit("/", 1)[-1].lower())
-
-
-@lru_cache(maxsize=8)
-def _checkpoints(catalog: Catalog) -> dict[str, str]:
-    """checkpoint basename -> precision, built once per catalog: the same answers as
-    `Catalog.precision_of_checkpoint`, which walks every model on each call (too slow for the
-    request path)."""
-    index: dict[str, str] = {}
-    for spec in catalog.models:
-        for precision, checkpoint in spec.checkpoints.items():
-            index.setdefault(_key(checkpoint), precision)
-    return index
 
 
 def resolve_model(catalog: Catalog, name: str) -> tuple[ModelSpec | None, str | None]:
@@ -82,7 +65,7 @@ def precision_of(
         if quantization.lower() not in ("compressed_tensors", "compressed-tensors"):
             return None, "command_line"
     if model:
-        from_catalog = _checkpoints(catalog).get(_key(model))
+        from_catalog = catalog.precision_of_checkpoint(model)
         if from_catalog is not None:
             return from_catalog, "checkpoint"
         base = model.rstrip("/").rsplit("/", 1)[-1]
