@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import math
 import operator
-import os
 import time
 from collections import OrderedDict
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -53,7 +52,17 @@ PRIMARY_TARGET = "tokens_per_s"
 CACHE_SIZE = 1024
 log = structlog.get_logger(__name__)
 
-__all__ = ["ArmPrediction", "ArmQuery", "CostModel", "ModelLoadError", "Quantiles", "load_bundled", "train"]
+__all__ = [
+    "ArmPrediction",
+    "ArmQuery",
+    "ArmScores",
+    "CostModel",
+    "ModelLoadError",
+    "Quantiles",
+    "WorkloadAxes",
+    "load_bundled",
+    "train",
+]
 
 
 class ArmQuery(BaseModel):
@@ -72,6 +81,31 @@ class ArmQuery(BaseModel):
     engine: str = "vllm"
     load_regime: LoadRegime = DEFAULT_LOAD_REGIME
     kv_cache_dtype: str = "auto"
+
+
+class WorkloadAxes(NamedTuple):
+    """The axes all arms of one request share (as in ArmQuery); built from validated values."""
+
+    concurrency: int
+    context: int
+    prompt_len: int
+    output_len: int
+    engine: str = "vllm"
+    load_regime: LoadRegime = DEFAULT_LOAD_REGIME
+    kv_cache_dtype: str = "auto"
+
+
+# One arm's confidence, its reasons, and each scored target's own label.
+Verdict = tuple[Confidence, list[str], dict[str, Confidence]]
+
+
+class ArmScores(NamedTuple):
+    """A batch of arms scored as arrays: per fitted target an (n, 3) array of q10/q50/q90 (a row
+    that is not finite has no numbers: its model or GPU kind cannot be described), and per arm its
+    verdict. Shared with no cache; the caller owns it."""
+
+    values: dict[str, np.ndarray]
+    verdicts: list[Verdict]
 
 
 class Quantiles(BaseModel):
@@ -99,14 +133,7 @@ class ArmPrediction(BaseModel):
 class CostModel:
     """A loaded, verified model. Immutable after load; safe to share between threads."""
 
-    def __init__(
-        self,
-        manifest: Manifest,
-        models: dict[str, QuantileModel],
-        catalog: Catalog | None = None,
-        *,
-        compile_trees: bool = False,
-    ):
+    def __init__(self, manifest: Manifest, models: dict[str, QuantileModel], catalog: Catalog | None = None):
         self.manifest = manifest
         self.models = models
         self.catalog = catalog or Catalog.load()
@@ -116,32 +143,27 @@ class CostModel:
         self._resolved: dict[tuple[str, str], _Resolved] = {}
         # Sites resubmit the same jobs: answers keyed by the request's signature (all arms + targets).
         self._cache: OrderedDict[_Signature, list[ArmPrediction]] = OrderedDict()
-        if compile_trees and os.environ.get("OMNIPILOT_COMPILED_TREES", "1") != "0":
-            self.compile()
+        self._use_tree_arrays()
 
     @classmethod
-    def load(cls, path: Path, catalog: Catalog | None = None, *, compile_trees: bool = False) -> CostModel:
-        """Read and verify a model folder; raises ModelLoadError with a message naming the problem.
-
-        `compile_trees=True` (the daemon's request path) turns the boosters into native code at load
-        (advisor/compiled.py): the same answers, faster; the code is cached per model hash, a cache
-        miss compiles (~5-10 s per target here), and without llvmlite it warns and keeps LightGBM.
-        Off by default: batch users (gate, CLI, planner) would pay the compile and gain little.
-        OMNIPILOT_COMPILED_TREES=0 turns it off everywhere."""
+    def load(cls, path: Path, catalog: Catalog | None = None) -> CostModel:
+        """Read and verify a model folder; raises ModelLoadError with a message naming the problem."""
         manifest, models = load_manifest_and_models(Path(path))
-        return cls(manifest, models, catalog, compile_trees=compile_trees)
+        return cls(manifest, models, catalog)
 
-    def compile(self) -> None:
-        """Compile every target's boosters to native code (cached per model hash); predictions are
-        unchanged, and switch over target by target as each finishes (safe beside predict)."""
+    def _use_tree_arrays(self) -> None:
+        """Every target's boosters as flat arrays (advisor/tree_arrays.py): LightGBM's raw scores
+        without its per-call cost, from the first prediction on; a booster the arrays cannot
+        represent stays on LightGBM, and the log says which and why."""
         t0 = time.perf_counter()
-        n = len(self.featurizer.names)
-        done = [t for t, m in self.models.items() if m.compile(f"{self.manifest.model_hash}|{t}", n)]
-        log.info(
-            "cost_model_trees_compiled",
+        for target, model in self.models.items():
+            why = model.use_tree_arrays()
+            if why is not None:
+                log.warning("tree_arrays_unsupported", target=target, reason=why, fallback="lightgbm")
+        log.debug(
+            "tree_arrays_built",
             version=self.version,
-            compiled=done,
-            cached=[t for t in done if (c := self.models[t].compiled) is not None and c.from_cache],
+            targets=[t for t, m in self.models.items() if m.trees is not None],
             ms=round((time.perf_counter() - t0) * 1000.0, 1),
         )
 
@@ -166,42 +188,84 @@ class CostModel:
             self._cache.popitem(last=False)
         return list(result)
 
+    def score_arms(
+        self,
+        model: str,
+        arms: Sequence[tuple[str, int, str]],
+        axes: WorkloadAxes,
+        targets: Sequence[str] | None = None,
+    ) -> ArmScores:
+        """The request path's call: the (GPU kind, TP, precision) arms of one model under one
+        workload, scored as arrays — no query or answer objects per arm, and no signature cache (the
+        daemon memoises whole decisions). Same numbers, confidence and reasons as `predict`."""
+        n = len(arms)
+        if not n:
+            return ArmScores({}, [])
+        gpus, tps, precisions = zip(*arms, strict=True)
+        fields: _QueryColumns = (
+            (model,) * n, gpus, tps, (axes.context,) * n, (axes.prompt_len,) * n, (axes.output_len,) * n,
+            (axes.concurrency,) * n, (axes.load_regime,) * n, precisions, (axes.kv_cache_dtype,) * n,
+            (axes.engine,) * n,
+        )  # fmt: skip
+        return self._score(fields, targets)
+
     def _predict(self, queries: Sequence[ArmQuery], targets: Sequence[str] | None) -> list[ArmPrediction]:
+        scores = self._score(query_columns(queries), targets)
+        # Quantiles per target and row, built once for the batch (None: no numbers for this row).
+        numbers = {t: _quantiles(v) for t, v in scores.values.items()}
+        return [
+            construct(
+                ArmPrediction,
+                {
+                    "query": query,
+                    "targets": {t: q[i] for t, q in numbers.items() if q[i] is not None},
+                    "confidence": confidence,
+                    "reasons": reasons,
+                    "target_confidence": per_target,
+                },
+            )
+            for i, (query, (confidence, reasons, per_target)) in enumerate(
+                zip(queries, scores.verdicts, strict=True)
+            )
+        ]
+
+    def _score(self, fields: _QueryColumns, targets: Sequence[str] | None) -> ArmScores:
         wanted = list(targets) if targets is not None else list(self.manifest.targets)
-        cols, pre = self._columns(queries)
+        cols, pre = self._columns(fields)
         x = self.featurizer.transform(cols)
         values: dict[str, np.ndarray] = {}
         conf: dict[str, list[tuple[Confidence, list[str]]]] = {}
+        # no numbers for a model or GPU kind we cannot describe
+        undescribed = np.array([bool(p) for p in pre], dtype=bool)
         for target in wanted:
             entry = self.manifest.targets.get(target)
             if entry is None or target in values:
                 continue
             base = self._bases[target].values(cols, entry.base_shift, entry.base_fill)
-            q = apply_offset(rearrange(self.models[target].predict_raw(x, base)), entry.offset)
-            values[target] = np.exp(q)
+            q = np.exp(apply_offset(rearrange(self.models[target].predict_raw(x, base)), entry.offset))
+            q[undescribed] = math.nan
+            values[target] = q
             conf[target] = entry.envelope.check(cols)
-        return self._assemble(queries, values, conf, pre, wanted)
+        return ArmScores(values, self._verdicts(conf, pre, wanted))
 
-    def _assemble(
+    def _verdicts(
         self,
-        queries: Sequence[ArmQuery],
-        values: dict[str, np.ndarray],
         conf: dict[str, list[tuple[Confidence, list[str]]]],
         pre: list[tuple[str, ...]],
         wanted: list[str],
-    ) -> list[ArmPrediction]:
+    ) -> list[Verdict]:
+        """Per arm: its confidence (the ranking target's, and low when it cannot be described), the
+        reasons, and each target's own label."""
         primary = PRIMARY_TARGET if PRIMARY_TARGET in conf else next(iter(conf), None)
         unfitted = [
             f"{t}: {self.manifest.unfitted.get(t, 'not predicted (no data)')}"
             for t in wanted
             if t not in self.manifest.targets
         ]
-        # Quantiles per target and row, built once for the batch (None: no numbers for this row).
-        numbers = {t: _quantiles(v) for t, v in values.items()}
-        out = []
-        for i, query in enumerate(queries):
-            reasons = list(pre[i])
-            confidence: Confidence = "low" if pre[i] else "high"
+        out: list[Verdict] = []
+        for i, why_not in enumerate(pre):
+            reasons = list(why_not)
+            confidence: Confidence = "low" if why_not else "high"
             per_target: dict[str, Confidence] = {}
             for target, labels in conf.items():
                 label, why = labels[i]
@@ -216,25 +280,15 @@ class CostModel:
                     reasons.append(f"{target}: low confidence: {why[0]}{more}")
             if unfitted:
                 reasons += unfitted
-            fields = {
-                "query": query,
-                # no numbers for a model or GPU kind we cannot describe
-                "targets": {} if pre[i] else {t: q[i] for t, q in numbers.items() if q[i] is not None},
-                "confidence": confidence,
-                "reasons": reasons,
-                "target_confidence": per_target,
-            }
-            out.append(construct(ArmPrediction, fields))
+            out.append((confidence, reasons, per_target))
         return out
 
-    def _columns(self, queries: Sequence[ArmQuery]) -> tuple[dict[str, Any], list[tuple[str, ...]]]:
+    def _columns(self, fields: _QueryColumns) -> tuple[dict[str, Any], list[tuple[str, ...]]]:
         """Axis columns of the queries (numbers as arrays) and per query the reasons it cannot be
         described (model or GPU kind not in the catalog)."""
-        n = len(queries)
-        versions = self.manifest.train_config.get("engine_versions", {})
-        # one C-level pass over the queries, then columns by transposing
-        fields = list(zip(*map(_QUERY_FIELDS, queries), strict=True))
         models, gpus, regimes = fields[0], fields[1], TextColumn(fields[7])
+        n = len(models)
+        versions = self.manifest.train_config.get("engine_versions", {})
         resolved = [self._resolve(m, g) for m, g in zip(models, gpus, strict=True)]
         ints = np.array(fields[2:7], dtype=np.int64).reshape(5, n)
         families = [r[1] for r in resolved]
@@ -307,8 +361,17 @@ _QUERY_FIELDS = operator.attrgetter(
     "engine",
 )
 
+
+def query_columns(queries: Sequence[ArmQuery]) -> _QueryColumns:
+    """The queries' axes as columns, in _QUERY_FIELDS order (what CostModel._columns reads)."""
+    # one C-level pass over the queries, then columns by transposing
+    return tuple(zip(*map(_QUERY_FIELDS, queries), strict=True))
+
+
 # (model name, family, params_b, active_params_b, GPU name, reasons it cannot be described)
 _Resolved = tuple[str, str | None, float, float, str, tuple[str, ...]]
+# The queries as columns, in _QUERY_FIELDS order.
+_QueryColumns = tuple[Sequence[Any], ...]
 
 
 class _Signature:

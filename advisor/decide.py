@@ -16,6 +16,7 @@ from omnipilot.advisor.arms import Arm, ArmFit, Workload, enumerate_arms
 from omnipilot.advisor.catalog import Catalog, GpuSpec, ModelSpec
 from omnipilot.advisor.fallback import rank_cheapest_fit
 from omnipilot.advisor.prior import LaunchPrior
+from omnipilot.advisor.unvalidated import construct
 from omnipilot.advisor.utility import ArmInputs, QueueView, UtilityTerms, arm_utility, utility_order
 from omnipilot.config import UtilitySettings
 
@@ -153,23 +154,34 @@ def decide(
             notes=notes,
             smallest_elsewhere=smallest_fit_anywhere(intent, catalog, gpu_memory_utilization),
         )
-    ranked = [
-        ScoredArm(
-            arm=f.arm,
-            gres_type=pool[f.arm.gpu][2],
-            partitions=pool[f.arm.gpu][3],
-            fit=f,
-            cost_per_hour=f.arm.tp * cost_per_gpu_hour.get(f.arm.gpu, 0.0),
-        )
-        for f in ranked_fits
-    ]
-    if scorer is not None:
-        preds = scorer(intent.model, intent.workload, [s.arm for s in ranked])
-        for s, p in zip(ranked, preds, strict=True):
-            s.prediction = p
-        if utility is not None and utility.enabled:
-            return rank_by_utility(intent, ranked, notes, utility, prior, queue)
-    return Decision(outcome="advised", ranked=ranked, choice=ranked[0], notes=notes)
+    preds: Sequence[Prediction | None] = (
+        scorer(intent.model, intent.workload, [f.arm for f in ranked_fits])
+        if scorer is not None
+        else [None] * len(ranked_fits)
+    )
+    # every value comes from validated arms, the pool and the scorer: built without validating
+    # again (this runs for every arm of every new request)
+    ranked = []
+    for f, p in zip(ranked_fits, preds, strict=True):
+        _, _, gres_type, partitions = pool[f.arm.gpu]
+        fields = {"arm": f.arm, "gres_type": gres_type, "partitions": list(partitions), "fit": f,
+                  "cost_per_hour": f.arm.tp * cost_per_gpu_hour.get(f.arm.gpu, 0.0), "prediction": p, "utility": None}  # fmt: skip
+        ranked.append(construct(ScoredArm, fields))
+    if scorer is not None and utility is not None and utility.enabled:
+        return rank_by_utility(intent, ranked, notes, utility, prior, queue)
+    return _advised(ranked, ranked[0], notes)
+
+
+def _advised(
+    ranked: list[ScoredArm],
+    choice: ScoredArm,
+    notes: list[str],
+    rule: Literal["cheapest_fit", "utility"] = "cheapest_fit",
+    abstained: bool = False,
+) -> Decision:
+    """Decision(outcome="advised", ...) from valid parts, without validating the ranking again."""
+    return construct(Decision, {"outcome": "advised", "ranked": ranked, "choice": choice, "rule": rule,
+                                "abstained": abstained, "notes": notes, "smallest_elsewhere": None})  # fmt: skip
 
 
 def rank_by_utility(
@@ -203,9 +215,8 @@ def rank_by_utility(
         why = "; ".join(pred.reasons[:2]) if pred and pred.reasons else "no prediction"
         notes = [*notes, f"the best-utility arm {best.arm.label} tp{best.arm.tp} is low-confidence ({why}): "
                          "the cheapest-fit rule's arm is advised instead"]  # fmt: skip
-        return Decision(outcome="advised", ranked=ranked, choice=ranked[0], rule="cheapest_fit",
-                        abstained=True, notes=notes)  # fmt: skip
-    return Decision(outcome="advised", ranked=order, choice=best, rule="utility", notes=notes)
+        return _advised(ranked, ranked[0], notes, abstained=True)
+    return _advised(order, best, notes, rule="utility")
 
 
 def smallest_fit_anywhere(intent: Intent, catalog: Catalog, gpu_memory_utilization: float) -> str | None:

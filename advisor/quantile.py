@@ -10,12 +10,11 @@ one thread, no bagging or feature sampling, so the same rows give byte-identical
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 
 import lightgbm as lgb
 import numpy as np
 
-from omnipilot.advisor.compiled import CompiledForest, compile_forest
+from omnipilot.advisor.tree_arrays import TreeArrays, TreesUnsupported
 
 QUANTILES: tuple[float, ...] = (0.1, 0.5, 0.9)
 MIN_LABELLED_ROWS = 15
@@ -49,8 +48,9 @@ class QuantileModel:
             raise ValueError(f"expected {len(QUANTILES)} boosters, got {len(boosters)}")
         self.boosters = list(boosters)
         self.columns = np.asarray(columns, dtype=np.intp)
-        # Native code for the same boosters (advisor/compiled.py), set by `compile`; None = LightGBM.
-        self.compiled: CompiledForest | None = None
+        # The same boosters as flat arrays (advisor/tree_arrays.py), set by `use_tree_arrays`;
+        # None = LightGBM's own predict.
+        self.trees: TreeArrays | None = None
 
     @classmethod
     def fit(
@@ -81,16 +81,19 @@ class QuantileModel:
             boosters.append(lgb.train(params, ds, num_boost_round=NUM_ROUNDS))
         return cls(boosters, cols)
 
-    def compile(self, key: str, n_features: int, cache_dir: Path | None = None) -> bool:
-        """Compile the boosters to native code (`key` identifies the model in the compiled-code
-        cache); False when unavailable, and prediction stays on LightGBM."""
-        self.compiled = compile_forest(self.boosters, self.columns, n_features, key, cache_dir)
-        return self.compiled is not None
+    def use_tree_arrays(self) -> str | None:
+        """Predict with flat tree arrays from now on (same raw scores, no per-call overhead); the
+        reason when these boosters cannot be represented, and then LightGBM keeps predicting."""
+        try:
+            self.trees = TreeArrays([b.model_to_string() for b in self.boosters], self.columns)
+        except TreesUnsupported as exc:
+            return str(exc)
+        return None
 
     def predict_raw(self, x: np.ndarray, base: np.ndarray | None = None) -> np.ndarray:
         """(n, 3) log-space quantiles as the boosters give them (may cross)."""
-        if self.compiled is not None and x.shape[1] == self.compiled.n_cols:
-            out = self.compiled.predict(x)
+        if self.trees is not None:
+            out = self.trees.predict(x)
         else:
             xs = x[:, self.columns]
             out = np.column_stack([b.predict(xs, num_threads=1) for b in self.boosters])

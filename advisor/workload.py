@@ -8,6 +8,8 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from omnipilot.advisor.arms import Arm, Workload
 from omnipilot.advisor.catalog import ModelSpec
 from omnipilot.advisor.decide import Interval, Prediction, Scorer
@@ -15,7 +17,7 @@ from omnipilot.advisor.unvalidated import construct
 from omnipilot.config import DefaultsSettings
 
 if TYPE_CHECKING:
-    from omnipilot.advisor.costmodel import ArmPrediction, ArmQuery, CostModel
+    from omnipilot.advisor.costmodel import ArmQuery, ArmScores, CostModel, WorkloadAxes
 
 
 def resolve_workload(
@@ -38,16 +40,27 @@ def resolve_workload(
     )
 
 
-def arm_query(model: str, gpu: str, tp: int, precision: str, work: Workload, engine: str = "vllm") -> ArmQuery:
+def query_axes(work: Workload, engine: str = "vllm") -> WorkloadAxes:
+    """The cost model's axes for a workload: the model's context axis is what a sequence holds
+    (prompt + output, as in the measured runs); --max-model-len only bounds memory, which arms.py
+    checks."""
+    from omnipilot.advisor.costmodel import WorkloadAxes
+
+    return WorkloadAxes(
+        concurrency=work.concurrency, context=work.prompt_len + work.output_len,
+        prompt_len=work.prompt_len, output_len=work.output_len, engine=engine,
+    )  # fmt: skip
+
+
+def arm_query(
+    model: str, gpu: str, tp: int, precision: str, work: Workload, engine: str = "vllm"
+) -> ArmQuery:
     from omnipilot.advisor.costmodel import ArmQuery
 
+    axes = query_axes(work, engine)
     return ArmQuery(
-        model=model, gpu=gpu, tp=tp, precision=precision,
-        concurrency=work.concurrency,
-        # the model's context axis is what a sequence holds (prompt + output, as in the measured
-        # runs); --max-model-len only bounds memory, which arms.py checks
-        context=work.prompt_len + work.output_len,
-        prompt_len=work.prompt_len, output_len=work.output_len, engine=engine,
+        model=model, gpu=gpu, tp=tp, precision=precision, concurrency=axes.concurrency, context=axes.context,
+        prompt_len=axes.prompt_len, output_len=axes.output_len, engine=engine,
     )  # fmt: skip
 
 
@@ -68,27 +81,41 @@ class _LRU:
             self.data.popitem(last=False)
 
 
-def _prediction(p: ArmPrediction) -> Prediction:
-    targets = {k: construct(Interval, {"q10": v.q10, "q50": v.q50, "q90": v.q90}) for k, v in p.targets.items()}
-    return construct(Prediction, {"targets": targets, "confidence": p.confidence, "reasons": list(p.reasons)})
+def predictions(scores: ArmScores) -> list[Prediction]:
+    """decide()'s predictions from the model's arrays: the values are already valid, so they are
+    built without validating them again (this runs for every arm of every new request)."""
+    rows = {t: (v.tolist(), np.isfinite(v).all(axis=1).tolist()) for t, v in scores.values.items()}
+    out = []
+    for i, (confidence, reasons, _) in enumerate(scores.verdicts):
+        targets = {
+            t: construct(Interval, {"q10": q[i][0], "q50": q[i][1], "q90": q[i][2]})
+            for t, (q, finite) in rows.items()
+            if finite[i]
+        }
+        out.append(construct(Prediction, {"targets": targets, "confidence": confidence, "reasons": reasons}))
+    return out
 
 
 def cost_model_scorer(
     model: CostModel, targets: Sequence[str] | None = None, *, engine: str = "vllm", cache_size: int = 4096
 ) -> Scorer:
     """decide()'s scorer over a loaded cost model: all arms in one batched call, memoised per request
-    signature (sites resubmit the same jobs). `targets` None = every fitted target."""
+    signature unless `cache_size` is 0 (the daemon memoises whole decisions instead: one cache per
+    request). `targets` None = every fitted target."""
     wanted = [t for t in targets if t in model.fitted_targets] if targets is not None else None
-    cache = _LRU(cache_size)
+    cache = _LRU(cache_size) if cache_size > 0 else None
 
     def score(spec: ModelSpec, work: Workload, arms: Sequence[Arm]) -> list[Prediction]:
-        key = (spec.name, work, tuple((a.gpu, a.tp, a.precision) for a in arms))
-        hit = cache.get(key)
+        key = (spec.name, work, tuple((a.gpu, a.tp, a.precision) for a in arms)) if cache else ()
+        hit = cache.get(key) if cache else None
         if hit is None:
-            preds = model.predict([arm_query(spec.name, a.gpu, a.tp, a.precision, work, engine) for a in arms], targets=wanted)
-            # built from the model's already-validated answers; shared with the cache, never mutated
-            hit = [_prediction(p) for p in preds]
-            cache.put(key, hit)
+            scores = model.score_arms(
+                spec.name, [(a.gpu, a.tp, a.precision) for a in arms], query_axes(work, engine), wanted
+            )
+            # shared with the cache, never mutated
+            hit = predictions(scores)
+            if cache:
+                cache.put(key, hit)
         return list(hit)
 
     return score

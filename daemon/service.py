@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import gc
 import secrets
 import threading
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import structlog
 
-from omnipilot.advisor.catalog import Catalog, CatalogError
-from omnipilot.advisor.decide import Decision, Intent, Scorer, decide
+from omnipilot.advisor.arms import Arm, Workload
+from omnipilot.advisor.catalog import Catalog, CatalogError, ModelSpec
+from omnipilot.advisor.decide import Decision, Intent, Prediction, Scorer, decide
 from omnipilot.advisor.prior import LaunchPrior, load_prior
 from omnipilot.config import Settings
 from omnipilot.daemon.decisionlog import LAZY_KEY
@@ -38,6 +41,15 @@ _TOKEN_ALPHABET = "abcdefghijkmnpqrstuvwxyz23456789"
 DECISION_CACHE_SIZE = 1024
 
 
+def settle_heap() -> None:
+    """The model, the catalogs and the imports live as long as the daemon: freeze them out of the
+    garbage collector's reach, so that a full collection during a request scans only what requests
+    made. After a reload the old model's objects are collected first."""
+    gc.unfreeze()
+    gc.collect()
+    gc.freeze()
+
+
 def new_token() -> str:
     return "".join(secrets.choice(_TOKEN_ALPHABET) for _ in range(8))
 
@@ -56,6 +68,9 @@ class AdviceService:
         self._decisions: dict[tuple[object, ...], Decision] = {}
         self.hook_failures_reported = 0
         self._lock = threading.Lock()
+        # Set by warm_up, i.e. in the daemon only (not in tests or commands that build a service):
+        # the heap is kept settled (see _remember).
+        self._serving = False
 
     def _load_catalog(self) -> Catalog:
         m = self.settings.model
@@ -91,12 +106,15 @@ class AdviceService:
         with self._lock:
             self.catalog, self.scorer, self.model_version = catalog, scorer, version
             self._decisions = {}
+        if self._serving:
+            settle_heap()
         log.info("model_loaded", version=version)
         return warning
 
     def warm_up(self) -> float:
-        """Answer a built-in request once before serving: the first answer pays for lazy imports,
-        pydantic schema builds and LightGBM's first call, which must not land on a real job's 50 ms."""
+        """Prepare the process to serve (the daemon calls it once, before binding its socket): answer a
+        built-in request, so that lazy imports and first calls are paid here rather than by a real
+        job, then settle the heap (see settle_heap and _remember). Nothing is compiled: a few ms."""
         t0 = time.perf_counter()
         script = (
             "#!/bin/bash\nvllm serve Qwen/Qwen2.5-7B-Instruct --tensor-parallel-size 2 --max-model-len 4096\n"
@@ -106,6 +124,8 @@ class AdviceService:
         for _ in range(2):
             self.answer(req)
         self.counts = counts
+        self._serving = True
+        settle_heap()
         return (time.perf_counter() - t0) * 1e3
 
     def _queue_state(self) -> SnapshotQueue:
@@ -118,23 +138,48 @@ class AdviceService:
         self._queue_cache = (snap.taken_at, qs)
         return qs
 
-    def _decide(self, intent: Intent) -> Decision:
+    def _decide(self, intent: Intent) -> tuple[Decision, float | None]:
         """decide() is pure in the intent, the snapshot and the loaded model: resubmitted jobs (the
-        common case at a site) reuse the answer until the next state refresh or reload."""
+        common case at a site) reuse the answer until the next state refresh or reload. This memo
+        is the request path's one cache (the scorer keeps none). Also returns the milliseconds the
+        cost model took (None: answered from the memo, or no model)."""
         snap = self.state.snapshot
         key = (intent.model.name, intent.workload, tuple(intent.part_list), intent.gpu_filter,
                intent.own_checkpoint, intent.slo_ttft_ms, intent.runtime_h, snap.taken_at, self.model_version)  # fmt: skip
         hit = self._decisions.get(key)
-        if hit is None:
-            hit = decide(
-                intent, snap.kinds_by_partition(), self.catalog, self.cost_rates(), scorer=self.scorer,
-                gpu_memory_utilization=self.settings.defaults.gpu_memory_utilization,
-                utility=self.settings.utility, prior=self.prior, queue=self._queue_state(),
-            )  # fmt: skip
-            self._decisions[key] = hit
-            if len(self._decisions) > DECISION_CACHE_SIZE:
-                self._decisions.pop(next(iter(self._decisions)))
-        return hit
+        if hit is not None:
+            return hit, None
+        scorer, spent = self.scorer, [0.0]
+        timed: Scorer | None = None
+        if scorer is not None:
+
+            def timed(spec: ModelSpec, work: Workload, arms: Sequence[Arm]) -> list[Prediction]:
+                t0 = time.perf_counter()
+                try:
+                    return scorer(spec, work, arms)
+                finally:
+                    spent[0] += time.perf_counter() - t0
+
+        hit = decide(
+            intent, snap.kinds_by_partition(), self.catalog, self.cost_rates(), scorer=timed,
+            gpu_memory_utilization=self.settings.defaults.gpu_memory_utilization,
+            utility=self.settings.utility, prior=self.prior, queue=self._queue_state(),
+        )  # fmt: skip
+        self._remember(key, hit)
+        return hit, spent[0] * 1e3 if scorer is not None else None
+
+    def _remember(self, key: tuple[object, ...], decision: Decision) -> None:
+        """Memoise a decision. A full memo holds ~700k objects (a decision is ~700): left to the
+        garbage collector, every full collection scanned them all, stalling an answer by 0.1-0.4 s
+        every few hundred new jobs. So the daemon freezes them out of its reach, after a young
+        collection (~20 µs) has freed the few reference cycles a request leaves behind; an evicted
+        decision is still freed (by reference counting: decisions hold no cycles)."""
+        self._decisions[key] = decision
+        if len(self._decisions) > DECISION_CACHE_SIZE:
+            self._decisions.pop(next(iter(self._decisions)))
+        if self._serving:
+            gc.collect(1)
+            gc.freeze()
 
     def _count(self, key: str) -> None:
         self.counts[key] = self.counts.get(key, 0) + 1
@@ -149,6 +194,10 @@ class AdviceService:
         self.hook_failures_reported += req.fail_open_since_last
         mode = self.modes.mode
         token = new_token()
+        # What only the log needs is built by its writer thread, after the reply has gone out.
+        later: list[Callable[[], dict[str, Any]]] = [
+            lambda: {"request": req.model_dump(exclude={"script"}, exclude_none=True)}
+        ]
         record: dict[str, Any] = {
             "ts": time.time(),
             "token": token,
@@ -156,7 +205,7 @@ class AdviceService:
             "mode": mode,
             "model_version": self.model_version,
             "uid": req.submit_uid,
-            "request": req.model_dump(exclude={"script"}, exclude_none=True),
+            LAZY_KEY: lambda: {k: v for part in later for k, v in part().items()},
         }
         if mode == "off":
             self._count("off")
@@ -164,7 +213,7 @@ class AdviceService:
         # the job's real GPU count resolves $SLURM_GPUS_ON_NODE even when sbatch flags override #SBATCH
         per_node = parse_gres(req.tres_per_node or req.gres)[1] or None
         parsed = parse_job(req.script, req.comment, self.catalog, gpus_per_node=per_node)
-        record["parsed"] = parsed.summary()
+        later.append(lambda: {"parsed": parsed.summary()})
         built = build_intent(req, parsed, self.settings, self.catalog, self.state.snapshot)
         if isinstance(built, Refusal):
             self._count(built.outcome)
@@ -173,9 +222,8 @@ class AdviceService:
                 return AdviseReply(id=req.id, action="none"), record
             return info_reply(req, token, built.comment, built.message), record
         intent = built
-        decision = self._decide(intent)
-        # the full ranking is serialised by the log's writer thread, after the reply has gone out
-        record[LAZY_KEY] = lambda: self._decision_record(intent, decision)
+        decision, score_ms = self._decide(intent)
+        later.append(lambda: self._decision_record(intent, decision))
         record["outcome"] = decision.outcome
         self._count(decision.outcome)
         if decision.choice is None:
@@ -202,6 +250,7 @@ class AdviceService:
                 "env": reply.env,
                 "script_rewritten": reply.script is not None,
                 "decide_ms": (time.perf_counter() - t0) * 1e3,
+                "score_ms": score_ms,
             }
         )
         return reply, record
@@ -269,7 +318,10 @@ class AdviceService:
                 return None, "the script was too long to be sent whole, so it cannot be rewritten"
             script = res.script
         return EnforcePlan(
-            set=gpu_fields(req, choice, partition), env=job_env(choice, token), script=script, partition=partition
+            set=gpu_fields(req, choice, partition),
+            env=job_env(choice, token),
+            script=script,
+            partition=partition,
         ), None
 
     def _decision_record(self, intent: Intent, decision: Decision) -> dict[str, Any]:

@@ -25,12 +25,33 @@ _BAD_FLAGS = {
     "FAILING",
     "NOT_RESPONDING",
     "INVALID",
+    "INVALID_REG",
     "MAINTENANCE",
+    "POWER_DOWN",
     "POWERED_DOWN",
     "POWERING_DOWN",
+    "POWERING_UP",
     "REBOOT_REQUESTED",
+    "REBOOT_ISSUED",
     "FUTURE",
     "UNKNOWN",
+}
+# States under which Slurm's Reason describes the node now. Slurm sets a reason together with one of
+# these; 24.11 keeps the old reason after `scontrol update state=resume` while the node is IDLE again
+# (22.05 clears it), so a reason on a node without one of these flags is history, not health.
+_REASON_FLAGS = {
+    "DRAIN",
+    "DRAINED",
+    "DRAINING",
+    "DOWN",
+    "FAIL",
+    "FAILING",
+    "NOT_RESPONDING",
+    "INVALID",
+    "INVALID_REG",
+    "MAINTENANCE",
+    "REBOOT_REQUESTED",
+    "REBOOT_ISSUED",
 }
 _GRES_RE = re.compile(r"gpu:(?:(?P<type>[A-Za-z0-9_.\-]+):)?(?P<count>\d+)")
 # Reasons admins and health checks (NHC, DCGM health) give for GPU faults: the safety shield's input
@@ -82,13 +103,20 @@ class NodeState(BaseModel):
     reason: str = ""
 
     @property
+    def reason_current(self) -> bool:
+        """Whether the reason describes the node now: it carries a drain/down/fail flag with it."""
+        return bool(self.reason) and bool(set(self.states) & _REASON_FLAGS)
+
+    @property
     def health_fault(self) -> bool:
-        """A GPU health fault (XID, row remap, ECC...) named in the node's reason."""
-        return is_health_fault(self.reason)
+        """A GPU health fault (XID, row remap, ECC...) named in a reason that is still current."""
+        return self.reason_current and is_health_fault(self.reason)
 
     @property
     def usable(self) -> bool:
-        return not (set(self.states) & _BAD_FLAGS) and not self.health_fault
+        """Judged from the state flags: a drained, down or failed node is out whatever its reason
+        says, and a node Slurm schedules on again is back even if 24.11 kept its old reason."""
+        return not (set(self.states) & _BAD_FLAGS)
 
     @property
     def gpus_free(self) -> int:

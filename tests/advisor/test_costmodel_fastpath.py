@@ -1,6 +1,7 @@
-"""The request path's fast parts give the answers of the plain ones: compiled trees vs LightGBM on
-the bundled model, the vectorised envelope vs the per-row reference, unvalidated construction vs
-validated. Timings live in benchmarks/costmodel.py, not here."""
+"""The request path's fast parts give the answers of the plain ones: flat tree arrays vs LightGBM's
+predict (bundled model and synthetic forests with NaN and zero inputs), the array scoring path vs
+`predict`, the vectorised envelope vs the per-row reference, unvalidated construction vs validated.
+Timings live in benchmarks/, not here."""
 
 from __future__ import annotations
 
@@ -12,20 +13,24 @@ import lightgbm as lgb
 import numpy as np
 import pytest
 from pydantic import ValidationError
-from structlog.testing import capture_logs
 
-from omnipilot.advisor import compiled
+from omnipilot.advisor import costmodel
+from omnipilot.advisor.arms import Arm, Workload
+from omnipilot.advisor.artifact import load_manifest_and_models
 from omnipilot.advisor.catalog import Catalog
-from omnipilot.advisor.costmodel import BUNDLED_DIR, ArmPrediction, ArmQuery, CostModel
+from omnipilot.advisor.costmodel import (
+    BUNDLED_DIR,
+    ArmPrediction,
+    ArmQuery,
+    CostModel,
+    WorkloadAxes,
+    query_columns,
+)
 from omnipilot.advisor.envelope import CATEGORY_AXES, PAIR_AXES, Envelope, _cat, _pair_words
 from omnipilot.advisor.features import LOAD_REGIMES
-
-llvm_missing = False
-try:
-    import llvmlite  # noqa: F401
-except ImportError:
-    llvm_missing = True
-needs_llvm = pytest.mark.skipif(llvm_missing, reason="llvmlite not installed")
+from omnipilot.advisor.quantile import QuantileModel
+from omnipilot.advisor.tree_arrays import TreeArrays, TreesUnsupported
+from omnipilot.advisor.workload import arm_query, cost_model_scorer, query_axes
 
 
 def _random_arms(n: int, seed: int = 7) -> list[ArmQuery]:
@@ -70,18 +75,34 @@ def _random_arms(n: int, seed: int = 7) -> list[ArmQuery]:
     return arms
 
 
-@needs_llvm
-def test_compiled_bundled_model_answers_as_lightgbm() -> None:
-    plain = CostModel.load(BUNDLED_DIR, compile_trees=False)
-    fast = CostModel.load(BUNDLED_DIR, compile_trees=True)
-    assert all(m.compiled is not None for m in fast.models.values())
-    assert all(m.compiled is None for m in plain.models.values())
+def _plain(path: Path = BUNDLED_DIR) -> CostModel:
+    """The same model predicting through LightGBM's own predict."""
+    model = CostModel.load(path)
+    for m in model.models.values():
+        m.trees = None
+    return model
+
+
+def test_tree_arrays_give_lightgbms_raw_scores_on_the_bundled_model() -> None:
+    _, models = load_manifest_and_models(BUNDLED_DIR)
+    plain = _plain()
+    # every row kind: unknown models and GPU kinds give NaN features
+    x = plain.featurizer.transform(plain._columns(query_columns(_random_arms(400)))[0])
+    assert np.isnan(x).any()
+    for target, qm in models.items():
+        assert qm.trees is None  # a QuantileModel keeps LightGBM until asked
+        assert qm.use_tree_arrays() is None and qm.trees is not None
+        ref = np.column_stack([b.predict(x[:, qm.columns], num_threads=1) for b in qm.boosters])
+        got = qm.trees.predict(x)
+        np.testing.assert_allclose(got, ref, rtol=1e-12, atol=0.0, err_msg=target)
+        for i in (0, 7, 399):  # a row scores the same alone as in a batch (trees added in one order)
+            np.testing.assert_array_equal(qm.trees.predict(x[i : i + 1]), got[i : i + 1])
+
+
+def test_cost_model_answers_as_with_lightgbm() -> None:
+    fast, plain = CostModel.load(BUNDLED_DIR), _plain()
+    assert all(m.trees is not None for m in fast.models.values())
     arms = _random_arms(400)
-    # the trees themselves, on every row (unknown models and GPU kinds give NaN features)
-    x = plain.featurizer.transform(plain._columns(arms)[0])
-    for target, model in fast.models.items():
-        ref = plain.models[target].predict_raw(x)
-        np.testing.assert_allclose(model.predict_raw(x), ref, rtol=1e-12, atol=0.0)
     want, got = plain.predict(arms), fast.predict(arms)
     assert {p.confidence for p in got} == {"high", "medium", "low"}
     for a, b in zip(want, got, strict=True):
@@ -96,8 +117,48 @@ def test_compiled_bundled_model_answers_as_lightgbm() -> None:
                 assert math.isclose(getattr(b.targets[t], k), getattr(q, k), rel_tol=1e-9, abs_tol=0.0)
 
 
+def test_array_scoring_path_equals_predict() -> None:
+    model = CostModel.load(BUNDLED_DIR)
+    cat = Catalog.load()
+    combos = [
+        (g.name, tp, p) for g in cat.gpus for tp in (1, 2, 4, 8) for p in ("bf16", "fp8", "awq", "gptq")
+    ]
+    combos += [("Nvidia B999", 1, "bf16")]  # a kind the catalog does not describe: no numbers
+    for name in ("meta-llama/Meta-Llama-3-8B", "Qwen/Qwen2.5-7B-Instruct", "acme/Unknown-13B"):
+        for work in (Workload(concurrency=8, context=2048, prompt_len=1024, output_len=1024),
+                     Workload(concurrency=300, context=32768, prompt_len=24576, output_len=8192)):  # fmt: skip
+            axes = query_axes(work)
+            for targets in (["tokens_per_s", "ttft_p50_s"], None):
+                scores = model.score_arms(name, combos, axes, targets)
+                preds = model.predict([arm_query(name, g, tp, p, work) for g, tp, p in combos], targets)
+                for i, p in enumerate(preds):
+                    assert scores.verdicts[i] == (p.confidence, p.reasons, p.target_confidence)
+                    for t, v in scores.values.items():
+                        q = p.targets.get(t)
+                        assert (q is None) == (not np.isfinite(v[i]).all())
+                        assert q is None or (q.q10, q.q50, q.q90) == tuple(v[i])
+    assert model.score_arms("x", [], WorkloadAxes(1, 2, 1, 1)) == ({}, [])
+
+
+def test_the_daemons_uncached_scorer_answers_as_the_cached_one() -> None:
+    model = CostModel.load(BUNDLED_DIR)
+    spec = Catalog.load().model("meta-llama/Meta-Llama-3-8B")
+    assert spec is not None
+    arms = [Arm(gpu=g, tp=tp, precision=p, checkpoint=spec.name)
+            for g in ("A100-40GB", "H100-80GB", "Nvidia B999") for tp in (1, 2) for p in ("bf16", "fp8")]  # fmt: skip
+    work = Workload(concurrency=16, context=2048, prompt_len=1024, output_len=1024)
+    cached = cost_model_scorer(model, ["tokens_per_s", "ttft_p50_s"])
+    uncached = cost_model_scorer(model, ["tokens_per_s", "ttft_p50_s"], cache_size=0)
+    a, b = cached(spec, work, arms), uncached(spec, work, arms)
+    assert a == b and a[0].targets and not a[-1].targets
+    for p in b:  # built without validation, equal to validated objects
+        again = type(p).model_validate(p.model_dump())
+        assert again == p and again.model_dump_json() == p.model_dump_json()
+    assert cached(spec, work, arms)[0] is a[0] and uncached(spec, work, arms)[0] is not b[0]
+
+
 def test_unvalidated_predictions_equal_validated_ones() -> None:
-    model = CostModel.load(BUNDLED_DIR, compile_trees=False)
+    model = CostModel.load(BUNDLED_DIR)
     preds = model.predict(_random_arms(40, seed=3))
     for p in preds:
         again = ArmPrediction.model_validate(p.model_dump())
@@ -137,9 +198,9 @@ def _reference_check(env: Envelope, cols: dict[str, list[Any]]) -> list[tuple[st
 
 
 def test_vectorised_envelope_matches_the_per_row_check() -> None:
-    model = CostModel.load(BUNDLED_DIR, compile_trees=False)
+    model = CostModel.load(BUNDLED_DIR)
     env = model.manifest.targets["tokens_per_s"].envelope
-    cols, _ = model._columns(_random_arms(300, seed=11))
+    cols, _ = model._columns(query_columns(_random_arms(300, seed=11)))
     assert env.check(cols) == _reference_check(env, cols)
     # frame-like columns of mixed types: TP as 1, 1.0, True and numpy ints; families with None/NaN
     mixed = {k: list(v) for k, v in cols.items()}
@@ -151,66 +212,116 @@ def test_vectorised_envelope_matches_the_per_row_check() -> None:
     assert any("TP degree True not measured" in r for _, why in env.check(mixed) for r in why)
 
 
-def _tiny_boosters(seed: int = 0, **params: Any) -> tuple[list[lgb.Booster], np.ndarray]:
+def _forest(seed: int = 0, n_boosters: int = 3, **params: Any) -> tuple[list[lgb.Booster], np.ndarray]:
+    """Small boosters on inputs with NaN and exact zeros, split on by both."""
     rng = np.random.default_rng(seed)
     x = rng.normal(size=(400, 4))
     x[rng.random(x.shape) < 0.15] = np.nan
     x[rng.random(x.shape) < 0.15] = 0.0
-    y = np.nan_to_num(x[:, 0]) * 2 + np.nan_to_num(x[:, 1] > 0) + rng.normal(scale=0.1, size=400)
-    base = {"objective": "regression", "num_leaves": 7, "min_data_in_leaf": 5, "verbosity": -1, "seed": seed}
+    y = (
+        np.nan_to_num(x[:, 0]) * 2
+        + np.nan_to_num(x[:, 1] > 0)
+        + np.isnan(x[:, 2])
+        + rng.normal(scale=0.1, size=400)
+    )
+    base = {"objective": "regression", "num_leaves": 7, "min_data_in_leaf": 5, "verbosity": -1}
     ds = lgb.Dataset(x, label=y, params={"verbosity": -1})
-    boosters = [lgb.train({**base, **params, "seed": seed + k}, ds, num_boost_round=25) for k in range(3)]
+    boosters = [
+        lgb.train({**base, **params, "seed": seed + k}, ds, num_boost_round=20 + 5 * k)
+        for k in range(n_boosters)
+    ]
     return boosters, x
 
 
-@needs_llvm
 @pytest.mark.parametrize("params", [{}, {"zero_as_missing": True}, {"use_missing": False}])
-def test_compiled_trees_follow_lightgbm_missing_values(tmp_path: Path, params: dict[str, Any]) -> None:
-    boosters, x = _tiny_boosters(**params)
+def test_tree_arrays_follow_lightgbm_on_missing_and_zero_inputs(params: dict[str, Any]) -> None:
+    boosters, x = _forest(**params)
+    kinds = {s for b in boosters for s in b.model_to_string().split("\n") if s.startswith("decision_type=")}
+    assert kinds  # the forest has splits (their missing types vary with the parameters)
     columns = [3, 0, 5, 1]  # the forest reads its features from these columns of a wider matrix
-    wide = np.full((len(x) + 4, 6), 7.0)
+    wide = np.full((len(x) + 5, 6), 7.0)
     wide[: len(x), columns] = x
-    wide[len(x) :, columns] = [[1e-40, -0.0, np.nan, -1e-36]] * 4  # tiny values read as 0 by LightGBM
-    forest = compiled.compile_forest(boosters, columns, 6, f"tiny-{params}", tmp_path)
-    assert forest is not None and not forest.from_cache
-    ref = np.column_stack([b.predict(wide[:, columns]) for b in boosters])
-    np.testing.assert_allclose(forest.predict(wide), ref, rtol=1e-12, atol=0.0)
-    again = compiled.compile_forest(boosters, columns, 6, f"tiny-{params}", tmp_path)
-    assert again is not None and again.from_cache
-    np.testing.assert_array_equal(again.predict(wide), forest.predict(wide))
+    # values LightGBM reads as 0.0, signed zero, NaN, infinities
+    wide[len(x) :, columns] = [[1e-40, -0.0, np.nan, -1e-36], [np.inf, -np.inf, 0.0, np.nan],
+                               [-1e-36, np.nan, 1e-40, -0.0], [0.0, 0.0, 0.0, 0.0], [np.nan] * 4]  # fmt: skip
+    trees = TreeArrays([b.model_to_string() for b in boosters], columns)
+    ref = np.column_stack([b.predict(wide[:, columns], num_threads=1) for b in boosters])
+    before = wide.copy()
+    np.testing.assert_allclose(trees.predict(wide), ref, rtol=1e-12, atol=0.0)
+    np.testing.assert_array_equal(wide, before)  # the caller's matrix is left alone
+    # batches larger than one pass give the same rows
+    many = np.vstack([wide] * 3)
+    np.testing.assert_allclose(trees.predict(many), np.vstack([ref] * 3), rtol=1e-12, atol=0.0)
 
 
-@needs_llvm
-def test_a_damaged_cache_file_is_recompiled(tmp_path: Path) -> None:
-    boosters, x = _tiny_boosters(seed=4)
-    first = compiled.compile_forest(boosters, [0, 1, 2, 3], 4, "damaged", tmp_path)
-    assert first is not None
-    (obj,) = (tmp_path / "compiled-trees").iterdir()
-    obj.write_bytes(obj.read_bytes()[:-10])
-    second = compiled.compile_forest(boosters, [0, 1, 2, 3], 4, "damaged", tmp_path)
-    assert second is not None and not second.from_cache
-    np.testing.assert_array_equal(second.predict(x), first.predict(x))
+def test_missing_types_are_all_exercised() -> None:
+    """The parametrised forests above do cover LightGBM's three missing types (else that test proves less)."""
+    seen = set()
+    for params in ({}, {"zero_as_missing": True}, {"use_missing": False}):
+        boosters, _ = _forest(**params)
+        for b in boosters:
+            for line in b.model_to_string().split("\n"):
+                if line.startswith("decision_type="):
+                    seen |= {(int(d) >> 2) & 3 for d in line.split("=")[1].split()}
+    assert seen == {0, 1, 2}
 
 
-def test_without_llvmlite_the_model_falls_back_to_lightgbm(monkeypatch: pytest.MonkeyPatch) -> None:
-    def missing() -> None:
-        raise ImportError("No module named 'llvmlite'")
+def test_single_leaf_trees_and_uneven_boosters() -> None:
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(60, 2))
+    flat = lgb.train({"objective": "regression", "verbosity": -1}, lgb.Dataset(x, label=np.ones(60)), 3)
+    deep, _ = _forest(seed=5, n_boosters=1)
+    xs = np.column_stack([x, x])
+    trees = TreeArrays([flat.model_to_string(), deep[0].model_to_string()], [0, 1, 2, 3])
+    want = np.column_stack([flat.predict(x), deep[0].predict(xs)])
+    np.testing.assert_allclose(trees.predict(xs), want, rtol=1e-12, atol=0.0)
+    assert trees.n_out == 2 and trees.n_trees == flat.num_trees() + deep[0].num_trees()
 
-    monkeypatch.setattr(compiled, "_init_llvm", missing)
-    with capture_logs() as logs:
-        model = CostModel.load(BUNDLED_DIR, compile_trees=True)
-    assert all(m.compiled is None for m in model.models.values())
-    assert any(e["event"] == "compiled_trees_unavailable" and e["log_level"] == "warning" for e in logs)
-    arms = _random_arms(20, seed=5)
-    assert model.predict(arms) == CostModel.load(BUNDLED_DIR, compile_trees=False).predict(arms)
 
-
-@needs_llvm
-def test_categorical_trees_are_left_to_lightgbm(tmp_path: Path) -> None:
+def test_categorical_and_linear_trees_are_left_to_lightgbm() -> None:
     rng = np.random.default_rng(1)
     x = np.column_stack([rng.integers(0, 5, 300), rng.normal(size=300)]).astype(float)
-    ds = lgb.Dataset(x, label=x[:, 0] * 3 + x[:, 1], categorical_feature=[0], params={"verbosity": -1})
-    booster = lgb.train({"objective": "regression", "verbosity": -1, "min_data_per_group": 5}, ds, 10)
-    with capture_logs() as logs:
-        assert compiled.compile_forest([booster], [0, 1], 2, "categorical", tmp_path) is None
-    assert any("categorical" in str(e.get("reason")) for e in logs)
+    y = x[:, 0] * 3 + x[:, 1]
+    ds = lgb.Dataset(x, label=y, categorical_feature=[0], params={"verbosity": -1})
+    categorical = lgb.train({"objective": "regression", "verbosity": -1, "min_data_per_group": 5}, ds, 10)
+    linear = lgb.train({"objective": "regression", "verbosity": -1, "linear_tree": True},
+                       lgb.Dataset(x, label=y, params={"verbosity": -1}), 10)  # fmt: skip
+    with pytest.raises(TreesUnsupported, match="categorical"):
+        TreeArrays([categorical.model_to_string()], [0, 1])
+    with pytest.raises(TreesUnsupported, match="linear"):
+        TreeArrays([linear.model_to_string()], [0, 1])
+    qm = QuantileModel([categorical] * 3, [0, 1])
+    assert qm.use_tree_arrays() == "categorical splits" and qm.trees is None
+    np.testing.assert_array_equal(qm.predict_raw(x)[:, 0], categorical.predict(x))
+
+
+class _Recorder:
+    """Stands in for a module's structlog logger: a configured, cached logger ignores capture_logs."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[str, str, dict[str, Any]]] = []
+
+    def warning(self, event: str, **kw: Any) -> None:
+        self.events.append(("warning", event, kw))
+
+    def debug(self, event: str, **kw: Any) -> None:
+        self.events.append(("debug", event, kw))
+
+
+def test_a_model_the_arrays_cannot_hold_serves_through_lightgbm(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(self: QuantileModel) -> str:
+        return "categorical splits"
+
+    rec = _Recorder()
+    monkeypatch.setattr(QuantileModel, "use_tree_arrays", refuse)
+    monkeypatch.setattr(costmodel, "log", rec)
+    model = CostModel.load(BUNDLED_DIR)
+    assert all(m.trees is None for m in model.models.values())
+    warned = [
+        kw for level, event, kw in rec.events if event == "tree_arrays_unsupported" and level == "warning"
+    ]
+    assert sorted(kw["target"] for kw in warned) == sorted(model.models)
+    assert all(kw["fallback"] == "lightgbm" and kw["reason"] == "categorical splits" for kw in warned)
+    monkeypatch.undo()
+    arms = _random_arms(20, seed=5)
+    assert model.predict(arms) == CostModel.load(BUNDLED_DIR).predict(arms)

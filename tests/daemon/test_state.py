@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
@@ -85,10 +87,60 @@ def _snap(nodes: list[NodeState], jobs: list[QueuedJob] | None = None, at: float
     )
 
 
-def test_a_health_fault_removes_a_node_even_without_a_drain_flag() -> None:
-    snap = _snap(
-        [_node("a", "h100", 8, states=["IDLE"], reason="XID 48 double-bit ECC"), _node("b", "a100", 4)]
-    )
+def _sinfo_2205(state: str, flags: list[str], reason: str) -> dict[str, Any]:
+    """The 22.05 sample with its GPU node in the given state: one record per node, flags apart."""
+    data = copy.deepcopy(_sample("slurm-22.05-json-samples/sinfo.json"))
+    node = next(n for n in data["nodes"] if n["name"] == "fakeh100")
+    node.update(state=state, state_flags=flags, reason=reason)
+    return cast(dict[str, Any], data)
+
+
+def _sinfo_2411(states: list[str], reason: str) -> dict[str, Any]:
+    """The 24.11 `sinfo -N --json` sample with one node's record in the given state: upper-case lists."""
+    data = copy.deepcopy(_sample("slurm-24.11-json-samples/sinfo_N.json"))
+    rec = next(r for r in data["sinfo"] if r["nodes"]["nodes"] == ["gpuh100b"])
+    rec["node"]["state"] = states
+    rec["reason"] = {
+        "description": reason,
+        "time": 1764806400 if reason else 0,
+        "user": "root" if reason else "",
+    }
+    return cast(dict[str, Any], data)
+
+
+XID = "xid 79 GPU has fallen off the bus"
+
+
+@pytest.mark.parametrize("version, data, usable, fault", [
+    # drained for a GPU fault: out, and the reason says why
+    ("22.05", lambda: _sinfo_2205("idle", ["DRAIN"], XID), False, True),
+    ("24.11", lambda: _sinfo_2411(["IDLE", "DRAIN"], XID), False, True),
+    ("22.05", lambda: _sinfo_2205("down", ["NOT_RESPONDING"], XID), False, True),
+    ("24.11", lambda: _sinfo_2411(["DOWN", "NOT_RESPONDING"], XID), False, True),
+    ("24.11", lambda: _sinfo_2411(["MIXED", "DRAINING"], XID), False, True),
+    # drained for maintenance: out, but no GPU fault
+    ("22.05", lambda: _sinfo_2205("idle", ["DRAIN"], "maintenance"), False, False),
+    ("24.11", lambda: _sinfo_2411(["IDLE", "DRAIN"], "maintenance"), False, False),
+    # resumed: 22.05 clears the reason, 24.11 keeps the old one while the node is IDLE again
+    ("22.05", lambda: _sinfo_2205("idle", [], ""), True, False),
+    ("24.11", lambda: _sinfo_2411(["IDLE"], XID), True, False),
+    ("24.11", lambda: _sinfo_2411(["MIXED"], XID), True, False),
+])  # fmt: skip
+def test_node_health_is_judged_from_state_flags_not_a_stale_reason(
+    version: str, data: Callable[[], dict[str, Any]], usable: bool, fault: bool
+) -> None:
+    name = "fakeh100" if version == "22.05" else "gpuh100b"
+    node = nodes_from_sinfo(data())[name]
+    assert (node.usable, node.health_fault) == (usable, fault), (version, node)
+    assert node.gpus_free == (max(node.gpus_total - node.gpus_used, 0) if usable else 0)
+
+
+def test_a_resumed_node_with_a_kept_reason_serves_again() -> None:
+    stale = _node("a", "h100", 8, states=["IDLE"], reason="XID 48 double-bit ECC")  # 24.11 after resume
+    drained = stale.model_copy(update={"states": ["IDLE", "DRAIN"]})
+    assert not stale.reason_current and drained.reason_current
+    assert _snap([stale, _node("b", "a100", 4)]).kinds_by_partition() == {"p": {"a100": 4, "h100": 8}}
+    snap = _snap([drained, _node("b", "a100", 4)])
     assert snap.kinds_by_partition() == {"p": {"a100": 4}}
     assert snap.gpu_summary()["p"]["h100"].unusable == 8
 

@@ -1,13 +1,16 @@
-"""The CLI state backend against a real mini cluster of its own (drain, queue, staleness).
+"""The CLI state backend against a real mini cluster of its own (drain, resume, queue, staleness),
+and what that cluster says when one of its daemons cannot start.
 
 This module starts its own cluster (no OmniPilot daemon, no accounting) in a temp dir, so draining
-nodes and filling the queue never disturbs the session cluster other tests use; munged is shared.
+nodes, filling the queue and breaking a slurmd never disturb the session cluster other tests use;
+munged is shared.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -18,7 +21,7 @@ import pytest
 from omnipilot.advisor.catalog import Catalog
 from omnipilot.advisor.decide import gpu_pool
 from omnipilot.daemon.state import CliBackend, StateCache
-from omnipilot.slurm.minicluster import ClusterInfo, MiniCluster
+from omnipilot.slurm.minicluster import CGROUP_ROOT, ClusterError, ClusterInfo, MiniCluster, cgroup_conf_lines
 
 pytestmark = pytest.mark.slurm
 
@@ -73,6 +76,10 @@ def test_drained_node_gpus_disappear_from_arms(live: tuple[ClusterInfo, dict[str
     while "A100-40GB" not in gpu_pool(backend.read().kinds_by_partition(), cat, [])[0]:
         assert time.monotonic() < deadline, backend.read().nodes["a100-1"]
         time.sleep(0.5)
+    # 24.11 keeps "xid 79 ..." as the Reason of the resumed, IDLE node (22.05 clears it): the node
+    # serves again either way, and the old reason is not taken for a current fault
+    resumed = backend.read().nodes["a100-1"]
+    assert resumed.usable and not resumed.health_fault and resumed.gpus_free == 4, resumed
 
 
 def _sbatch(env: dict[str, str], jobs: Path, *args: str) -> str:
@@ -124,3 +131,43 @@ def test_a_stale_reading_is_labeled_stale(live: tuple[ClusterInfo, dict[str, str
     wait = failed.queue_wait("h100", "h100", 1, now=later)
     assert wait.freshness == "stale" and wait.weight == 0.0  # not trusted at face value
     assert failed.metric_freshness("nodes", now=now + 60) == "usable-stale"
+
+
+def test_the_cgroup_conf_is_the_one_this_machine_needs(
+    live: tuple[ClusterInfo, dict[str, str], Path],
+) -> None:
+    info, _, _ = live
+    conf = info.slurm_conf.parent / "cgroup.conf"
+    needed = cgroup_conf_lines(info.slurm_version, os.path.ismount(CGROUP_ROOT))
+    # the nodes came up (the fixture waited for them) with exactly what the rule asked for
+    assert conf.exists() == bool(needed), (info.slurm_version, os.path.ismount(CGROUP_ROOT))
+    # 22.05's slurmd stops on `CgroupPlugin=disabled`; 24.05+ needs it where nothing is mounted
+    assert cgroup_conf_lines("22.05.8", False) == [] and cgroup_conf_lines("24.11.5", True) == []
+    assert "CgroupPlugin=disabled" in cgroup_conf_lines("24.11.5", False)
+
+
+def test_a_slurmd_that_cannot_start_says_why(live: tuple[ClusterInfo, dict[str, str], Path]) -> None:
+    """Runs last in this module: it stops h200-1's slurmd, makes its restart fail, then repairs it."""
+    info, _, _ = live
+    mc = MiniCluster(info.state_dir)
+    key = "slurmd:h200-1"
+    pid = info.pids[key]
+    os.kill(pid, 15)
+    deadline = time.monotonic() + 30
+    while Path(f"/proc/{pid}").exists():
+        assert time.monotonic() < deadline, f"slurmd {pid} did not stop"
+        time.sleep(0.1)
+    with socket.socket() as taken:  # another program holds the node's port: slurmd cannot listen
+        taken.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        taken.bind(("0.0.0.0", info.node_ports["h200-1"]))
+        taken.listen()
+        t0 = time.monotonic()
+        with pytest.raises(ClusterError) as failed:
+            mc.up(with_daemon=False, timeout_s=30)
+        waited = time.monotonic() - t0
+    message = str(failed.value)
+    # the error carries slurmd's own words, not just "no pid file"
+    assert "h200-1" in message and "slurmd-h200-1.log" in message, message
+    assert str(info.node_ports["h200-1"]) in message or "address already in use" in message.lower(), message
+    assert waited < 25, f"took {waited:.1f}s to notice"
+    mc.up(with_daemon=False)  # the port is free again: the node comes back
