@@ -12,10 +12,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from omnipilot.advisor.catalog import Catalog, GpuSpec
 from omnipilot.advisor.costmodel import ArmPrediction, CostModel
 from omnipilot.advisor.decide import Intent, ScoredArm, decide
 from omnipilot.advisor.workload import arm_query, cost_model_scorer, resolve_workload
+from omnipilot.catalog import Catalog, GpuSpec
 from omnipilot.config import Settings, load_settings
 
 GPUS_PER_NODE = 8

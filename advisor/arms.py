@@ -13,8 +13,8 @@ from collections.abc import Iterable, Sequence
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from omnipilot.advisor.catalog import PRECISIONS, GpuSpec, ModelSpec
 from omnipilot.advisor.unvalidated import construct
+from omnipilot.catalog import PRECISIONS, GpuSpec, ModelSpec
 
 TP_DEGREES: tuple[int, ...] = (1, 2, 4, 8)
 GIB = 1024.0**3

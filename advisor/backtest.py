@@ -26,7 +26,6 @@ import structlog
 
 from omnipilot.advisor.arms import Workload, fit_arm
 from omnipilot.advisor.baselines import Cell, CellArm, Policy, policies
-from omnipilot.advisor.catalog import Catalog
 from omnipilot.advisor.conformal import group_kfold
 from omnipilot.advisor.envelope import Envelope
 from omnipilot.advisor.features import FeatureSpec, Featurizer
@@ -42,6 +41,7 @@ from omnipilot.advisor.training import (
     select_training_rows,
 )
 from omnipilot.advisor.utility import ArmInputs, arm_utility
+from omnipilot.catalog import Catalog
 from omnipilot.config import UtilitySettings
 
 log = structlog.get_logger(__name__)

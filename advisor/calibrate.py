@@ -18,9 +18,9 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel
 
-from omnipilot.advisor.catalog import Catalog
 from omnipilot.advisor.decide import Intent, Scorer, decide
 from omnipilot.advisor.workload import resolve_workload
+from omnipilot.catalog import Catalog
 from omnipilot.config import AnchorEntry, Settings
 
 DEFAULT_KINDS: tuple[str, ...] = ("A100-40GB", "H100-80GB", "H200-141GB")  # the paper's cluster

@@ -35,16 +35,17 @@ from omnipilot.advisor.artifact import (
     model_hash,
     write_artifact,
 )
-from omnipilot.advisor.catalog import Catalog
 from omnipilot.advisor.conformal import apply_offset
 from omnipilot.advisor.envelope import Confidence, worst
 from omnipilot.advisor.features import FeatureSpec, Featurizer, RooflineMode, TextColumn
 from omnipilot.advisor.quantile import QuantileModel, rearrange
 from omnipilot.advisor.training import Base, TrainConfig, data_hash, fit_all, select_training_rows
 from omnipilot.advisor.unvalidated import construct
+from omnipilot.catalog import Catalog
 from omnipilot.collectors.rows import LoadRegime
+from omnipilot.paths import packaged
 
-BUNDLED_DIR = Path(__file__).resolve().parent / "bundled_model"
+BUNDLED_DIR = packaged("omnipilot.advisor", "bundled_model")
 # An online server holding N requests in flight is closest to the fixed-batch rows (N sequences
 # decoded together, to completion); docs/costmodel.md explains the choice.
 DEFAULT_LOAD_REGIME: LoadRegime = "fixed_batch"

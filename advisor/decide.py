@@ -13,11 +13,11 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from omnipilot.advisor.arms import Arm, ArmFit, Workload, enumerate_arms
-from omnipilot.advisor.catalog import Catalog, GpuSpec, ModelSpec
 from omnipilot.advisor.fallback import rank_cheapest_fit
 from omnipilot.advisor.prior import LaunchPrior
 from omnipilot.advisor.unvalidated import construct
 from omnipilot.advisor.utility import ArmInputs, QueueView, UtilityTerms, arm_utility, utility_order
+from omnipilot.catalog import Catalog, GpuSpec, ModelSpec
 from omnipilot.config import UtilitySettings
 
 Outcome = Literal["advised", "no_fit", "unknown_model", "no_gpus"]

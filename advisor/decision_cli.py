@@ -7,27 +7,20 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Any
 
-from omnipilot.advisor.catalog import Catalog
+from omnipilot.catalog import Catalog
+from omnipilot.cli_options import add_config_arg, add_history_arg, add_model_dir_arg
 from omnipilot.config import AnchorEntry, ConfigError, Settings, load_settings
-
-REPO_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_HISTORY = REPO_ROOT / "var" / "seed" / "history.jsonl"
+from omnipilot.paths import default_history
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     b = subparsers.add_parser("backtest", help="placement backtest of OmniPilot against operator baselines")
-    b.add_argument(
-        "--history",
-        type=Path,
-        default=None,
-        help="history file (default: $OMNIPILOT_HISTORY, else var/seed/history.jsonl)",
-    )
-    b.add_argument("--config", type=Path, default=None, help="etc/omnipilot.toml to read [utility] from")
+    add_history_arg(b)
+    add_config_arg(b)
     b.add_argument("--value-per-token", type=float, default=None, help="override [utility] value_per_token")
     b.add_argument("--folds", type=int, default=5, help="GroupKFold splits by workload cell (default 5)")
     b.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples for the CIs")
@@ -37,7 +30,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     c = subparsers.add_parser(
         "calibrate", help="value-per-token that reproduces the operator's anchor decisions"
     )
-    c.add_argument("--config", type=Path, default=None, help="etc/omnipilot.toml with [[utility.anchors]]")
+    add_config_arg(c)
     c.add_argument(
         "--anchor",
         action="append",
@@ -46,13 +39,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="an anchor decision, e.g. Qwen/Qwen2.5-7B=A100-40GBx1 (replaces the configured ones)",
     )
     c.add_argument("--kinds", default="A100-40GB,H100-80GB,H200-141GB", help="GPU kinds to choose among")
-    c.add_argument("--model-dir", type=Path, default=None, help="cost-model folder (default: [model] path)")
+    add_model_dir_arg(c)
     c.add_argument("--json", action="store_true", help="print one JSON document")
     c.set_defaults(func=cmd_calibrate)
 
 
-def _settings(path: Path | None) -> Settings:
-    return load_settings(path) if path else load_settings()
+def _settings(path: str | None) -> Settings:
+    return load_settings(path)
 
 
 def cmd_backtest(args: argparse.Namespace) -> int:
@@ -64,7 +57,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"omnipilot backtest: {exc}", file=sys.stderr)
         return 2
-    path = args.history or Path(os.environ.get("OMNIPILOT_HISTORY", DEFAULT_HISTORY))
+    path = args.history or default_history()
     if not path.is_file():
         print(
             f"omnipilot backtest: history {path} does not exist; run `omnipilot history build-seed` first",

@@ -17,7 +17,6 @@ import numpy as np
 import pandas as pd
 import structlog
 
-from omnipilot.advisor.catalog import Catalog
 from omnipilot.advisor.conformal import (
     apply_offset,
     conformal_offset,
@@ -39,6 +38,7 @@ from omnipilot.advisor.training import (
     predict_rows,
     select_training_rows,
 )
+from omnipilot.catalog import Catalog
 
 log = structlog.get_logger(__name__)
 PRIMARY = "tokens_per_s"

@@ -20,8 +20,8 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
-from omnipilot.advisor.catalog import BITS, PRECISIONS, Catalog
 from omnipilot.advisor.roofline import roofline_tokens_per_s
+from omnipilot.catalog import BITS, PRECISIONS, Catalog
 from omnipilot.collectors.rows import LoadRegime
 
 LOAD_REGIMES: tuple[str, ...] = LoadRegime.__args__  # type: ignore[attr-defined]

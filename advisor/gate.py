@@ -32,7 +32,6 @@ import pandas as pd
 import structlog
 
 from omnipilot.advisor.artifact import Manifest, ModelLoadError
-from omnipilot.advisor.catalog import Catalog
 from omnipilot.advisor.conformal import (
     NOMINAL_COVERAGE,
     Fold,
@@ -65,6 +64,7 @@ from omnipilot.advisor.training import (
     out_of_fold,
     predict_rows,
 )
+from omnipilot.catalog import Catalog
 
 log = structlog.get_logger(__name__)
 

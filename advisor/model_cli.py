@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import sys
 import time
 from pathlib import Path
@@ -22,18 +21,12 @@ from omnipilot.advisor.advise import AdviseRequest, advise, site_settings
 from omnipilot.advisor.costmodel import BUNDLED_DIR, CostModel, ModelLoadError, save, train
 from omnipilot.advisor.features import RooflineMode
 from omnipilot.advisor.training import TrainConfig
-
-REPO_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_HISTORY = REPO_ROOT / "var" / "seed" / "history.jsonl"
+from omnipilot.cli_options import add_history_arg, add_model_dir_arg
+from omnipilot.paths import default_history, default_models_dir
 
 
 def _history_arg(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--history",
-        type=Path,
-        default=None,
-        help="history file (default: $OMNIPILOT_HISTORY, else var/seed/history.jsonl)",
-    )
+    add_history_arg(p)
     p.add_argument("--engines", default="vllm", help="comma-separated engines to train on (default: vllm)")
     p.add_argument(
         "--roofline",
@@ -46,7 +39,7 @@ def _history_arg(p: argparse.ArgumentParser) -> None:
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     t = subparsers.add_parser("train", help="train the cost model from a history (default: the seed)")
     _history_arg(t)
-    t.add_argument("--out", type=Path, default=BUNDLED_DIR, help="model folder (default: the bundled model)")
+    add_model_dir_arg(t, "where to write the new model folder (default: ~/.local/share/omnipilot/models/VERSION)")
     t.set_defaults(func=cmd_train)
 
     e = subparsers.add_parser("evaluate", help="leakage-free evaluation: the paper's tables on our data")
@@ -66,7 +59,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     a.add_argument("--precision", choices=["bf16", "fp8", "awq", "gptq"], help="only this precision")
     a.add_argument("--engine", default="vllm")
     a.add_argument("--slo-ttft-ms", type=float)
-    a.add_argument("--cost-model", type=Path, default=None, help="model folder (default: the bundled model)")
+    add_model_dir_arg(a, "cost-model folder (default: the bundled model)")
     a.add_argument(
         "--batch", type=Path, help="JSONL of requests (snake_case fields); one JSON answer per line"
     )
@@ -94,7 +87,7 @@ def _load_frame(args: argparse.Namespace) -> Any:
     from omnipilot.collectors.store import load_frame
 
     _logs_to_stderr()
-    path = args.history or Path(os.environ.get("OMNIPILOT_HISTORY", DEFAULT_HISTORY))
+    path = args.history or default_history()
     if not Path(path).exists():
         print(
             f"error: history {path} not found; build it with `omnipilot history build-seed`", file=sys.stderr
@@ -114,10 +107,11 @@ def cmd_train(args: argparse.Namespace) -> int:
     roofline: RooflineMode = args.roofline
     t0 = time.perf_counter()
     manifest, texts = train(frame, config=_config(args), roofline=roofline)
-    save(args.out, manifest, texts)
+    out = args.model_dir or default_models_dir() / manifest.version
+    save(out, manifest, texts)
     print(
         f"model {manifest.version}: {manifest.n_rows} rows, data {manifest.data_hash[:12]}, "
-        f"model {manifest.model_hash[:12]}, {time.perf_counter() - t0:.1f} s → {args.out}"
+        f"model {manifest.model_hash[:12]}, {time.perf_counter() - t0:.1f} s → {out}"
     )
     for name, entry in manifest.targets.items():
         m = entry.metrics
@@ -163,7 +157,7 @@ def _load_model(path: Path | None) -> CostModel | None:
 
 def cmd_advise(args: argparse.Namespace) -> int:
     _logs_to_stderr()
-    model = _load_model(args.cost_model)
+    model = _load_model(args.model_dir)
     if model is None:
         return 2
     defaults = site_settings()

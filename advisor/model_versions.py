@@ -30,8 +30,8 @@ from pathlib import Path
 import structlog
 
 from omnipilot.advisor.artifact import MANIFEST, ModelLoadError
-from omnipilot.advisor.catalog import Catalog
 from omnipilot.advisor.costmodel import CostModel
+from omnipilot.catalog import Catalog
 
 log = structlog.get_logger(__name__)
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import structlog
 from pydantic import BaseModel, ConfigDict, Field
 
-from omnipilot.advisor.catalog import Catalog
+from omnipilot.catalog import Catalog
 from omnipilot.collectors.harvest import ClusterHistory
 from omnipilot.collectors.launch_stats import launch_counts
 from omnipilot.config import PriorSettings, Settings

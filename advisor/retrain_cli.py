@@ -25,11 +25,10 @@ import pandas as pd
 import structlog
 
 from omnipilot.advisor.artifact import MANIFEST, ModelLoadError
-from omnipilot.advisor.catalog import Catalog, CatalogError
 from omnipilot.advisor.costmodel import BUNDLED_DIR, CostModel, save, train
 from omnipilot.advisor.features import RooflineMode
 from omnipilot.advisor.gate import GateReport, Side, TargetResult, Thresholds, gate_candidate
-from omnipilot.advisor.model_cli import DEFAULT_HISTORY, json_safe
+from omnipilot.advisor.model_cli import json_safe
 from omnipilot.advisor.model_versions import (
     CURRENT,
     REPORT_FILE,
@@ -48,7 +47,10 @@ from omnipilot.advisor.model_versions import (
     write_rows_file,
 )
 from omnipilot.advisor.training import TrainConfig, data_hash, select_training_rows
-from omnipilot.config import DEFAULT_CONFIG, ConfigError, Settings, load_settings
+from omnipilot.catalog import Catalog, CatalogError
+from omnipilot.cli_options import add_config_arg
+from omnipilot.config import ConfigError, Settings, load_settings
+from omnipilot.paths import default_history
 
 log = structlog.get_logger(__name__)
 
@@ -63,7 +65,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p = subparsers.add_parser(
         "retrain", help="retrain on seed + site histories; promote only if the regression gate passes"
     )
-    p.add_argument("--config", help="omnipilot.toml (default: $OMNIPILOT_CONFIG, else etc/omnipilot.toml)")
+    add_config_arg(p)
     p.add_argument(
         "--site-history",
         type=Path,
@@ -86,7 +88,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def cmd_retrain(args: argparse.Namespace) -> int:
     try:
-        settings = load_settings(Path(args.config or os.environ.get("OMNIPILOT_CONFIG") or DEFAULT_CONFIG))
+        settings = load_settings(args.config)
         chosen = args.model_dir or settings.gate.model_dir or settings.daemon.state_dir / "models"
         model_dir = Path(os.path.abspath(chosen))  # printed for model.path: absolute, links kept
         with locked(model_dir):
@@ -110,7 +112,7 @@ def _rollback(model_dir: Path, as_json: bool) -> int:
 
 def histories(args: argparse.Namespace, settings: Settings) -> tuple[Path, list[Path]]:
     seed = args.seed_history or (Path(settings.gate.seed_history) if settings.gate.seed_history else None)
-    seed = seed or Path(os.environ.get("OMNIPILOT_HISTORY", DEFAULT_HISTORY))
+    seed = seed or default_history()
     sites = [Path(p) for p in settings.gate.site_histories] + list(args.site_history)
     return Path(seed), list(dict.fromkeys(sites))
 

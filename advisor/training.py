@@ -18,11 +18,11 @@ import pandas as pd
 import structlog
 from pydantic import BaseModel, ConfigDict, Field
 
-from omnipilot.advisor.catalog import PRECISIONS, Catalog
 from omnipilot.advisor.conformal import conformal_offset, conformity_scores, group_kfold, random_kfold
 from omnipilot.advisor.envelope import Envelope
 from omnipilot.advisor.features import Columns, Featurizer
 from omnipilot.advisor.quantile import MIN_LABELLED_ROWS, QuantileModel, crossing_rate, rearrange
+from omnipilot.catalog import PRECISIONS, Catalog
 from omnipilot.collectors.rows import TARGETS
 
 log = structlog.get_logger(__name__)

@@ -26,7 +26,7 @@ from pydantic import BaseModel
 from omnipilot.config import UtilitySettings
 
 
-# How much a queue reading is trusted, by its freshness label (daemon/state.py): a stale reading
+# How much a queue reading is trusted, by its freshness label (daemon/clusterstate/cache.py): a stale reading
 # says little about the queue now, so its wait estimate is discounted rather than taken at face value.
 class HasQuantiles(Protocol):
     @property
@@ -170,6 +170,6 @@ def utility_order(terms: Sequence[UtilityTerms]) -> list[int]:
 
 class QueueView(Protocol):
     """Expected hours before `tp` GPUs of a kind start, best over the arm's partitions, already scaled
-    down when the reading is stale (the daemon's implementation: daemon/queueview.py)."""
+    down when the reading is stale (the daemon's implementation: daemon/clusterstate/queue_term.py)."""
 
     def wait_h(self, gres_type: str, partitions: Sequence[str], tp: int, settings: UtilitySettings) -> float: ...

@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from omnipilot.advisor.arms import Arm, Workload
-from omnipilot.advisor.catalog import ModelSpec
 from omnipilot.advisor.decide import Interval, Prediction, Scorer
 from omnipilot.advisor.unvalidated import construct
+from omnipilot.catalog import ModelSpec
 from omnipilot.config import DefaultsSettings
 
 if TYPE_CHECKING:

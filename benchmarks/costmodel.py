@@ -2,7 +2,7 @@
 builds), the trees alone (flat arrays vs LightGBM's predict), and request-path scoring
 (DECISIONS.md §3: every arm of one request scored in ≤ 1 ms p99).
 
-    .venv/bin/python benchmarks/costmodel.py [--history var/seed/history.jsonl] [--repeats 2000]
+    .venv/bin/python benchmarks/costmodel.py [--history FILE] [--repeats 2000]
         [--skip-fit] [--plain]
 
 Every "new request" differs from all before it (its concurrency and lengths change), so neither
@@ -25,11 +25,11 @@ from pathlib import Path
 import numpy as np
 
 from omnipilot.advisor.arms import Arm, Workload
-from omnipilot.advisor.catalog import Catalog
 from omnipilot.advisor.costmodel import BUNDLED_DIR, ArmQuery, CostModel, query_columns, train
 from omnipilot.advisor.quantile import QuantileModel
 from omnipilot.advisor.tree_arrays import TreeArrays
 from omnipilot.advisor.workload import cost_model_scorer
+from omnipilot.catalog import Catalog
 from omnipilot.collectors.store import load_frame
 
 REPO = Path(__file__).resolve().parent.parent

@@ -1,7 +1,7 @@
 """Time `parse_job` the way the daemon's request path runs it: the corpus scripts, a ~64 KiB
 script (a real header and vLLM command with a long staging section in between), and hostile
 inputs. Prints p50/p99 per case in ms, and how many corpus scripts parse to what
-tests/daemon/scripts/expected.json says (with the first mismatch of each that does not); the last
+tests/daemon/jobscript/scripts/expected.json says (with the first mismatch of each that does not); the last
 line is one JSON object.
 
     .venv/bin/python benchmarks/parse_jobscript.py [--repeat 300]
@@ -15,14 +15,14 @@ import statistics
 import time
 from pathlib import Path
 
-from omnipilot.advisor.catalog import Catalog
-from omnipilot.daemon.jobscript import ParsedJob, parse_job
+from omnipilot.catalog import Catalog
+from omnipilot.daemon.jobscript.parse import ParsedJob, parse_job
 
 SCRIPTS = Path(__file__).resolve().parent.parent / "tests" / "daemon" / "scripts"
 
 
 def mismatch(job: ParsedJob, want: dict[str, object]) -> str | None:
-    """The first expectation `job` misses, in the words of tests/daemon/test_jobscript.py."""
+    """The first expectation `job` misses, in the words of tests/daemon/jobscript/test_parse.py."""
     for key, value in want.items():
         if key == "reason_has":
             ok = job.not_serving_reason is not None and str(value) in job.not_serving_reason

@@ -1,6 +1,6 @@
 """The update gate on the real seed history, with and without a synthetic site history (minutes).
 
-    .venv/bin/python benchmarks/retrain_gate.py [--seed var/seed/history.jsonl] [--rows 120]
+    .venv/bin/python benchmarks/retrain_gate.py [--seed FILE] [--rows 120]
 
 Runs `omnipilot retrain` three times into a temporary model directory, each from the bundled
 model as the current one:
@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from omnipilot.advisor.catalog import PRECISIONS
+from omnipilot.catalog import PRECISIONS
 from omnipilot.cli import main
 from omnipilot.collectors.rows import HistoryRow, Provenance, Stack, Targets
 from omnipilot.collectors.store import HistoryStore

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from omnipilot.daemon.control import control_call
-from omnipilot.slurm.minicluster import ClusterInfo, MiniCluster, _alive, _terminate
+from omnipilot.slurm.minicluster.cluster import ClusterInfo, MiniCluster, _alive, _terminate
 
 SCRIPT = """#!/bin/bash
 #SBATCH --partition=a100

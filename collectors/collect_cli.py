@@ -5,14 +5,14 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
-from omnipilot.config import DEFAULT_CONFIG, ConfigError, Settings, load_settings
+from omnipilot.config import ConfigError, Settings, load_settings
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    return load_settings(Path(args.config) if getattr(args, "config", None) else DEFAULT_CONFIG)
+    return load_settings(getattr(args, "config", None))
 
 
 def _history_path(args: argparse.Namespace, settings: Settings) -> Path:
@@ -41,17 +41,19 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_launch_stats)
 
-    from omnipilot.collectors.emitter import register_record
-    from omnipilot.collectors.nvml import register_nvml
+    from omnipilot.collectors.emitter import add_record_args
 
-    register_record(sub)
-    register_nvml(sub)
+    p = sub.add_parser(
+        "record", help="run a vLLM server command and record its serving run: record -- vllm serve ..."
+    )
+    add_record_args(p)
+    p.set_defaults(func=cmd_record)
 
-    p = sub.add_parser("state", help="read the cluster state once (GPUs per partition and kind, queue wait)")
-    p.add_argument("--backend", choices=["auto", "cli", "pyslurm"], default="auto")
-    p.add_argument("--export", help="also write the snapshot as JSON to this file (atomically)")
+    p = sub.add_parser("nvml", help="check NVML and sample this machine's (or the job's) GPUs for a few seconds")
+    p.add_argument("--seconds", type=float, default=3.0)
+    p.add_argument("--interval", type=float, default=0.5)
     p.add_argument("--json", action="store_true")
-    p.set_defaults(func=cmd_state)
+    p.set_defaults(func=cmd_nvml)
 
 
 def _validate_date(text: str) -> str | None:
@@ -63,7 +65,7 @@ def _validate_date(text: str) -> str | None:
 
 
 def cmd_harvest(args: argparse.Namespace) -> int:
-    from omnipilot.advisor.catalog import Catalog
+    from omnipilot.catalog import Catalog
     from omnipilot.collectors.harvest import HarvestError, harvest
 
     for flag in ("since", "until"):
@@ -138,45 +140,13 @@ def cmd_launch_stats(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_state(args: argparse.Namespace) -> int:
-    from omnipilot.daemon.state import select_backend
+def cmd_record(args: argparse.Namespace) -> int:
+    from omnipilot.collectors.emitter import run_record
 
-    try:
-        snap = select_backend(args.backend).read()
-    except RuntimeError as exc:
-        print(f"omnipilot state: {exc}", file=sys.stderr)
-        return 1
-    summary = {p: {k: v.model_dump() for k, v in kinds.items()} for p, kinds in snap.gpu_summary().items()}
-    waits = {p: {k: snap.queue_wait(p, k, 1).model_dump() for k in kinds} for p, kinds in summary.items()}
-    unhealthy = {n.name: n.reason for n in snap.nodes.values() if not n.usable}
-    doc = {
-        "taken_at": datetime.fromtimestamp(snap.taken_at, UTC).isoformat(),
-        "backend": snap.backend,
-        "error": snap.error,
-        "gpus": summary,
-        "queue_wait_1gpu": waits,
-        "unhealthy_nodes": unhealthy,
-    }
-    if args.export:
-        path = Path(args.export)
-        tmp = path.with_suffix(path.suffix + ".tmp")
-        tmp.write_text(json.dumps({**doc, "snapshot": snap.model_dump(mode="json")}))
-        tmp.replace(path)
-    if args.json:
-        print(json.dumps(doc))
-        return 0
-    print(
-        f"cluster state via {snap.backend} at {doc['taken_at']}"
-        + (f" (errors: {snap.error})" if snap.error else "")
-    )
-    for p, kinds in summary.items():
-        for k, v in kinds.items():
-            w = waits[p][k]["seconds"]
-            print(
-                f"  {p:10s} {k:8s} {v['free']:>3}/{v['configured']:<3} free, {v['allocated']} allocated, "
-                f"{v['unusable']} unusable, {v['pending']} pending; wait(1 GPU) "
-                f"{'n/a' if w is None else f'{w / 60:.0f} min'}"
-            )
-    for name, reason in unhealthy.items():
-        print(f"  excluded: {name} ({reason or 'down/drained'})")
-    return 0
+    return run_record(args)
+
+
+def cmd_nvml(args: argparse.Namespace) -> int:
+    from omnipilot.collectors.nvml import run_nvml_check
+
+    return run_nvml_check(args)

@@ -24,11 +24,13 @@ from typing import Any
 import structlog
 from pydantic import BaseModel
 
+from omnipilot.cli_options import add_history_arg
 from omnipilot.collectors.emitter_net import drive_load, get_json, scrape, wait_ready
 from omnipilot.collectors.nvml import NvmlSampler, NvmlSummary
 from omnipilot.collectors.prom_text import Scrape, bucket_quantile
 from omnipilot.collectors.rows import HistoryRow, Provenance, SourceRef, Stack, Targets
 from omnipilot.collectors.store import HistoryStore
+from omnipilot.paths import default_history
 
 log = structlog.get_logger("omnipilot.emitter")
 
@@ -88,7 +90,7 @@ class RecordOptions(BaseModel):
 
 
 def _gpu_kind(opts: RecordOptions, nvml: NvmlSampler) -> tuple[str, float | None]:
-    from omnipilot.advisor.catalog import Catalog
+    from omnipilot.catalog import Catalog
 
     cat = Catalog.load()
     names = [opts.gpu, os.environ.get("OMNIPILOT_GPU")]
@@ -137,7 +139,7 @@ def _row(
     notes: list[str],
     **extra: Any,
 ) -> HistoryRow:
-    from omnipilot.advisor.catalog import Catalog
+    from omnipilot.catalog import Catalog
 
     cat = Catalog.load()
     spec = cat.model(sa.model) if sa.model else None
@@ -244,7 +246,7 @@ def _serve_window(
         else f"emitter: drove {opts.drive_load} requests at concurrency {opts.concurrency}"
     ]
     if standin:
-        notes.append("STAND-IN server (omnipilot.collectors.standin_server), not vLLM: not a measurement")
+        notes.append("STAND-IN server (omnipilot.slurm.minicluster.standin_server), not vLLM: not a measurement")
     if not power.available:
         notes.append(power.reason)
     # vLLM's counters start at zero when the server starts, so the window is counted from readiness,
@@ -298,18 +300,8 @@ def _observe(
     return scrapes
 
 
-def default_history() -> Path:
-    env = os.environ.get("OMNIPILOT_HISTORY")
-    return Path(env) if env else Path.home() / ".local" / "share" / "omnipilot" / "history.jsonl"
-
-
-def register_record(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser(
-        "record", help="run a vLLM server command and record its serving run: record -- vllm serve ..."
-    )
-    p.add_argument(
-        "--history", help="history file (default $OMNIPILOT_HISTORY or ~/.local/share/omnipilot/...)"
-    )
+def add_record_args(p: argparse.ArgumentParser) -> None:
+    add_history_arg(p)
     p.add_argument("--gpu", help="GPU kind (default $OMNIPILOT_GPU, else the NVML device name)")
     p.add_argument("--token", help="the job's OmniPilot token (default $OMNIPILOT_TOKEN)")
     p.add_argument("--ready-timeout", type=float, default=1800.0, help="seconds to wait for /v1/models")
@@ -321,10 +313,9 @@ def register_record(sub: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("--prompt-len", type=int, default=128)
     p.add_argument("--output-len", type=int, default=64)
     p.add_argument("command", nargs=argparse.REMAINDER, help="-- the server command")
-    p.set_defaults(func=cmd_record)
 
 
-def cmd_record(args: argparse.Namespace) -> int:
+def run_record(args: argparse.Namespace) -> int:
     argv = args.command[1:] if args.command[:1] == ["--"] else args.command
     if not argv:
         print(

@@ -8,25 +8,20 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
 from omnipilot.collectors.coverage import render_text, stats
 from omnipilot.collectors.rows import HistoryRow
-from omnipilot.collectors.seed import DEFAULT_OUT, build_seed, default_data_dir
+from omnipilot.collectors.seed import build_seed, default_data_dir
 from omnipilot.collectors.store import HistoryStore, Problem, parse_line
-
-
-def default_history() -> Path:
-    env = os.environ.get("OMNIPILOT_HISTORY")
-    return Path(env) if env else DEFAULT_OUT
+from omnipilot.paths import default_history
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = subparsers.add_parser("history", help="the history of serving runs: import, validate, stats")
     sub = p.add_subparsers(dest="history_command", metavar="ACTION", required=True)
-    hist_help = "history file (default: $OMNIPILOT_HISTORY, else var/seed/history.jsonl)"
+    hist_help = "history file (default: $OMNIPILOT_HISTORY, else ~/.local/share/omnipilot/history/history.jsonl)"
 
     imp = sub.add_parser("import", help="append the rows of a JSONL file (a site's runs or another history)")
     imp.add_argument("file", type=Path)
@@ -49,9 +44,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         default=None,
         help="public data folder (default: $OMNIPILOT_SHARED_DATA, else ../shared/data)",
     )
-    seed.add_argument(
-        "--out", type=Path, default=DEFAULT_OUT, help="output (default: var/seed/history.jsonl)"
-    )
+    seed.add_argument("--history", type=Path, default=None, help="the history file to write (" + hist_help.split("(", 1)[1])
     seed.add_argument("--rebuild", action="store_true", help="start from an empty file instead of appending")
     seed.add_argument("--strict", action="store_true", help="exit 1 when any source line was quarantined")
     seed.set_defaults(func=cmd_build_seed)
@@ -113,7 +106,12 @@ def cmd_stats(args: argparse.Namespace) -> int:
 
 
 def cmd_build_seed(args: argparse.Namespace) -> int:
-    data_dir: Path = args.data_dir or default_data_dir()
+    try:
+        data_dir: Path = args.data_dir or default_data_dir()
+    except FileNotFoundError as exc:
+        print(f"history build-seed: {exc}", file=sys.stderr)
+        return 2
+    args.out = args.history or default_history()
     try:
         report = build_seed(data_dir, args.out, rebuild=args.rebuild)
     except FileNotFoundError as exc:

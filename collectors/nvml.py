@@ -153,17 +153,7 @@ class NvmlSampler:
         return summarise(self.samples, start, end, len(self.handles))
 
 
-def register_nvml(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser(
-        "nvml", help="check NVML and sample this machine's (or the job's) GPUs for a few seconds"
-    )
-    p.add_argument("--seconds", type=float, default=3.0)
-    p.add_argument("--interval", type=float, default=0.5)
-    p.add_argument("--json", action="store_true")
-    p.set_defaults(func=cmd_nvml)
-
-
-def cmd_nvml(args: argparse.Namespace) -> int:
+def run_nvml_check(args: argparse.Namespace) -> int:
     sampler = NvmlSampler(args.interval)
     sampler.start()
     t0 = time.time()

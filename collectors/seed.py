@@ -6,22 +6,20 @@ rebuilt from the raw files, never committed, and its row count equals what the i
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import structlog
 
-from omnipilot.advisor.catalog import Catalog
+from omnipilot.catalog import Catalog
 from omnipilot.collectors.importers import argonne
 from omnipilot.collectors.importers.result import ImportResult
 from omnipilot.collectors.store import HistoryStore
+from omnipilot.paths import shared_data_dir
 
 log = structlog.get_logger(__name__)
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_OUT = REPO_ROOT / "var" / "seed" / "history.jsonl"
 
 Importer = Callable[[Path, Catalog], ImportResult]
 
@@ -46,9 +44,12 @@ def _importers() -> dict[str, Importer]:
 
 
 def default_data_dir() -> Path:
-    """`$OMNIPILOT_SHARED_DATA`, else ../shared/data beside the repository."""
-    env = os.environ.get("OMNIPILOT_SHARED_DATA")
-    return Path(env) if env else REPO_ROOT.parent / "shared" / "data"
+    """`$OMNIPILOT_SHARED_DATA`, else ../shared/data beside the checkout; an installed package has no
+    default (the caller says where the public data lives)."""
+    found = shared_data_dir()
+    if found is None:
+        raise FileNotFoundError("no public data folder: set OMNIPILOT_SHARED_DATA or pass --data DIR")
+    return found
 
 
 def import_all(data_dir: Path, catalog: Catalog | None = None) -> dict[str, ImportResult]:

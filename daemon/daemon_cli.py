@@ -1,4 +1,4 @@
-"""Admin commands: `omnipilot daemon|mode|status|reload|explain|config check|hook render`."""
+"""Daemon commands: `omnipilot daemon|mode|status|reload|explain`."""
 
 from __future__ import annotations
 
@@ -8,10 +8,13 @@ import os
 import re
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from omnipilot.config import DEFAULT_CONFIG, ConfigError, Settings, load_settings
+from omnipilot.cli_options import add_config_arg, add_json_arg
+from omnipilot.config import ConfigError, Settings, is_example, load_settings
+from omnipilot.daemon.clusterstate.queue_wait import estimate_wait
 from omnipilot.daemon.control import ControlError, control_call
 from omnipilot.daemon.decisionlog import find_decision
 from omnipilot.daemon.modes import MODES
@@ -19,16 +22,12 @@ from omnipilot.daemon.modes import MODES
 _TOKEN_RE = re.compile(r"omnipilot\[([a-z0-9]{6,16})\]")
 
 
-def _config_path(args: argparse.Namespace) -> Path:
-    return Path(args.config or os.environ.get("OMNIPILOT_CONFIG") or DEFAULT_CONFIG)
-
-
 def _settings(args: argparse.Namespace) -> Settings:
-    return load_settings(_config_path(args))
+    return load_settings(args.config)
 
 
 def _add_config(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--config", help="omnipilot.toml (default: $OMNIPILOT_CONFIG, else etc/omnipilot.toml)")
+    add_config_arg(p)
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -38,6 +37,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
     p = sub.add_parser("mode", help="show or set the mode: off | observe | suggest | enforce")
     _add_config(p)
+    add_json_arg(p)
     p.add_argument("mode", nargs="?", choices=MODES)
     p.set_defaults(func=cmd_mode)
 
@@ -48,6 +48,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
     p = sub.add_parser("reload", help="reload the cost model and catalogs (like SIGHUP)")
     _add_config(p)
+    add_json_arg(p)
     p.set_defaults(func=cmd_reload)
 
     p = sub.add_parser("explain", help="print the full decision behind a job's advice")
@@ -57,21 +58,15 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_explain)
 
-    p = sub.add_parser("config", help="configuration tools")
-    csub = p.add_subparsers(dest="config_cmd", required=True)
-    c = csub.add_parser("check", help="validate omnipilot.toml and the rendered hook settings")
-    _add_config(c)
-    c.add_argument("--hook-dir", help="directory holding job_submit.lua and omnipilot_settings.lua")
-    c.set_defaults(func=cmd_config_check)
+    _register_state(sub)
 
-    p = sub.add_parser("hook", help="hook tools")
-    hsub = p.add_subparsers(dest="hook_cmd", required=True)
-    h = hsub.add_parser(
-        "render", help="write omnipilot_settings.lua beside job_submit.lua and touch the hook"
-    )
-    _add_config(h)
-    h.add_argument("--hook-dir", required=True, help="the directory of job_submit.lua (usually /etc/slurm)")
-    h.set_defaults(func=cmd_hook_render)
+
+def _register_state(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("state", help="read the cluster state once (GPUs per partition and kind, queue wait)")
+    p.add_argument("--backend", choices=["auto", "cli", "pyslurm"], default="auto")
+    p.add_argument("--export", help="also write the snapshot as JSON to this file (atomically)")
+    add_json_arg(p)
+    p.set_defaults(func=cmd_state)
 
 
 def cmd_daemon(args: argparse.Namespace) -> int:
@@ -82,6 +77,15 @@ def cmd_daemon(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"omnipilot daemon: {exc}", file=sys.stderr)
         return 2
+    print(f"omnipilot daemon: config {settings.source}", file=sys.stderr)
+    if settings.source is not None and is_example(settings.source):
+        # a daemon on the example's production paths (/run/omnipilot, /var/lib/omnipilot) is almost
+        # always a mistake on a test machine, and silently competes with a site's real one
+        print(
+            "omnipilot daemon: this is the packaged example configuration; copy it to "
+            "/etc/omnipilot/omnipilot.toml (or pass --config) to run a site's daemon",
+            file=sys.stderr,
+        )
     return run_daemon(settings)
 
 
@@ -97,23 +101,37 @@ def cmd_mode(args: argparse.Namespace) -> int:
     reply = _call(args, {"cmd": "mode", "set": args.mode} if args.mode else {"cmd": "mode"})
     if reply is None:
         return 1
-    print(reply["mode"])
+    if args.json:
+        print(json.dumps({"mode": reply["mode"]}))
+    else:
+        print(reply["mode"])
     return 0
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    reply = _call(args, {"cmd": "status"})
-    if reply is None:
+    try:
+        settings = _settings(args)
+    except ConfigError as exc:
+        print(f"omnipilot status: {exc}", file=sys.stderr)
+        return 2
+    try:
+        reply: dict[str, Any] = control_call(settings.daemon.control_socket, {"cmd": "status"})
+    except ControlError as exc:
         if args.json:
-            print(json.dumps({"up": False}))
+            print(json.dumps({"up": False, "config": str(settings.source), "error": str(exc)}))
+        else:
+            print(f"daemon: down ({exc})")
+            print(f"config: {settings.source}")
         return 1
     reply.pop("ok", None)
     reply["up"] = True
+    reply["config"] = str(settings.source)
     if args.json:
         print(json.dumps(reply, indent=2))
         return 0
     c = reply.get("counts", {})
     print(f"daemon: up (pid {reply.get('pid')}, uptime {reply.get('uptime_s', 0):.0f}s)")
+    print(f"config: {settings.source}")
     print(f"mode: {reply.get('mode')}")
     print(f"model: {reply.get('model_version')}")
     print(f"cluster state: {reply.get('state_freshness')} (age {reply.get('state_age_s')}s)")
@@ -126,6 +144,9 @@ def cmd_reload(args: argparse.Namespace) -> int:
     reply = _call(args, {"cmd": "reload"})
     if reply is None:
         return 1
+    if args.json:
+        print(json.dumps(reply))
+        return 0
     print(
         f"reloaded: model {reply.get('model_version')}"
         + (f" ({reply['warning']})" if reply.get("warning") else "")
@@ -178,34 +199,45 @@ def cmd_explain(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_config_check(args: argparse.Namespace) -> int:
-    from omnipilot.slurm.hooksettings import check_hook_settings
-
-    path = _config_path(args)
-    try:
-        settings = load_settings(path)
-    except ConfigError as exc:
-        print(f"config check: FAILED: {exc}", file=sys.stderr)
-        return 1
-    print(f"config check: {path}: ok")
-    if args.hook_dir:
-        problems = check_hook_settings(settings, Path(args.hook_dir))
-        for p in problems:
-            print(f"config check: FAILED: {p}", file=sys.stderr)
-        if problems:
-            return 1
-        print(f"config check: {args.hook_dir}/omnipilot_settings.lua: ok (matches {path})")
-    return 0
-
-
-def cmd_hook_render(args: argparse.Namespace) -> int:
-    from omnipilot.slurm.hooksettings import write_hook_settings
+def cmd_state(args: argparse.Namespace) -> int:
+    from omnipilot.daemon.clusterstate.cache import select_backend
 
     try:
-        settings = _settings(args)
-    except ConfigError as exc:
-        print(f"hook render: {exc}", file=sys.stderr)
+        snap = select_backend(args.backend).read()
+    except RuntimeError as exc:
+        print(f"omnipilot state: {exc}", file=sys.stderr)
         return 1
-    target = write_hook_settings(settings, Path(args.hook_dir))
-    print(f"wrote {target}")
+    summary = {p: {k: v.model_dump() for k, v in kinds.items()} for p, kinds in snap.gpu_summary().items()}
+    waits = {p: {k: estimate_wait(snap, p, k, 1).model_dump() for k in kinds} for p, kinds in summary.items()}
+    unhealthy = {n.name: n.reason for n in snap.nodes.values() if not n.usable}
+    doc = {
+        "taken_at": datetime.fromtimestamp(snap.taken_at, UTC).isoformat(),
+        "backend": snap.backend,
+        "error": snap.error,
+        "gpus": summary,
+        "queue_wait_1gpu": waits,
+        "unhealthy_nodes": unhealthy,
+    }
+    if args.export:
+        path = Path(args.export)
+        tmp = path.with_suffix(path.suffix + ".tmp")
+        tmp.write_text(json.dumps({**doc, "snapshot": snap.model_dump(mode="json")}))
+        tmp.replace(path)
+    if args.json:
+        print(json.dumps(doc))
+        return 0
+    print(
+        f"cluster state via {snap.backend} at {doc['taken_at']}"
+        + (f" (errors: {snap.error})" if snap.error else "")
+    )
+    for p, kinds in summary.items():
+        for k, v in kinds.items():
+            w = waits[p][k]["seconds"]
+            print(
+                f"  {p:10s} {k:8s} {v['free']:>3}/{v['configured']:<3} free, {v['allocated']} allocated, "
+                f"{v['unusable']} unusable, {v['pending']} pending; wait(1 GPU) "
+                f"{'n/a' if w is None else f'{w / 60:.0f} min'}"
+            )
+    for name, reason in unhealthy.items():
+        print(f"  excluded: {name} ({reason or 'down/drained'})")
     return 0

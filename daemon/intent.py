@@ -11,13 +11,13 @@ from typing import Literal
 
 from pydantic import BaseModel
 
-from omnipilot.advisor.catalog import Catalog, ModelSpec
 from omnipilot.advisor.decide import Asked, Intent
 from omnipilot.advisor.workload import resolve_workload
+from omnipilot.catalog import Catalog, ModelSpec
 from omnipilot.config import Settings
-from omnipilot.daemon.jobscript import ParsedJob
+from omnipilot.daemon.clusterstate.cache import Snapshot, parse_gres
+from omnipilot.daemon.jobscript.parse import ParsedJob
 from omnipilot.daemon.protocol import AdviseRequest
-from omnipilot.daemon.state import Snapshot, parse_gres
 
 RefusalOutcome = Literal["opted_out", "not_serving", "tag_error", "unknown_model", "out_of_scope"]
 

@@ -10,12 +10,12 @@ from typing import Any
 import structlog
 
 from omnipilot.config import Settings
+from omnipilot.daemon.clusterstate.cache import StateCache, select_backend
 from omnipilot.daemon.control import ControlServer, allowed_uids
 from omnipilot.daemon.decisionlog import DecisionLog
 from omnipilot.daemon.modes import MODES, ModeStore
 from omnipilot.daemon.server import Server
 from omnipilot.daemon.service import AdviceService
-from omnipilot.daemon.state import StateCache, select_backend
 from omnipilot.logs import configure
 
 log = structlog.get_logger("omnipilot.daemon")

@@ -53,6 +53,8 @@ class AdviseRequest(BaseModel):
     gres: str | None = None
     num_nodes: int | None = None
     min_nodes: int | None = None
+    max_nodes: int | None = None
+    num_tasks: int | None = None
     time_limit: int | None = Field(default=None, description="minutes")
     account: str | None = None
     qos: str | None = None
@@ -79,6 +81,8 @@ class AdviseRequest(BaseModel):
         "submit_uid",
         "num_nodes",
         "min_nodes",
+        "max_nodes",
+        "num_tasks",
         "time_limit",
         "cpus_per_task",
         "min_mem_per_node",

@@ -10,8 +10,8 @@ from __future__ import annotations
 from pydantic import BaseModel
 
 from omnipilot.advisor.decide import Decision, Intent, ScoredArm
+from omnipilot.daemon.clusterstate.cache import PartitionState, parse_gres
 from omnipilot.daemon.protocol import AdviseReply, AdviseRequest
-from omnipilot.daemon.state import PartitionState, parse_gres
 
 
 def _si(x: float) -> str:

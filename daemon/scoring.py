@@ -8,9 +8,9 @@ from pathlib import Path
 
 import structlog
 
-from omnipilot.advisor.catalog import Catalog
 from omnipilot.advisor.decide import Scorer
 from omnipilot.advisor.workload import cost_model_scorer
+from omnipilot.catalog import Catalog
 from omnipilot.config import Settings
 
 log = structlog.get_logger("omnipilot.scoring")

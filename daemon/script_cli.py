@@ -9,9 +9,9 @@ import difflib
 import sys
 from pathlib import Path
 
-from omnipilot.advisor.catalog import Catalog
-from omnipilot.daemon.jobscript import ParsedJob, parse_job
-from omnipilot.daemon.rewrite import rewrite_vllm
+from omnipilot.catalog import Catalog
+from omnipilot.daemon.jobscript.parse import ParsedJob, parse_job
+from omnipilot.daemon.jobscript.rewrite import rewrite_vllm
 
 _FIELDS = (
     "model", "model_name", "served_model_name", "tp", "pp", "dp", "precision", "quantization", "dtype",

@@ -13,16 +13,17 @@ from typing import Any
 import structlog
 
 from omnipilot.advisor.arms import Arm, Workload
-from omnipilot.advisor.catalog import Catalog, CatalogError, ModelSpec
 from omnipilot.advisor.decide import Decision, Intent, Prediction, Scorer, decide
 from omnipilot.advisor.prior import LaunchPrior, load_prior
+from omnipilot.catalog import Catalog, CatalogError, ModelSpec
 from omnipilot.config import Settings
+from omnipilot.daemon.clusterstate.cache import StateCache, parse_gres
+from omnipilot.daemon.clusterstate.queue_term import SnapshotQueue
 from omnipilot.daemon.decisionlog import LAZY_KEY
 from omnipilot.daemon.intent import Refusal, build_intent
-from omnipilot.daemon.jobscript import ParsedJob, parse_job
+from omnipilot.daemon.jobscript.parse import ParsedJob, parse_job
 from omnipilot.daemon.modes import ModeStore
 from omnipilot.daemon.protocol import AdviseReply, AdviseRequest
-from omnipilot.daemon.queueview import SnapshotQueue
 from omnipilot.daemon.reply import (
     EnforcePlan,
     advice_reply,
@@ -32,7 +33,6 @@ from omnipilot.daemon.reply import (
     info_reply,
     job_env,
 )
-from omnipilot.daemon.state import StateCache, parse_gres
 
 log = structlog.get_logger("omnipilot.service")
 _TOKEN_ALPHABET = "abcdefghijkmnpqrstuvwxyz23456789"
@@ -279,7 +279,7 @@ class AdviceService:
     def _enforce_plan(
         self, req: AdviseRequest, token: str, intent: Intent, decision: Decision, parsed: ParsedJob
     ) -> tuple[EnforcePlan | None, str | None]:
-        from omnipilot.daemon.rewrite import rewrite_vllm
+        from omnipilot.daemon.jobscript.rewrite import rewrite_vllm
 
         e = self.settings.enforce
         part = (req.partition or "").split(",")[0]

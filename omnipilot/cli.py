@@ -1,4 +1,5 @@
-"""The `omnipilot` command. Each area registers its own subcommands; this file only wires them."""
+"""The `omnipilot` command. Command modules load only when their command runs, so `--help`,
+`status`, `explain` and `script check` start without pandas or LightGBM."""
 
 from __future__ import annotations
 
@@ -8,44 +9,115 @@ import os
 import sys
 from collections.abc import Sequence
 
-from omnipilot.logs import configure
+from omnipilot import __version__
 
-# Each module exposes `register(subparsers)`; its subcommands set `func(args) -> int` as default.
-_COMMAND_MODULES: tuple[str, ...] = (
-    "omnipilot.slurm.cluster_cli",
-    "omnipilot.daemon.daemon_cli",
-    "omnipilot.collectors.history_cli",
-    "omnipilot.advisor.model_cli",
-    "omnipilot.advisor.decision_cli",
-    "omnipilot.collectors.collect_cli",
-    "omnipilot.advisor.planner.plan_cli",
-    "omnipilot.daemon.script_cli",
-    "omnipilot.advisor.retrain_cli",
-)
+# command -> (the module whose `register(subparsers)` defines it, one line for `omnipilot --help`).
+# A module may define several commands; each sets `func(args) -> int` as its default.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "status": ("omnipilot.daemon.daemon_cli", "is the daemon up? mode, model version, counts"),
+    "mode": ("omnipilot.daemon.daemon_cli", "show or set the mode: off | observe | suggest | enforce"),
+    "explain": ("omnipilot.daemon.daemon_cli", "the full decision behind a job's advice"),
+    "reload": ("omnipilot.daemon.daemon_cli", "reload the cost model and catalogs (like SIGHUP)"),
+    "daemon": ("omnipilot.daemon.daemon_cli", "run the advice daemon in the foreground"),
+    "state": ("omnipilot.daemon.daemon_cli", "read the cluster state once (GPUs per partition, queue wait)"),
+    "script": ("omnipilot.daemon.script_cli", "show how OmniPilot reads a batch script"),
+    "config": ("omnipilot.slurm.setup_cli", "check omnipilot.toml and the rendered hook settings"),
+    "hook": ("omnipilot.slurm.setup_cli", "install the Slurm hook or re-render its settings"),
+    "advise": ("omnipilot.advisor.model_cli", "score every feasible arm of a request"),
+    "train": ("omnipilot.advisor.model_cli", "train the cost model from a history"),
+    "evaluate": ("omnipilot.advisor.model_cli", "leakage-free evaluation of the cost model"),
+    "retrain": ("omnipilot.advisor.retrain_cli", "retrain; promote only if the regression gate passes"),
+    "backtest": ("omnipilot.advisor.decision_cli", "placement backtest against operator baselines"),
+    "calibrate": ("omnipilot.advisor.decision_cli", "value-per-token that reproduces anchor decisions"),
+    "plan": ("omnipilot.advisor.planner.plan_cli", "plan a fleet for a demand mix"),
+    "history": ("omnipilot.collectors.history_cli", "the history of serving runs: import, validate, stats"),
+    "record": ("omnipilot.collectors.collect_cli", "run a vLLM server command and record its serving run"),
+    "harvest": ("omnipilot.collectors.collect_cli", "append finished jobs from Slurm accounting"),
+    "launch-stats": ("omnipilot.collectors.collect_cli", "launch success and demand from the harvest"),
+    "nvml": ("omnipilot.collectors.collect_cli", "check NVML and sample this machine's GPUs"),
+    "cluster": ("omnipilot.slurm.minicluster.cluster_cli", "the local Slurm mini cluster (demo and tests)"),
+    "demo": ("omnipilot.slurm.minicluster.cluster_cli", "start the mini cluster, submit the samples, show advice"),
+}
+
+_EPILOG = """examples:
+  omnipilot status
+  omnipilot script check job.sbatch
+  omnipilot advise --model Qwen/Qwen2.5-7B-Instruct --concurrency 64 --json
+  omnipilot explain --token yqta75fu
+
+`omnipilot COMMAND --help` shows a command's options."""
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _top_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="omnipilot",
         description="Advice on vLLM serving launches for shared, heterogeneous Slurm GPU clusters.",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in _COMMAND_MODULES:
-        importlib.import_module(name).register(sub)
+    parser.add_argument("--version", action="version", version=f"omnipilot {__version__}")
     return parser
 
 
+def _print_overview(parser: argparse.ArgumentParser) -> None:
+    width = max(len(c) for c in COMMANDS)
+    lines = [f"  {name:<{width}}  {text}" for name, (_, text) in COMMANDS.items()]
+    text = "\n".join(
+        ["usage: omnipilot [-h] [--version] COMMAND ...", "", str(parser.description), "", "commands:", *lines, "", str(parser.epilog)]
+    )
+    try:
+        print(text)
+    except BrokenPipeError:  # `omnipilot --help | head`
+        pass
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser for one command (only its module is imported), or for every command when None."""
+    parser = _top_parser()
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    modules = dict.fromkeys(m for name, (m, _) in COMMANDS.items() if command in (None, name))
+    for module in modules:
+        importlib.import_module(module).register(sub)
+    return parser
+
+
+def _command_of(argv: Sequence[str]) -> str | None:
+    for arg in argv:
+        if arg == "--":
+            return None
+        if not arg.startswith("-"):
+            return arg
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    args_in = list(sys.argv[1:] if argv is None else argv)
+    command = _command_of(args_in)
+    top = _top_parser()
+    if command is None:
+        if any(a in ("--version",) for a in args_in):
+            top.parse_args(args_in)  # prints the version and exits 0
+        if not args_in or any(a in ("-h", "--help") for a in args_in):
+            _print_overview(top)
+            return 0 if args_in else 2
+        top.parse_args(args_in)  # an unknown option: argparse says so and exits 2
+        return 2
+    if command not in COMMANDS:
+        top.print_usage(sys.stderr)
+        print(f"omnipilot: unknown command {command!r} (see `omnipilot --help`)", file=sys.stderr)
+        return 2
+    from omnipilot.logs import configure
+
     # stdout belongs to the commands' output (--json must parse); logs go to stderr. The daemon
     # reconfigures from its settings when it starts.
     configure(
         os.environ.get("OMNIPILOT_LOG_FORMAT", "console"), os.environ.get("OMNIPILOT_LOG_LEVEL", "warning")
     )
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    parser = build_parser(command)
+    args = parser.parse_args(args_in)
     func = getattr(args, "func", None)
     if func is None:
-        parser.print_help()
+        parser.parse_args([command, "--help"])
         return 2
     return int(func(args))
 

@@ -1,15 +1,26 @@
-"""`etc/omnipilot.toml` → one validated settings model. Errors name the key and the bad value."""
+"""`omnipilot.toml` → one validated settings model. Errors name the key and the bad value.
+
+Which file: `--config`, else `$OMNIPILOT_CONFIG`, else /etc/omnipilot/omnipilot.toml when it exists,
+else the example shipped in the package (etc/omnipilot.toml), whose paths are production defaults."""
 
 from __future__ import annotations
 
+import os
 import tomllib
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_CONFIG = REPO_ROOT / "etc" / "omnipilot.toml"
+from omnipilot.paths import SITE_CONFIG, packaged
 
 Mode = Literal["off", "observe", "suggest", "enforce"]
 
@@ -161,7 +172,7 @@ class GateSettings(_Section):
     """The regression-gated update loop (advisor/gate.py, `omnipilot retrain`; docs/retraining.md)."""
 
     model_dir: str = Field("", description="versioned models + `current` link; empty = <state_dir>/models")
-    seed_history: str = Field("", description="empty = $OMNIPILOT_HISTORY, else var/seed/history.jsonl")
+    seed_history: str = Field("", description="empty = $OMNIPILOT_HISTORY, else ~/.local/share/omnipilot/history/history.jsonl")
     site_histories: list[str] = Field(default_factory=list, description="site histories retrained on")
     targets: list[str] = Field(default_factory=lambda: list(_GATE_TARGETS), description="gated targets")
     max_mape_regression_pp: float = Field(0.5, ge=0, le=100, description="percentage points of MAPE")
@@ -204,6 +215,16 @@ class Settings(_Section):
     utility: UtilitySettings = UtilitySettings()
     prior: PriorSettings = PriorSettings()
     gate: GateSettings = GateSettings()
+    # the file these settings were read from (None: built in code); status and the daemon name it
+    _source: Path | None = PrivateAttr(None)
+
+    @property
+    def source(self) -> Path | None:
+        return self._source
+
+    @source.setter
+    def source(self, path: Path | None) -> None:
+        self._source = path
 
     @property
     def decision_log_path(self) -> Path:
@@ -211,16 +232,42 @@ class Settings(_Section):
         return p if p.is_absolute() else self.daemon.state_dir / p
 
 
-def load_settings(path: Path | None = None) -> Settings:
-    path = path or DEFAULT_CONFIG
+def example_config() -> Path:
+    """The example configuration shipped in the package."""
+    return packaged("omnipilot.etc", "omnipilot.toml")
+
+
+def config_path(explicit: str | Path | None = None) -> Path:
+    """The configuration file in use: `--config`, `$OMNIPILOT_CONFIG`, the site file, the example."""
+    if explicit:
+        return Path(explicit)
+    env = os.environ.get("OMNIPILOT_CONFIG")
+    if env:
+        return Path(env)
+    return SITE_CONFIG if SITE_CONFIG.is_file() else example_config()
+
+
+def is_example(path: Path) -> bool:
+    return path.resolve() == example_config().resolve()
+
+
+def load_settings(path: str | Path | None = None) -> Settings:
+    """Settings from `config_path(path)`; raises ConfigError naming the file, key and value."""
+    path = config_path(path)
     try:
         with path.open("rb") as fh:
             raw = tomllib.load(fh)
     except FileNotFoundError as exc:
         raise ConfigError(f"config file {path} does not exist") from exc
+    except IsADirectoryError as exc:
+        raise ConfigError(f"config file {path} is a directory") from exc
+    except PermissionError as exc:
+        raise ConfigError(f"config file {path} is not readable by this user") from exc
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"config file {path} is not valid TOML: {exc}") from exc
-    return settings_from_dict(raw, source=str(path))
+    settings = settings_from_dict(raw, source=str(path))
+    settings.source = path
+    return settings
 
 
 def settings_from_dict(raw: dict[str, object], source: str = "<config>") -> Settings:

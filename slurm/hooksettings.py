@@ -1,4 +1,5 @@
-"""Renders the hook's own settings (`omnipilot_settings.lua`) from etc/omnipilot.toml.
+"""Installs the hook (`omnipilot hook install`) and renders its own settings (`omnipilot_settings.lua`)
+from omnipilot.toml.
 
 The file sits beside job_submit.lua. After writing it, job_submit.lua is touched so that
 slurmctld, which reloads the hook when its mtime changes, picks the new settings up.
@@ -10,6 +11,7 @@ import os
 from pathlib import Path
 
 from omnipilot.config import Settings
+from omnipilot.paths import packaged
 
 SETTINGS_FILE = "omnipilot_settings.lua"
 
@@ -61,3 +63,26 @@ def check_hook_settings(settings: Settings, directory: Path) -> list[str]:
             f"{target} differs from what the config renders: run `omnipilot hook render --hook-dir {directory}`"
         ]
     return []
+
+
+HOOK_FILES = ("job_submit.lua", "omnipilot_zmtp.lua")
+
+
+def install_hook(settings: Settings, directory: Path) -> list[Path]:
+    """Put the hook in place as an admin would: the Lua files shipped in the package, then the rendered
+    settings beside them (which touches job_submit.lua, so a running slurmctld reloads it).
+    Files are replaced atomically and only when they differ."""
+    directory.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name in HOOK_FILES:
+        src = packaged("omnipilot.slurm", name)
+        dst = directory / name
+        data = src.read_bytes()
+        if not dst.exists() or dst.read_bytes() != data:
+            tmp = dst.with_suffix(".tmp")
+            tmp.write_bytes(data)
+            os.chmod(tmp, 0o644)
+            tmp.replace(dst)
+        written.append(dst)
+    written.append(write_hook_settings(settings, directory))
+    return written

@@ -10,9 +10,9 @@ from functools import cached_property
 import numpy as np
 import structlog
 
-from omnipilot.advisor.catalog import Catalog, GpuSpec, ModelSpec
 from omnipilot.advisor.planner.instance import Instance, PlannerInputError
 from omnipilot.advisor.planner.rates import RateProvider, RateQuery
+from omnipilot.catalog import Catalog, GpuSpec, ModelSpec
 
 log = structlog.get_logger(__name__)
 

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from omnipilot.advisor.catalog import Catalog
 from omnipilot.advisor.planner.coefficients import Table
+from omnipilot.advisor.planner.milp_model import build_layout, column_bounds, new_highs, pass_model
 from omnipilot.advisor.planner.rates import RateQuery, max_batch
+from omnipilot.catalog import Catalog
 
 RELAXABLE = ("gpus:", "budget", "error:", "models")
 
@@ -62,8 +63,6 @@ def explain_infeasible(t: Table) -> str:
 
 def binding_constraints(t: Table) -> str | None:
     """The constraints an elastic LP relaxation must stretch, in words; None if it needs none."""
-    from omnipilot.advisor.planner.milp import build_layout, column_bounds, new_highs, pass_model
-
     lay = build_layout(t, elastic=True)
     relax = [r for r, kind in enumerate(lay.row_kind) if kind.startswith(RELAXABLE)]
     base = lay.n_cols

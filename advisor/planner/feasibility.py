@@ -8,10 +8,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from omnipilot.advisor.catalog import Catalog
 from omnipilot.advisor.planner.coefficients import Table
 from omnipilot.advisor.planner.plan import Plan
 from omnipilot.advisor.planner.rates import GB, GPU_MEMORY_UTILIZATION, OVERHEAD_BYTES_PER_GPU
+from omnipilot.catalog import Catalog
 
 TOL = 1e-6
 

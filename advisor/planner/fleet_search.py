@@ -25,7 +25,7 @@ import highspy
 import numpy as np
 
 from omnipilot.advisor.planner.coefficients import Table
-from omnipilot.advisor.planner.milp import quiet_stdout
+from omnipilot.advisor.planner.milp_model import quiet_stdout
 
 INF = highspy.kHighsInf
 OPTIMAL = highspy.HighsModelStatus.kOptimal

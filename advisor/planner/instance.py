@@ -13,7 +13,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from omnipilot.advisor.catalog import Precision
+from omnipilot.catalog import Precision
 
 # Error multiplier per precision relative to 16 bit: the authors' earlier code (LLM-RO,
 # parameter_setup.py) uses FP16 1.0, INT8 1.15, INT4 1.35; FP8 is placed with INT8.

@@ -22,7 +22,7 @@ from typing import Any, Protocol
 import numpy as np
 import structlog
 
-from omnipilot.advisor.catalog import GpuSpec, ModelSpec
+from omnipilot.catalog import GpuSpec, ModelSpec
 
 log = structlog.get_logger(__name__)
 

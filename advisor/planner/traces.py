@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from omnipilot.advisor.catalog import Catalog
 from omnipilot.advisor.planner.instance import GpuPool, Instance, ModelOption, PlannerInputError, RequestClass
+from omnipilot.catalog import Catalog
 
 AZURE_COLUMNS = ("TIMESTAMP", "ContextTokens", "GeneratedTokens")
 

@@ -8,10 +8,11 @@ documented in docs/data-provenance.md; each applied conversion is written into t
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 
-from omnipilot.advisor.catalog import Catalog
+from omnipilot.catalog import Catalog
+from omnipilot.collectors.importers.argonne_measurement import Measurement
 from omnipilot.collectors.importers.argonne_rows import to_row
 from omnipilot.collectors.importers.csv_lines import CsvRecord, read_csv, repair_split_field
 from omnipilot.collectors.importers.result import ImportResult
@@ -38,43 +39,6 @@ FILES: tuple[str, ...] = (
 # quant_all's full_prec / int8_sq are quant_A100_H100's fp16 / int8.
 WEIGHT_ALIASES = {"full_prec": "fp16", "int8_sq": "int8"}
 PARALLELISM = {"tp": "Tensor Parallelism", "pp": "Pipeline Parallelism"}
-
-
-@dataclass
-class Measurement:
-    """One measured run as a file states it; `None` = the file does not say."""
-
-    hardware: str
-    gpus: int
-    framework: str
-    model: str
-    base_model: str
-    prompt_len: int
-    output_len: int | None
-    batch: int
-    latency_s: float | None = None
-    throughput: float | None = None
-    weight: str | None = None
-    kv: str | None = None
-    parallelism: str | None = None
-    kv_cache_enabled: bool | None = None
-    avg_power_raw: float | None = None
-    ttft_s: float | None = None
-    refs: list[SourceRef] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-
-    def key(self) -> tuple[object, ...]:
-        """Same run in two files = same axes and the same measured time to 10 significant digits."""
-        anchor = self.latency_s if self.latency_s is not None else self.ttft_s
-        return (
-            self.hardware,
-            self.gpus,
-            self.framework,
-            self.base_model,
-            self.prompt_len,
-            self.batch,
-            f"{anchor:.10g}" if anchor is not None else None,
-        )
 
 
 _COMPARED = ("weight", "kv", "parallelism", "kv_cache_enabled", "throughput", "avg_power_raw", "ttft_s")

@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from pydantic import ValidationError
 
-from omnipilot.advisor.catalog import Catalog
+from omnipilot.catalog import Catalog
+from omnipilot.collectors.importers.argonne_measurement import Measurement
 from omnipilot.collectors.importers.naming import gpu_axes, model_axes
 from omnipilot.collectors.rows import Engine, HistoryRow, Provenance, RowPrecision, Stack, Targets
 from omnipilot.collectors.store import Problem
-
-if TYPE_CHECKING:
-    from omnipilot.collectors.importers.argonne import Measurement
 
 SOURCE = "argonne-llm-inference-bench@4211f5d"
 LICENSE = "BSD-3-Clause"

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from omnipilot.advisor.catalog import Catalog
+from omnipilot.catalog import Catalog
 from omnipilot.collectors.importers.csv_lines import CsvRecord, read_csv
 from omnipilot.collectors.importers.naming import gpu_axes, model_axes
 from omnipilot.collectors.importers.result import ImportResult

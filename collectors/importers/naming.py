@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from omnipilot.advisor.catalog import Catalog
+from omnipilot.catalog import Catalog
 
 
 @dataclass

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from omnipilot.advisor.arms import Workload, enumerate_arms, feasible_arms, precision_options, tp_valid
-from omnipilot.advisor.catalog import Catalog, CatalogError
 from omnipilot.advisor.fallback import rank_cheapest_fit
+from omnipilot.catalog import Catalog, CatalogError
 
 CAT = Catalog.load()
 W = Workload(concurrency=16, context=4096, prompt_len=3072, output_len=1024)

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from omnipilot.advisor.backtest import bootstrap_ci, out_of_fold, run_backtest
-from omnipilot.advisor.catalog import Catalog
 from omnipilot.advisor.decision_cli import format_backtest
 from omnipilot.advisor.training import TrainConfig, cell_keys, labelled, select_training_rows
+from omnipilot.catalog import Catalog
 from omnipilot.config import UtilitySettings
 from tests.advisor.costmodel_synth import synthetic_frame
 

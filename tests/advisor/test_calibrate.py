@@ -8,9 +8,9 @@ import pytest
 
 from omnipilot.advisor.arms import Arm, Workload
 from omnipilot.advisor.calibrate import CalibrationError, calibrate
-from omnipilot.advisor.catalog import Catalog, ModelSpec
 from omnipilot.advisor.decide import Interval, Prediction, Scorer
 from omnipilot.advisor.decision_cli import parse_anchor
+from omnipilot.catalog import Catalog, ModelSpec
 from omnipilot.config import AnchorEntry, Settings
 
 BW = {"A100-40GB": 1555.0, "H100-80GB": 3350.0, "H200-141GB": 4800.0}

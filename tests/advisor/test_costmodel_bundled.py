@@ -58,9 +58,9 @@ def test_retraining_reproduces_the_committed_model(tmp_path: Path) -> None:
     if not data.is_dir():
         pytest.skip(f"public data not found at {data} (set OMNIPILOT_SHARED_DATA)")
     from omnipilot.advisor.artifact import read_manifest
-    from omnipilot.advisor.catalog import Catalog
     from omnipilot.advisor.features import FeatureSpec, Featurizer
     from omnipilot.advisor.training import TrainConfig, labelled, select_training_rows
+    from omnipilot.catalog import Catalog
     from omnipilot.collectors.seed import build_seed
     from omnipilot.collectors.store import load_frame
 

@@ -17,7 +17,6 @@ from pydantic import ValidationError
 from omnipilot.advisor import costmodel
 from omnipilot.advisor.arms import Arm, Workload
 from omnipilot.advisor.artifact import load_manifest_and_models
-from omnipilot.advisor.catalog import Catalog
 from omnipilot.advisor.costmodel import (
     BUNDLED_DIR,
     ArmPrediction,
@@ -31,6 +30,7 @@ from omnipilot.advisor.features import LOAD_REGIMES
 from omnipilot.advisor.quantile import QuantileModel
 from omnipilot.advisor.tree_arrays import TreeArrays, TreesUnsupported
 from omnipilot.advisor.workload import arm_query, cost_model_scorer, query_axes
+from omnipilot.catalog import Catalog
 
 
 def _random_arms(n: int, seed: int = 7) -> list[ArmQuery]:

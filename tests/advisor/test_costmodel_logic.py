@@ -7,7 +7,6 @@ import math
 import numpy as np
 import pytest
 
-from omnipilot.advisor.catalog import Catalog
 from omnipilot.advisor.conformal import (
     apply_offset,
     conformal_offset,
@@ -19,6 +18,7 @@ from omnipilot.advisor.conformal import (
 from omnipilot.advisor.envelope import Envelope
 from omnipilot.advisor.features import FeatureSpec, Featurizer, engine_version_number
 from omnipilot.advisor.quantile import crossing_rate, rearrange
+from omnipilot.catalog import Catalog
 
 from .costmodel_synth import synthetic_frame
 

@@ -15,13 +15,13 @@ import pandas as pd
 import pytest
 
 from omnipilot.advisor import model_versions, retrain_cli
-from omnipilot.advisor.catalog import Catalog
 from omnipilot.advisor.costmodel import CostModel, save, train
 from omnipilot.advisor.evaluate import nested_cv
 from omnipilot.advisor.features import FeatureSpec, Featurizer
 from omnipilot.advisor.gate import Side, Thresholds, gate_candidate, load_side, run_gate, side_cv
 from omnipilot.advisor.model_versions import CURRENT, PromotionError, previous_of, promote, rollback
 from omnipilot.advisor.training import TrainConfig, cell_keys, labelled, select_training_rows
+from omnipilot.catalog import Catalog
 from omnipilot.cli import main
 from omnipilot.collectors.rows import HistoryRow, Provenance, Stack, Targets
 from omnipilot.collectors.store import HistoryStore, rows_frame

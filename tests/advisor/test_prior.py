@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from omnipilot.advisor.catalog import Catalog
 from omnipilot.advisor.prior import LaunchCount, LaunchPrior, estimate_strength, load_prior
+from omnipilot.catalog import Catalog
 from omnipilot.collectors.harvest import ClusterHistory, ClusterJobRow
 from omnipilot.config import settings_from_dict
 

@@ -8,13 +8,13 @@ from collections.abc import Sequence
 import pytest
 
 from omnipilot.advisor.arms import Arm, Workload
-from omnipilot.advisor.catalog import Catalog, ModelSpec
 from omnipilot.advisor.decide import Decision, Intent, Interval, Prediction, decide
 from omnipilot.advisor.prior import LaunchCount, LaunchPrior
 from omnipilot.advisor.utility import ArmInputs, QueueView, arm_utility, kv_factor, p_exceeds
+from omnipilot.catalog import Catalog, ModelSpec
 from omnipilot.config import UtilitySettings
-from omnipilot.daemon.queueview import SnapshotQueue
-from omnipilot.daemon.state import NodeState, PartitionState, QueuedJob, Snapshot
+from omnipilot.daemon.clusterstate.cache import NodeState, PartitionState, QueuedJob, Snapshot
+from omnipilot.daemon.clusterstate.queue_term import SnapshotQueue
 
 MODEL = "Qwen/Qwen2.5-7B"
 KINDS = {"gpu": {"a100": 8, "h100": 8}}

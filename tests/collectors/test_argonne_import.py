@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from omnipilot.advisor.catalog import Catalog
+from omnipilot.catalog import Catalog
 from omnipilot.collectors.importers import argonne
 
 HEAD = "Hardware,Num of Hardware,Framework,Model,Input Output Length,Batch Size,Latency,Throughput\n"

@@ -19,7 +19,7 @@ from omnipilot.collectors.nvml import load_nvml
 from omnipilot.collectors.prom_text import bucket_quantile, parse_metrics
 from omnipilot.collectors.store import HistoryStore
 
-STANDIN = [sys.executable, "-m", "omnipilot.collectors.standin_server"]
+STANDIN = [sys.executable, "-m", "omnipilot.slurm.minicluster.standin_server"]
 CLI = [sys.executable, "-m", "omnipilot.cli", "record"]
 
 

@@ -102,7 +102,9 @@ def _writer(path: str, start: int, n: int, batch: int) -> None:
 
 def test_two_writers_lose_nothing_and_never_interleave(tmp_path: Path, make_row: MakeRow) -> None:
     path = tmp_path / "history.jsonl"
-    ctx = mp.get_context("spawn")
+    # fork: the children inherit this test module, which is not importable by name (the tests import
+    # the installed package only, the checkout is not on sys.path)
+    ctx = mp.get_context("fork")
     # overlapping ranges: 0..2999 and 2000..4999, so 1000 rows race as duplicates
     procs = [ctx.Process(target=_writer, args=(str(path), s, 3000, 25)) for s in (0, 2000)]
     for p in procs:

@@ -37,7 +37,7 @@ def test_build_seed_count_equals_importers_and_reimport_adds_zero(
 
 
 def test_gpustack_failures_only_where_source_says_so(shared_data: Path) -> None:
-    from omnipilot.advisor.catalog import Catalog
+    from omnipilot.catalog import Catalog
 
     res = gpustack.import_dir(shared_data / gpustack.DATASET, Catalog.load())
     failed = [r for r in res.rows if r.kind == "failed_launch"]
@@ -53,7 +53,7 @@ def test_gpustack_failures_only_where_source_says_so(shared_data: Path) -> None:
 
 
 def test_trtllm_output_throughput_converted_to_total(shared_data: Path) -> None:
-    from omnipilot.advisor.catalog import Catalog
+    from omnipilot.catalog import Catalog
 
     res = trtllm.import_dir(shared_data / trtllm.DATASET, Catalog.load())
     offline = [r for r in res.rows if r.load_regime == "max_load"]

@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 
 from omnipilot.advisor.arms import Arm, Workload
-from omnipilot.advisor.catalog import Catalog
+from omnipilot.catalog import Catalog
 from omnipilot.config import Settings
+from omnipilot.daemon.clusterstate.cache import StateCache
 from omnipilot.daemon.modes import ModeStore
 from omnipilot.daemon.scoring import load_scorer
 from omnipilot.daemon.service import AdviceService
-from omnipilot.daemon.state import StateCache
 
 from .test_service import QWEN, req, snapshot
 

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from omnipilot.config import Settings
+from omnipilot.daemon.clusterstate.cache import NodeState, PartitionState, Snapshot, StateCache
 from omnipilot.daemon.modes import ModeStore
 from omnipilot.daemon.protocol import AdviseRequest
 from omnipilot.daemon.service import AdviceService
-from omnipilot.daemon.state import NodeState, PartitionState, Snapshot, StateCache
 
 QWEN = """#!/bin/bash
 #SBATCH -p a100 --gres=gpu:a100:2

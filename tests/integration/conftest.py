@@ -21,13 +21,14 @@ from pathlib import Path
 
 import pytest
 
-from omnipilot.config import DEFAULT_CONFIG, load_settings
+from omnipilot.config import example_config, load_settings
 from omnipilot.daemon.control import control_call
+from omnipilot.paths import packaged
 from omnipilot.slurm.hooksettings import check_hook_settings
-from omnipilot.slurm.minicluster import ClusterInfo, MiniCluster
+from omnipilot.slurm.minicluster.cluster import ClusterInfo, MiniCluster
 
 # The shipped hook timeout. A test that needs another value sets its own and says why in the test.
-HOOK_TIMEOUT_MS = load_settings(DEFAULT_CONFIG).hook.timeout_ms
+HOOK_TIMEOUT_MS = load_settings(example_config()).hook.timeout_ms
 # How long a test waits for a decision record: the daemon writes it from its log thread after the
 # reply, so it may land after sbatch returns; a record is a few ms behind, 5 s is a loaded machine.
 RECORD_WAIT_S = 5.0
@@ -37,7 +38,7 @@ SENTINEL = """#!/bin/bash
 #SBATCH --partition=a100 --gres=gpu:a100:1
 vllm serve Qwen/Qwen2.5-7B-Instruct
 """
-STANDIN_BIN = Path(__file__).resolve().parents[2] / "slurm" / "standin"
+STANDIN_BIN = packaged("omnipilot.slurm.minicluster", "standin")
 
 
 def _missing_prereq() -> str | None:
@@ -207,7 +208,7 @@ class Cluster:
 def assert_shipped_hook_settings(info: ClusterInfo) -> None:
     """The cluster's hook runs with the shipped timeout and breaker, rendered as `omnipilot` renders them."""
     settings = load_settings(info.omnipilot_config)
-    shipped = load_settings(DEFAULT_CONFIG).hook
+    shipped = load_settings(example_config()).hook
     for key in ("timeout_ms", "fail_closed", "breaker_failures", "breaker_cooloff_s", "max_script_bytes"):
         assert getattr(settings.hook, key) == getattr(shipped, key), (key, getattr(settings.hook, key))
     assert check_hook_settings(settings, info.slurm_conf.parent) == []

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from omnipilot.slurm.demo import EXPECTATIONS, SAMPLES, expected_outcome, outcome_of
-from omnipilot.slurm.minicluster import MiniCluster
+from omnipilot.slurm.minicluster.cluster import MiniCluster
+from omnipilot.slurm.minicluster.demo import EXPECTATIONS, SAMPLES, expected_outcome, outcome_of
 
 from .conftest import _missing_prereq
 

@@ -18,10 +18,10 @@ from pathlib import Path
 
 import pytest
 
-from omnipilot.advisor.catalog import Catalog
+from omnipilot.catalog import Catalog
 from omnipilot.collectors.harvest import ClusterHistory, harvest
 from omnipilot.collectors.launch_stats import demand_shares, launch_counts
-from omnipilot.slurm.minicluster import ClusterInfo, MiniCluster
+from omnipilot.slurm.minicluster.cluster import ClusterInfo, MiniCluster
 
 pytestmark = [pytest.mark.slurm, pytest.mark.accounting]
 

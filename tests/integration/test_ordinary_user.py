@@ -21,10 +21,10 @@ from pathlib import Path
 
 import pytest
 
-from omnipilot.config import REPO_ROOT
-
+# the checkout this test runs from (tests/ sits at its root)
+REPO_ROOT = Path(__file__).resolve().parents[2]
 USER = "nobody"
-SAMPLE = Path("slurm") / "samples" / "01-qwen7b-a100.sbatch"
+SAMPLE = Path("slurm") / "minicluster" / "samples" / "01-qwen7b-a100.sbatch"
 # what a checkout holds that a site's copy would not: build and cache output, local state
 _NOT_SOURCE = shutil.ignore_patterns(
     ".venv",

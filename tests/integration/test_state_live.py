@@ -18,10 +18,17 @@ from pathlib import Path
 
 import pytest
 
-from omnipilot.advisor.catalog import Catalog
 from omnipilot.advisor.decide import gpu_pool
-from omnipilot.daemon.state import CliBackend, StateCache
-from omnipilot.slurm.minicluster import CGROUP_ROOT, ClusterError, ClusterInfo, MiniCluster, cgroup_conf_lines
+from omnipilot.catalog import Catalog
+from omnipilot.daemon.clusterstate.cache import CliBackend, StateCache
+from omnipilot.daemon.clusterstate.queue_wait import estimate_wait
+from omnipilot.slurm.minicluster.cluster import (
+    CGROUP_ROOT,
+    ClusterError,
+    ClusterInfo,
+    MiniCluster,
+    cgroup_conf_lines,
+)
 
 pytestmark = pytest.mark.slurm
 
@@ -91,7 +98,7 @@ def _sbatch(env: dict[str, str], jobs: Path, *args: str) -> str:
 def test_pending_jobs_raise_the_queue_wait(live: tuple[ClusterInfo, dict[str, str], Path]) -> None:
     info, env, jobs = live
     backend = CliBackend(info.env())
-    idle = backend.read().queue_wait("h200", "h200", 1)
+    idle = estimate_wait(backend.read(), "h200", "h200", 1)
     assert idle.seconds == 0 and idle.freshness == "fresh" and idle.weight == 1.0
     running = _sbatch(env, jobs, "-p", "h200", "--gres=gpu:h200:8", "-t", "5")
     try:
@@ -100,16 +107,16 @@ def test_pending_jobs_raise_the_queue_wait(live: tuple[ClusterInfo, dict[str, st
             assert time.monotonic() < deadline, "the first job did not start"
             time.sleep(0.5)
         busy = backend.read()
-        w1 = busy.queue_wait("h200", "h200", 1).seconds
+        w1 = estimate_wait(busy, "h200", "h200", 1).seconds
         assert w1 is not None and 200 < w1 <= 300  # until the running job's 5-minute limit
         assert busy.gpu_summary()["h200"]["h200"].allocated == 8
         pending = _sbatch(env, jobs, "-p", "h200", "--gres=gpu:h200:8", "-t", "10")
         snap = backend.read()
-        w2 = snap.queue_wait("h200", "h200", 1).seconds
+        w2 = estimate_wait(snap, "h200", "h200", 1).seconds
         assert snap.pending_gpus.get("h200") == 8 and snap.gpu_summary()["h200"]["h200"].pending == 8
         assert w2 is not None and w2 >= w1 + 590  # behind the pending job's 10 minutes
         # other kinds are untouched by the h200 queue
-        assert snap.queue_wait("h100", "h100", 1).seconds == 0
+        assert estimate_wait(snap, "h100", "h100", 1).seconds == 0
         _run(env, "scancel", pending)
     finally:
         _run(env, "scancel", running)
@@ -128,7 +135,7 @@ def test_a_stale_reading_is_labeled_stale(live: tuple[ClusterInfo, dict[str, str
     later = now + 400
     assert failed.freshness(30, 300, later) == "stale"
     assert failed.metric_freshness("queue", now=later) == "stale"
-    wait = failed.queue_wait("h100", "h100", 1, now=later)
+    wait = estimate_wait(failed, "h100", "h100", 1, now=later)
     assert wait.freshness == "stale" and wait.weight == 0.0  # not trusted at face value
     assert failed.metric_freshness("nodes", now=now + 60) == "usable-stale"
 

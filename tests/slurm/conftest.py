@@ -8,7 +8,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from lua_servers import Handler, RawServer, ScriptedRouter
+
+from .lua_servers import Handler, RawServer, ScriptedRouter
 
 
 @pytest.fixture

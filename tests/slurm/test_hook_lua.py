@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from lua_servers import SLURM_DIR, ScriptedRouter, requires_lua, run_lua
+
+from .lua_servers import SLURM_DIR, ScriptedRouter, requires_lua, run_lua
 
 pytestmark = requires_lua
 

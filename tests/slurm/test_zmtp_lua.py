@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 import zmq
-from lua_servers import SLURM_DIR, RawServer, ScriptedRouter, requires_lua, run_lua
+
+from .lua_servers import SLURM_DIR, RawServer, ScriptedRouter, requires_lua, run_lua
 
 pytestmark = requires_lua
 

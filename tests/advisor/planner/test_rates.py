@@ -7,8 +7,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from omnipilot.advisor.catalog import Catalog
 from omnipilot.advisor.planner.rates import CostModelRates, RateQuery, RooflineRates, max_batch
+from omnipilot.catalog import Catalog
 
 
 @pytest.fixture(scope="module")

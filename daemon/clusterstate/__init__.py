@@ -1,0 +1,1 @@
+"""Cluster state for the request path: a snapshot refreshed in the background from Slurm."""

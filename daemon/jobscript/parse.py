@@ -1,0 +1,359 @@
+"""Read a batch script and its comment the way a careful admin would: the OmniPilot tags, the vLLM
+server command (through srun, containers, environments, variables, continuations, heredocs), what
+the `#SBATCH` lines ask for, and whether the job serves at all.
+
+`parse_job` never raises on user input and does no I/O: it runs in the daemon's request path.
+Values carry their source (`sources`): a script tag beats a comment tag, which beats the vLLM
+command line. Site defaults are the daemon's business: unknown values stay None here."""
+
+from __future__ import annotations
+
+import re
+
+from pydantic import BaseModel, ConfigDict
+
+from omnipilot.catalog import Catalog, ModelSpec
+from omnipilot.daemon.jobscript.ambiguity import ambiguities, cut_short
+from omnipilot.daemon.jobscript.model_names import is_gguf, precision_of, resolve_model, unresolved_hint
+from omnipilot.daemon.jobscript.sbatch_header import SbatchRequest, parse_sbatch
+from omnipilot.daemon.jobscript.scan import ScanResult, scan
+from omnipilot.daemon.jobscript.tags import TagValue, read_tags
+from omnipilot.daemon.jobscript.variables import ScriptVars
+from omnipilot.daemon.jobscript.vllm_command import VllmCommand, build_command
+
+_OFFLINE_PY = re.compile(r"(?:from[ \t]+vllm[ \t]+import|import[ \t]+vllm|vllm\.LLM)\b")
+_RAY_START = re.compile(r"ray[ \t]+start\b")  # literal start: searched at C speed
+_CONTAINERS = (
+    "pyxis",
+    "apptainer",
+    "singularity",
+    "docker",
+    "podman-hpc",
+    "podman",
+    "enroot",
+    "ch-run",
+    "shifter",
+)
+
+
+class ParsedJob(BaseModel):
+    """Everything OmniPilot reads from one job's script and comment."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    opted_out: bool = False
+    is_serving: bool = False
+    not_serving_reason: str | None = None
+    heterogeneous: bool = False
+    tags: dict[str, TagValue] = {}
+    tag_errors: list[str] = []
+    # the model, as written (tag or command line) and as the catalog knows it
+    model: str | None = None
+    model_name: str | None = None
+    model_spec: ModelSpec | None = None
+    model_unresolved_hint: str | None = None
+    served_model_name: str | None = None
+    # what the job asks vLLM for (tags first, then the command line)
+    tp: int | None = None
+    pp: int | None = None
+    dp: int | None = None  # --data-parallel-size: replicas of the tp x pp engine
+    quantization: str | None = None
+    precision: str | None = None
+    dtype: str | None = None
+    kv_cache_dtype: str | None = None
+    max_model_len: int | None = None
+    max_num_seqs: int | None = None
+    gpu_memory_utilization: float | None = None
+    # the workload (tags; concurrency and context fall back to --max-num-seqs / --max-model-len)
+    concurrency: int | None = None
+    context: int | None = None
+    prompt_len: int | None = None
+    output_len: int | None = None
+    slo_ttft_ms: float | None = None
+    params_b: float | None = None
+    family: str | None = None
+    gpu: str | None = None
+    engine: str | None = None
+    sources: dict[str, str] = {}
+    multi_node: bool = False
+    multi_node_reason: str | None = None
+    launcher: str = "plain"
+    command: VllmCommand | None = None
+    line_span: tuple[int, int] | None = None  # 1-based first and last line of the vLLM command
+    other_commands: list[str] = []  # vLLM mentions that do not serve, e.g. "installs vllm ..."
+    unresolved: list[str] = []
+    ambiguities: list[str] = []  # why rewriting the script's vLLM flags would not be safe
+    sbatch: SbatchRequest = SbatchRequest()
+
+    def summary(self) -> dict[str, object]:
+        """A compact record for the decision log: the values read and their sources, no script text
+        and no spans (the log never keeps the script, DECISIONS.md §6)."""
+        keep = (
+            "opted_out",
+            "is_serving",
+            "not_serving_reason",
+            "model",
+            "model_name",
+            "served_model_name",
+            "tp",
+            "pp",
+            "dp",
+            "precision",
+            "quantization",
+            "dtype",
+            "kv_cache_dtype",
+            "max_model_len",
+            "max_num_seqs",
+            "concurrency",
+            "context",
+            "prompt_len",
+            "output_len",
+            "slo_ttft_ms",
+            "params_b",
+            "family",
+            "gpu",
+            "engine",
+            "launcher",
+            "multi_node",
+            "multi_node_reason",
+            "line_span",
+            "tag_errors",
+            "unresolved",
+            "ambiguities",
+            "sources",
+        )
+        out = {k: getattr(self, k) for k in keep}
+        return {k: v for k, v in out.items() if v not in (None, [], {}, False) or k == "is_serving"}
+
+
+def parse_job(
+    script: str | None, comment: str | None, catalog: Catalog, *, gpus_per_node: int | None = None
+) -> ParsedJob:
+    """Parse one job. `gpus_per_node` (from the job description, when the daemon has it) overrides
+    the script's `#SBATCH` GPU request for resolving `$SLURM_GPUS_ON_NODE` and kin."""
+    text = script or ""
+    sb = parse_sbatch(text) if text else SbatchRequest()
+    if comment is None and sb.comment:
+        comment = sb.comment  # the hook passes the final comment; a bare script keeps its own
+    tags = read_tags(None if sb.heterogeneous else text, comment)
+    job = ParsedJob(sbatch=sb, tags=tags.values, tag_errors=list(tags.errors), opted_out=tags.opted_out)
+    job.heterogeneous = sb.heterogeneous
+    if job.opted_out:
+        job.not_serving_reason = "opted out with an OmniPilot `off` tag"
+        return job
+    found: ScanResult | None = None
+    if sb.heterogeneous:
+        job.ambiguities.append("heterogeneous job (#SBATCH hetjob): only --comment tags are read")
+    elif text:
+        env = sb.slurm_env()
+        gpn = gpus_per_node if gpus_per_node is not None else sb.gpus_per_node
+        if gpus_per_node is not None:
+            env["SLURM_GPUS_ON_NODE"] = env["SLURM_GPUS_PER_NODE"] = str(gpus_per_node)
+        found = scan(text, ScriptVars(text, env, gpn))
+        _take_command(job, found, text)
+    _merge(job, catalog)
+    _serving(job, found, text)
+    _multi_node(job, text)
+    return job
+
+
+def _take_command(job: ParsedJob, found: ScanResult, text: str) -> None:
+    servers = [f for f in found.found if f.launch.kind == "server"]
+    job.other_commands = list(
+        dict.fromkeys(f.launch.detail for f in found.found if f.launch.kind != "server")
+    )
+    if found.truncated:
+        job.ambiguities.append("the script mentions vllm on too many lines; only the first ones were read")
+    if not servers:
+        return
+    first = servers[0]
+    cmd = build_command(first.launch, first.in_heredoc, first.in_function, first.in_string)
+    cmd.line_start = text.count("\n", 0, first.line_start) + 1
+    cmd.line_end = text.count("\n", 0, max(first.line_start, first.line_end - 1)) + 1
+    job.command = cmd
+    job.line_span = (cmd.line_start, cmd.line_end)
+    job.unresolved.extend(cmd.unresolved)
+    cut = cut_short(text, first)
+    if cut is not None:
+        job.unresolved.append(cut)
+    job.ambiguities.extend(ambiguities(text, servers, cmd))
+    job.launcher = next((c for c in _CONTAINERS if c in cmd.launchers), None) or (
+        "srun"
+        if "srun" in cmd.launchers
+        else "mpirun"
+        if {"mpirun", "mpiexec"} & set(cmd.launchers)
+        else "plain"
+    )
+
+
+def _tag(job: ParsedJob, key: str) -> object | None:
+    tv = job.tags.get(key)
+    if tv is None:
+        return None
+    job.sources[key] = tv.source
+    return tv.value
+
+
+def _set(job: ParsedJob, attr: str, value: object | None, source: str) -> None:
+    if value is not None and getattr(job, attr) is None:
+        setattr(job, attr, value)
+        job.sources[attr] = source
+
+
+def _merge(job: ParsedJob, catalog: Catalog) -> None:
+    cmd = job.command
+    for key in (
+        "model",
+        "tp",
+        "precision",
+        "concurrency",
+        "context",
+        "prompt_len",
+        "output_len",
+        "slo_ttft_ms",
+        "params",
+        "family",
+        "engine",
+    ):
+        value = _tag(job, key)
+        if value is not None:
+            setattr(job, "params_b" if key == "params" else key, value)
+    if "params" in job.sources:
+        job.sources["params_b"] = job.sources.pop("params")
+    if cmd is not None:
+        for attr in (
+            "model",
+            "tp",
+            "pp",
+            "dp",
+            "quantization",
+            "dtype",
+            "kv_cache_dtype",
+            "max_model_len",
+            "max_num_seqs",
+            "gpu_memory_utilization",
+            "served_model_name",
+        ):
+            _set(job, attr, getattr(cmd, attr), "command_line")
+        _set(job, "concurrency", cmd.max_num_seqs, "command_line")
+        _set(job, "context", cmd.max_model_len, "command_line")
+        _set(job, "engine", "vllm", "command_line")
+    _resolve(job, catalog)
+    _gpu(job, catalog)
+
+
+def _resolve(job: ParsedJob, catalog: Catalog) -> None:
+    spec, name = resolve_model(catalog, job.model) if job.model else (None, None)
+    if spec is None and job.sources.get("model") == "command_line":
+        for alt in (job.served_model_name, job.command.tokenizer if job.command else None):
+            if alt:
+                spec, name = resolve_model(catalog, alt)
+                if spec is not None:
+                    job.sources["model_name"] = (
+                        "served_model_name" if alt == job.served_model_name else "tokenizer"
+                    )
+                    break
+    job.model_spec, job.model_name = spec, name
+    if spec is not None:
+        _set(job, "params_b", spec.params_b, "catalog")
+        _set(job, "family", spec.family, "catalog")
+    precision, source = precision_of(catalog, job.model, job.quantization, job.dtype, spec)
+    if precision is not None:
+        _set(job, "precision", precision, source)
+    elif is_gguf(job.model, job.quantization):
+        job.unresolved.append(
+            "the model is a GGUF file (llama.cpp quantization): its precision is not one of the arms "
+            "bf16, fp8, awq, gptq; advice is for the base model"
+        )
+    elif job.quantization:
+        job.unresolved.append(
+            f"--quantization {job.quantization} is not one of the arms bf16, fp8, awq, gptq"
+        )
+
+
+def _gpu(job: ParsedJob, catalog: Catalog) -> None:
+    tag = _tag(job, "gpu")
+    if isinstance(tag, str):
+        spec = catalog.gpu(tag)
+        if spec is None:
+            job.tag_errors.append(
+                f"gpu={tag}: not a GPU kind in etc/gpus.toml; use one of "
+                + ", ".join(g.name for g in catalog.gpus)
+            )
+            job.sources.pop("gpu")
+        else:
+            job.gpu = spec.name
+            return
+    for hint in (job.sbatch.gpu_type, job.sbatch.constraint):
+        spec = catalog.gpu_for_gres_type(hint) if hint else None
+        if spec is not None:
+            _set(job, "gpu", spec.name, "sbatch")
+            return
+
+
+def _serving(job: ParsedJob, found: ScanResult | None, text: str) -> None:
+    if job.command is not None or job.model is not None or job.params_b is not None:
+        known = job.command is None or job.command.model_known or "model" in job.tags
+        if job.model_spec is None and job.params_b is None:
+            job.model_unresolved_hint = unresolved_hint(job.model if known else None, job.command)
+    if job.command is not None:
+        job.is_serving = True
+        return
+    if job.model is not None or job.params_b is not None:
+        job.is_serving = True
+        job.ambiguities.append("no vLLM server command recognised in the script; advice comes from the tags")
+        return
+    job.not_serving_reason = _reason(found, text)
+
+
+def _reason(found: ScanResult | None, text: str) -> str:
+    if found is not None and found.found:
+        details = dict.fromkeys(f.launch.detail for f in found.found)
+        return "not a vLLM server job: it " + "; it ".join(details)
+    if _uses_python_api(text):
+        return "not a vLLM server job: it uses vLLM's Python API (offline inference), not `vllm serve`"
+    if found is not None and found.comment_mentions and not found.code_mentions:
+        return "not a vLLM server job: vllm is mentioned only in comments"
+    if "vllm" in text.lower():
+        return (
+            "not a vLLM server job: it mentions vllm but runs no `vllm serve` or "
+            "`python -m vllm.entrypoints.openai.api_server` command"
+        )
+    return "not a vLLM server job: no vLLM server command and no OmniPilot tags"
+
+
+def _uses_python_api(text: str) -> bool:
+    """`from vllm import LLM` and kin, looked for only on the lines that mention vllm (each once)."""
+    pos = 0
+    for _ in range(256):
+        k = text.find("vllm", pos)
+        if k < 0:
+            return False
+        start = text.rfind("\n", 0, k) + 1
+        end = text.find("\n", k)
+        end = len(text) if end < 0 else end
+        if _OFFLINE_PY.search(text, start, end):
+            return True
+        pos = end + 1
+    return False
+
+
+def _multi_node(job: ParsedJob, text: str) -> None:
+    cmd = job.command
+    reasons: list[str] = []
+    nodes = job.sbatch.nodes or 1
+    if nodes > 1:
+        reasons.append(f"the job asks for {nodes} nodes")
+    if cmd is not None and (cmd.nnodes or 1) > 1:
+        reasons.append(f"vLLM is started with --nnodes {cmd.nnodes}")
+    if cmd is not None and cmd.headless:
+        reasons.append("vLLM is started --headless (a worker node)")
+    if cmd is not None and (cmd.srun_nodes or 1) > 1:
+        reasons.append(f"srun starts vLLM on {cmd.srun_nodes} nodes")
+    if job.is_serving and any(
+        m.start() == 0 or not text[m.start() - 1].isalnum() for m in _RAY_START.finditer(text)
+    ):
+        reasons.append("the script starts a Ray cluster (ray start)")
+    if reasons:
+        job.multi_node = True
+        job.multi_node_reason = "; ".join(reasons)

@@ -1,0 +1,212 @@
+"""Shell variables a reader of a batch script can know: assignments made earlier in the script
+(`MODEL=...`, `export MODEL_NAME="..."`, `ARGS=(...)`, `: ${MODEL:=...}`), and the `SLURM_*`
+variables that the script's own `#SBATCH` request fixes. A variable set by a loop, by `read`, by a
+sourced file or by the caller is unknown, never guessed.
+
+Assignments are looked for lazily, only for the names the vLLM command uses, and evaluated only
+when needed, so a long script costs little."""
+
+from __future__ import annotations
+
+import re
+from bisect import bisect_left
+
+from omnipilot.daemon.jobscript.shell_blocks import enclosing_branch
+from omnipilot.daemon.jobscript.shell_words import Expander, Token, informative, read_array, read_word
+
+# What may stand before `NAME=` on its line for it to be an assignment: nothing, a command
+# separator, a compound-command keyword, or a declaration builtin with its flags.
+_ASSIGN_PREFIX = re.compile(
+    r"(?:.*(?:[;&|({]|\bthen|\bdo|\belse))?[ \t]*"
+    r"(?:(?:export|declare|typeset|local|readonly)(?:[ \t]+[^\s;&|]+)*?[ \t]+)?"  # `export A=1 B=2`
+)
+_DEFAULT_ASSIGN = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*):?=((?:[^{}\n]|\$\{[^{}\n]*\})*)\}")
+_FOR_PREFIX = re.compile(r".*\bfor[ \t]+")
+_READ_PREFIX = re.compile(r".*\bread\b(?:[ \t]+-?[A-Za-z_]\w*)*[ \t]+")
+_NAME = re.compile(r"[A-Za-z_]")
+_MAX_SITES = 64  # occurrences of one name examined: a hostile script cannot make lookups slow
+_MAX_LINE = 400  # a prefix this long is not an assignment context worth parsing
+
+Value = str | list[str] | None
+_MAX_EVALS = 256  # bounds the work one parse may spend on variables
+
+
+def _word_char(text: str, k: int) -> bool:
+    return 0 <= k < len(text) and (text[k].isalnum() or text[k] == "_")
+
+
+class ScriptVars:
+    """Look up a variable's value as the script would have it at a position."""
+
+    def __init__(self, text: str, slurm_env: dict[str, str], gpus_per_node: int | None) -> None:
+        self._text = text
+        self._slurm = slurm_env
+        self._sites: dict[str, list[tuple[int, str, int]]] = {}  # name -> [(pos, kind, value_pos)]
+        self._cache: dict[tuple[str, int], Value] = {}
+        self._blocks: dict[tuple[str, int], int | None] = {}
+        self._evals = 0
+        self.expander = Expander(self.lookup, gpus_per_node)
+
+    def _index(self, name: str) -> list[tuple[int, str, int]]:
+        """Where `name` is set: one literal search for the name (fast in C), each hit then judged
+        by the few characters around it."""
+        text = self._text
+        sites: list[tuple[int, str, int]] = []
+        for hits, m in enumerate(re.finditer(re.escape(name), text)):
+            i, j = m.start(), m.end()
+            if len(sites) >= _MAX_SITES or hits >= 8 * _MAX_SITES:
+                return [*sites, (i, "unknown", i)]  # past here the value is not worth knowing
+            if _word_char(text, i - 1) or _word_char(text, j):
+                continue
+            site = self._judge(name, i, j)
+            if site is not None:
+                sites.append(site)
+        return sites
+
+    def _judge(self, name: str, i: int, j: int) -> tuple[int, str, int] | None:
+        text = self._text
+        line = text[max(text.rfind("\n", 0, i) + 1, i - _MAX_LINE) : i]
+        if text.startswith("=", j) or text.startswith("+=", j):
+            if _ASSIGN_PREFIX.fullmatch(line) and not line.rstrip().endswith(("$", "{")):
+                append = text.startswith("+=", j)
+                return (i, "append" if append else "set", j + (2 if append else 1))
+            if line.endswith("${"):
+                return (i, "default", i - 2)
+            return None
+        if text.startswith(":=", j) and line.endswith("${"):
+            return (i, "default", i - 2)
+        if ("for" in line or "read" in line) and (
+            _FOR_PREFIX.fullmatch(line) or _READ_PREFIX.fullmatch(line)
+        ):
+            return (i, "unknown", i)
+        return None
+
+    def sites(self, name: str) -> list[tuple[int, str, int]]:
+        """Where `name` is set, in text order: [(position, kind, value position)]."""
+        sites = self._sites.get(name)
+        if sites is None:
+            sites = self._sites[name] = self._index(name)
+        return sites
+
+    def lookup(self, name: str, pos: int) -> Value:
+        """The value of `name` just before offset `pos`; None when the script does not say."""
+        if not _NAME.match(name):
+            return None  # $1, $@, $#: the script's own arguments, which the job description lacks
+        site = self._site_before(name, pos, 0)
+        if site is not None:
+            return None if self._alternatives(name, site, pos) else self._value(name, site)
+        return self._slurm.get(name)
+
+    def _alternatives(self, name: str, site: tuple[int, str, int], pos: int) -> bool:
+        """True when `site` is one branch of an `if`/`case` that sets `name` in another branch too
+        (`if ...; then TP=4; else TP=1; fi`), read from outside that block: the value depends on a
+        condition, which is not evaluated."""
+        key = (name, site[0])
+        block = self._blocks.get(key, -1)
+        if block == -1:
+            block = enclosing_branch(self._text, site[0])
+            others = [s for s in self.sites(name) if s[0] != site[0] and s[1] in ("set", "append")]
+            if block is not None and not any(enclosing_branch(self._text, s[0]) == block for s in others):
+                block = None
+            self._blocks[key] = block
+        return block is not None and enclosing_branch(self._text, pos) != block
+
+    def _site_before(self, name: str, pos: int, floor: int) -> tuple[int, str, int] | None:
+        sites = self.sites(name)
+        k = bisect_left(sites, (pos, "", 0)) - 1
+        return sites[k] if k >= 0 and sites[k][0] >= floor else None
+
+    def _value(self, name: str, site: tuple[int, str, int]) -> Value:
+        key = (name, site[0])
+        if key not in self._cache:
+            self._cache[key] = None  # guards against a cycle while evaluating
+            self._cache[key] = self._evaluate(name, site)
+        return self._cache[key]
+
+    def call_scope(self, body: tuple[int, int], call_pos: int, args: list[str]) -> ScriptVars:
+        """The variables as a shell function whose body spans `body` sees them when called at
+        `call_pos` with `args`: `$1`.. are the arguments, names set inside the body before a position
+        keep their own values, and every other name has its value at the call (dynamic scope)."""
+        return _CallScope(self, body, call_pos, args)
+
+    def _evaluate(self, name: str, site: tuple[int, str, int]) -> Value:
+        pos, kind, value_pos = site
+        self._evals += 1
+        if kind == "unknown" or self._evals > _MAX_EVALS:
+            return None
+        if kind == "default":
+            earlier = self.lookup(name, pos)
+            if earlier:
+                return earlier
+            return self._default_value(value_pos)
+        text = self._text
+        if value_pos < len(text) and text[value_pos] == "(":
+            tokens, _ = read_array(text, value_pos)
+            items: list[str] = []
+            for tok in tokens:
+                for w in self.expander.words(tok):
+                    if not w.known and not informative(w.value):
+                        return None
+                    items.append(w.value)
+            return self._append(name, pos, items) if kind == "append" else items
+        word = read_word(text, value_pos)
+        if word is None:
+            value = ""
+        else:
+            words = self.expander.words(word)
+            value = " ".join(w.value for w in words)  # no word splitting in an assignment
+            if not all(w.known for w in words) and not informative(value):
+                return None  # e.g. MODEL=$1: unknown; MODEL=/scratch/$USER/m keeps its known parts
+        return self._append(name, pos, value) if kind == "append" else value
+
+    def _append(self, name: str, pos: int, value: str | list[str]) -> Value:
+        earlier = self.lookup(name, pos)
+        if earlier is None:
+            return None
+        if isinstance(value, list):
+            return (earlier if isinstance(earlier, list) else [earlier]) + value
+        return (earlier if isinstance(earlier, str) else " ".join(earlier)) + value
+
+    def _default_value(self, brace_pos: int) -> Value:
+        # `${NAME:=default}` with NAME unset: the default, itself expanded, is the value
+        m = _DEFAULT_ASSIGN.match(self._text, brace_pos)
+        if m is None:  # pragma: no cover - indexed by the same regex
+            return None
+        words = self.expander.words(Token("word", m.group(2), brace_pos, brace_pos))
+        if not all(w.known for w in words):
+            return None
+        return " ".join(w.value for w in words)
+
+
+class _CallScope(ScriptVars):
+    """`ScriptVars` inside one call of a shell function: shares the assignment index of the script,
+    keeps its own cache (the same `local x=$1` means something else in another call)."""
+
+    def __init__(self, base: ScriptVars, body: tuple[int, int], call_pos: int, args: list[str]) -> None:
+        self._text = base._text
+        self._slurm = base._slurm
+        self._sites = base._sites
+        self._cache = {}
+        self._blocks = base._blocks
+        self._evals = base._evals
+        self._base = base
+        self._body = body
+        self._call = call_pos
+        self._args = args
+        self.expander = Expander(self.lookup, base.expander.gpus_per_node)
+
+    def lookup(self, name: str, pos: int) -> Value:
+        start, end = self._body
+        if not start <= pos < end:
+            return self._base.lookup(name, pos)
+        if name.isdigit():
+            k = int(name)
+            return None if k == 0 else (self._args[k - 1] if k <= len(self._args) else "")
+        if name in ("@", "*"):
+            return list(self._args)
+        if name == "#":
+            return str(len(self._args))
+        site = self._site_before(name, pos, start) if _NAME.match(name) else None
+        if site is not None:
+            return self._value(name, site)
+        return self._base.lookup(name, self._call)

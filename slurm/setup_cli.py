@@ -1,0 +1,143 @@
+"""`omnipilot hook install|render` and `omnipilot config check`: putting the hook in place beside
+slurm.conf and checking what it and the daemon will read."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from omnipilot.cli_options import EXIT_BAD_INPUT, EXIT_PROBLEM, add_config_arg, add_json_arg, examples
+from omnipilot.config import ConfigError, Settings, is_example, load_settings
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "config",
+        help="configuration tools",
+        epilog=examples("omnipilot config check", "omnipilot config check --hook-dir /etc/slurm"),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    csub = p.add_subparsers(dest="config_cmd", required=True, metavar="SUBCOMMAND")
+    c = csub.add_parser(
+        "check",
+        help="validate omnipilot.toml and the rendered hook settings",
+        epilog=examples("omnipilot config check --config /etc/omnipilot/omnipilot.toml --hook-dir /etc/slurm"),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_config_arg(c)
+    add_json_arg(c)
+    c.add_argument("--hook-dir", type=Path, help="directory holding job_submit.lua and omnipilot_settings.lua")
+    c.set_defaults(func=cmd_config_check)
+
+    p = sub.add_parser(
+        "hook",
+        help="install the Slurm hook or re-render its settings",
+        epilog=examples("omnipilot hook install --hook-dir /etc/slurm", "omnipilot hook render --hook-dir /etc/slurm"),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    hsub = p.add_subparsers(dest="hook_cmd", required=True, metavar="SUBCOMMAND")
+    h = hsub.add_parser(
+        "install",
+        help="copy job_submit.lua and its ZMTP client into DIR and render omnipilot_settings.lua there",
+        epilog=examples("omnipilot hook install --hook-dir /etc/slurm --config /etc/omnipilot/omnipilot.toml"),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_config_arg(h)
+    add_json_arg(h)
+    h.add_argument("--hook-dir", type=Path, required=True, help="the directory of slurm.conf (usually /etc/slurm)")
+    h.set_defaults(func=cmd_hook_install)
+    h = hsub.add_parser(
+        "render",
+        help="write omnipilot_settings.lua beside job_submit.lua and touch the hook (after a config change)",
+        epilog=examples("omnipilot hook render --hook-dir /etc/slurm"),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_config_arg(h)
+    add_json_arg(h)
+    h.add_argument("--hook-dir", type=Path, required=True, help="the directory of job_submit.lua (usually /etc/slurm)")
+    h.set_defaults(func=cmd_hook_render)
+
+
+def _settings(args: argparse.Namespace, what: str) -> Settings | None:
+    try:
+        return load_settings(args.config)
+    except ConfigError as exc:
+        if getattr(args, "json", False):
+            import json
+
+            print(json.dumps({"ok": False, "error": str(exc)}))
+        print(f"{what}: {exc}", file=sys.stderr)
+        return None
+
+
+def _print_json(obj: object) -> None:
+    import json
+
+    print(json.dumps(obj, indent=2))
+
+
+def cmd_config_check(args: argparse.Namespace) -> int:
+    from omnipilot.slurm.hooksettings import check_hook_settings
+
+    settings = _settings(args, "config check: FAILED")
+    if settings is None:
+        return EXIT_BAD_INPUT
+    path = settings.source
+    problems = check_hook_settings(settings, args.hook_dir) if args.hook_dir else []
+    if args.json:
+        _print_json(
+            {
+                "ok": not problems,
+                "config": str(path),
+                "example": bool(path and is_example(path)),
+                "hook_dir": str(args.hook_dir) if args.hook_dir else None,
+                "problems": problems,
+            }
+        )
+    else:
+        note = " (the packaged example: copy it to /etc/omnipilot/omnipilot.toml for a site)" if path and is_example(path) else ""
+        print(f"config check: {path}: ok{note}")
+        for p in problems:
+            print(f"config check: FAILED: {p}", file=sys.stderr)
+        if args.hook_dir and not problems:
+            print(f"config check: {args.hook_dir}/omnipilot_settings.lua: ok (matches {path})")
+    return EXIT_PROBLEM if problems else 0
+
+
+def cmd_hook_install(args: argparse.Namespace) -> int:
+    from omnipilot.slurm.hooksettings import install_hook
+
+    settings = _settings(args, "hook install")
+    if settings is None:
+        return EXIT_BAD_INPUT
+    try:
+        written = install_hook(settings, args.hook_dir)
+    except OSError as exc:
+        print(f"hook install: cannot write into {args.hook_dir}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_PROBLEM
+    if args.json:
+        _print_json({"ok": True, "config": str(settings.source), "written": [str(w) for w in written]})
+    else:
+        for w in written:
+            print(f"wrote {w}")
+        print(f"hook settings rendered from {settings.source}; add JobSubmitPlugins=lua to slurm.conf if it is not there")
+    return 0
+
+
+def cmd_hook_render(args: argparse.Namespace) -> int:
+    from omnipilot.slurm.hooksettings import write_hook_settings
+
+    settings = _settings(args, "hook render")
+    if settings is None:
+        return EXIT_BAD_INPUT
+    try:
+        target = write_hook_settings(settings, args.hook_dir)
+    except OSError as exc:
+        print(f"hook render: cannot write into {args.hook_dir}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_PROBLEM
+    if args.json:
+        _print_json({"ok": True, "config": str(settings.source), "written": [str(target)]})
+    else:
+        print(f"wrote {target}")
+    return 0

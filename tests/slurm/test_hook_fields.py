@@ -1,0 +1,31 @@
+"""The Lua hook sends exactly the job_desc fields the daemon's protocol model reads: a field added on
+one side only would be sent and silently dropped, or expected and never sent."""
+
+from __future__ import annotations
+
+import re
+
+from omnipilot.daemon.protocol import AdviseRequest
+from omnipilot.paths import packaged
+
+# Fields of the request that the hook builds itself rather than copying from job_desc.
+HOOK_BUILT = {"v", "type", "id", "submit_uid", "script", "script_truncated", "part_list", "argv", "fail_open_since_last"}
+
+
+def _lua_table(name: str) -> list[str]:
+    text = packaged("omnipilot.slurm", "job_submit.lua").read_text()
+    m = re.search(rf"local {name} = \{{(.*?)\}}", text, re.S)
+    assert m, f"job_submit.lua has no `local {name} = {{...}}`"
+    return re.findall(r'"(\w+)"', m.group(1))
+
+
+def test_the_hook_sends_the_fields_the_protocol_reads() -> None:
+    sent = _lua_table("FIELDS")
+    assert len(sent) == len(set(sent)), "a field is listed twice in job_submit.lua"
+    read = set(AdviseRequest.model_fields) - HOOK_BUILT
+    assert set(sent) - read == set(), "sent by the hook, dropped by the daemon"
+    assert read - set(sent) == set(), "read by the daemon, never sent by the hook"
+
+
+def test_the_hook_only_sets_fields_it_also_sends() -> None:
+    assert set(_lua_table("SETTABLE")) <= set(_lua_table("FIELDS"))
