@@ -35,12 +35,11 @@ from omnipilot.advisor.training import (
     TrainConfig,
     base_kind_for,
     cell_keys,
-    fit_quantiles,
     labelled,
-    predict_rows,
+    out_of_fold,
     select_training_rows,
 )
-from omnipilot.advisor.utility import ArmInputs, arm_utility
+from omnipilot.advisor.utility import ArmInputs, Quantiles, arm_utility
 from omnipilot.catalog import Catalog
 from omnipilot.config import UtilitySettings
 
@@ -56,30 +55,23 @@ BANDS: tuple[tuple[str, float, float], ...] = (
 _CONF_RANK = {"high": 0, "medium": 1, "low": 2, "none": 3}
 
 
-class Point:
-    """A quantile triple (a measured value is q10 = q50 = q90)."""
-
-    def __init__(self, q10: float, q50: float, q90: float) -> None:
-        self.q10, self.q50, self.q90 = q10, q50, q90
-
-
-def out_of_fold(
+def backtest_predictions(
     rows: pd.DataFrame, catalog: Catalog, n_splits: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per row: out-of-fold tokens/s quantiles (n, 3), envelope confidence, and the row's fold."""
+    """Per row: out-of-fold tokens/s quantiles (n, 3), envelope confidence, and the row's fold.
+    The quantiles come from the same out-of-fold fits as the conformal calibration (training.py)."""
     featurizer = Featurizer(FeatureSpec.from_catalog(catalog, "offset"), catalog)
     kind = base_kind_for(featurizer, TARGET)
-    q = np.full((len(rows), 3), np.nan)
+    folds = list(group_kfold(cell_keys(rows), n_splits))
+    q = np.exp(rearrange(out_of_fold(featurizer, rows, TARGET, kind, folds)))
     conf = np.array(["none"] * len(rows), dtype=object)
     fold_of = np.full(len(rows), -1)
-    for fold, (tr_idx, te_idx) in enumerate(group_kfold(cell_keys(rows), n_splits)):
+    for fold, (tr_idx, te_idx) in enumerate(folds):
         fold_of[te_idx] = fold
+        if len(tr_idx) < MIN_LABELLED_ROWS or len(te_idx) == 0:
+            continue
         tr = rows.iloc[tr_idx].reset_index(drop=True)
         te = rows.iloc[te_idx].reset_index(drop=True)
-        if len(tr) < MIN_LABELLED_ROWS:
-            continue
-        model, shift, fill = fit_quantiles(featurizer, tr, TARGET, kind)
-        q[te_idx] = np.exp(rearrange(predict_rows(featurizer, model, kind, shift, fill, te)))
         conf[te_idx] = [c for c, _ in Envelope.fit(tr).check(te)]
         log.info("backtest.fold", fold=fold, train_rows=len(tr), test_rows=len(te))
     return q, conf, fold_of
@@ -110,17 +102,17 @@ def _arm(
     fit = fit_arm(model, gpu, tp, (prec, model.name, None), work)
     rate = rates.get(gpu.name, gpu.cost_per_gpu_hour)
     real_tok = float(np.exp(np.log(group[TARGET].astype(float)).mean()))
-    pred = Point(*(float(np.exp(np.log(group[c]).mean())) for c in ("q10", "q50", "q90")))
+    pred = Quantiles(**{c: float(np.exp(np.log(group[c]).mean())) for c in ("q10", "q50", "q90")})
     ttft = pd.to_numeric(group["ttft_p50_s"], errors="coerce").dropna() if "ttft_p50_s" in group else None
     p_ok = prior.success(gpu.name, tp)
-    real_ttft = Point(*([float(ttft.mean())] * 3)) if ttft is not None and len(ttft) else None
+    real_ttft = Quantiles(q10=float(ttft.mean()), q50=float(ttft.mean()), q90=float(ttft.mean())) if ttft is not None and len(ttft) else None
     inputs = ArmInputs(
         gpu=gpu.name, tp=tp, cost_per_gpu_hour=rate, kv_occupancy=fit.kv_occupancy, p_success=p_ok,
         tokens_per_s=pred,
     )  # fmt: skip
     predicted = arm_utility(inputs, settings, runtime_h)
     # the same arm judged on what was measured instead of predicted
-    measured = replace(inputs, tokens_per_s=Point(real_tok, real_tok, real_tok), ttft_s=real_ttft)
+    measured = replace(inputs, tokens_per_s=Quantiles(q10=real_tok, q50=real_tok, q90=real_tok), ttft_s=real_ttft)
     realized = arm_utility(measured, settings, runtime_h)
     confidence = max(group["confidence"].astype(str), key=lambda c: _CONF_RANK.get(c, 3))
     return CellArm(
@@ -273,7 +265,7 @@ def run_backtest(
             f"{len(set(cell_keys(rows)))} workload cells cannot fill {n_splits} folds: "
             "use a larger history or fewer folds (--folds)"
         )
-    q, conf, fold_of = out_of_fold(rows, catalog, n_splits)
+    q, conf, fold_of = backtest_predictions(rows, catalog, n_splits)
     rows = rows.assign(q10=q[:, 0], q50=q[:, 1], q90=q[:, 2], confidence=conf, fold=fold_of)
     cells = build_cells(rows, catalog, rates or {}, settings, prior or LaunchPrior([]), runtime_h)
     multi = [c for c in cells if len(c.arms) > 1]

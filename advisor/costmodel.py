@@ -41,6 +41,7 @@ from omnipilot.advisor.features import FeatureSpec, Featurizer, RooflineMode, Te
 from omnipilot.advisor.quantile import QuantileModel, rearrange
 from omnipilot.advisor.training import Base, TrainConfig, data_hash, fit_all, select_training_rows
 from omnipilot.advisor.unvalidated import construct
+from omnipilot.advisor.utility import Quantiles
 from omnipilot.catalog import Catalog
 from omnipilot.collectors.rows import LoadRegime
 from omnipilot.paths import packaged
@@ -107,14 +108,6 @@ class ArmScores(NamedTuple):
 
     values: dict[str, np.ndarray]
     verdicts: list[Verdict]
-
-
-class Quantiles(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    q10: float
-    q50: float
-    q90: float
 
 
 class ArmPrediction(BaseModel):

@@ -16,21 +16,22 @@ from omnipilot.advisor.arms import Arm, ArmFit, Workload, enumerate_arms
 from omnipilot.advisor.fallback import rank_cheapest_fit
 from omnipilot.advisor.prior import LaunchPrior
 from omnipilot.advisor.unvalidated import construct
-from omnipilot.advisor.utility import ArmInputs, QueueView, UtilityTerms, arm_utility, utility_order
+from omnipilot.advisor.utility import (
+    ArmInputs,
+    Quantiles,
+    QueueView,
+    UtilityTerms,
+    arm_utility,
+    utility_order,
+)
 from omnipilot.catalog import Catalog, GpuSpec, ModelSpec
 from omnipilot.config import UtilitySettings
 
 Outcome = Literal["advised", "no_fit", "unknown_model", "no_gpus"]
 
 
-class Interval(BaseModel):
-    q10: float
-    q50: float
-    q90: float
-
-
 class Prediction(BaseModel):
-    targets: dict[str, Interval] = {}
+    targets: dict[str, Quantiles] = {}
     confidence: Literal["high", "medium", "low"] = "low"
     reasons: list[str] = []
 

@@ -21,20 +21,20 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from omnipilot.config import UtilitySettings
 
 
-# How much a queue reading is trusted, by its freshness label (daemon/clusterstate/cache.py): a stale reading
-# says little about the queue now, so its wait estimate is discounted rather than taken at face value.
-class HasQuantiles(Protocol):
-    @property
-    def q10(self) -> float: ...
-    @property
-    def q50(self) -> float: ...
-    @property
-    def q90(self) -> float: ...
+class Quantiles(BaseModel):
+    """One target's q10/q50/q90, predicted or (in backtests) measured, where q10 = q50 = q90.
+    The one quantile triple of the advisor: the cost model answers in it, the utility reads it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    q10: float
+    q50: float
+    q90: float
 
 
 @dataclass(frozen=True)
@@ -44,12 +44,12 @@ class ArmInputs:
     gpu: str
     tp: int
     cost_per_gpu_hour: float
-    tokens_per_s: HasQuantiles | None
+    tokens_per_s: Quantiles | None
     kv_occupancy: float
     p_success: float = 1.0
     queue_wait_h: float = 0.0
-    ttft_s: HasQuantiles | None = None
-    power_w_per_gpu: HasQuantiles | None = None
+    ttft_s: Quantiles | None = None
+    power_w_per_gpu: Quantiles | None = None
 
 
 class UtilityTerms(BaseModel):
@@ -79,7 +79,7 @@ def kv_factor(occupancy: float, knee: float, exponent: float) -> float:
     return float((knee / occupancy) ** exponent)
 
 
-def p_exceeds(q: HasQuantiles, threshold: float) -> float:
+def p_exceeds(q: Quantiles, threshold: float) -> float:
     """P(X > threshold) from q10/q50/q90: a piecewise-linear CDF in log space, linear tails clipped.
 
     The quantile model is fitted in log space, so this is the natural interpolation between its

@@ -11,8 +11,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from omnipilot.advisor.arms import Arm, Workload
-from omnipilot.advisor.decide import Interval, Prediction, Scorer
+from omnipilot.advisor.decide import Prediction, Scorer
 from omnipilot.advisor.unvalidated import construct
+from omnipilot.advisor.utility import Quantiles
 from omnipilot.catalog import ModelSpec
 from omnipilot.config import DefaultsSettings
 
@@ -88,7 +89,7 @@ def predictions(scores: ArmScores) -> list[Prediction]:
     out = []
     for i, (confidence, reasons, _) in enumerate(scores.verdicts):
         targets = {
-            t: construct(Interval, {"q10": q[i][0], "q50": q[i][1], "q90": q[i][2]})
+            t: construct(Quantiles, {"q10": q[i][0], "q50": q[i][1], "q90": q[i][2]})
             for t, (q, finite) in rows.items()
             if finite[i]
         }

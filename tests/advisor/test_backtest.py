@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from omnipilot.advisor.backtest import bootstrap_ci, out_of_fold, run_backtest
+from omnipilot.advisor.backtest import backtest_predictions, bootstrap_ci, run_backtest
 from omnipilot.advisor.decision_cli import format_backtest
 from omnipilot.advisor.training import TrainConfig, cell_keys, labelled, select_training_rows
 from omnipilot.catalog import Catalog
@@ -74,7 +74,7 @@ def test_ground_truth_is_realized_utility(catalog: Catalog) -> None:
 
 def test_predictions_are_out_of_fold_by_cell(catalog: Catalog) -> None:
     rows = labelled(select_training_rows(synthetic_frame(), TrainConfig(), catalog), "tokens_per_s")
-    q, conf, fold = out_of_fold(rows, catalog, 5)
+    q, conf, fold = backtest_predictions(rows, catalog, 5)
     cells = cell_keys(rows)
     for key in set(cells):
         folds = {int(f) for c, f in zip(cells, fold, strict=True) if c == key}
@@ -84,7 +84,7 @@ def test_predictions_are_out_of_fold_by_cell(catalog: Catalog) -> None:
     mask = np.array([c == target for c in cells])
     bumped = rows.copy()
     bumped.loc[mask, "tokens_per_s"] *= 10.0
-    q2, _, _ = out_of_fold(bumped, catalog, 5)
+    q2, _, _ = backtest_predictions(bumped, catalog, 5)
     np.testing.assert_allclose(q2[mask], q[mask])
     assert not np.allclose(q2[~mask], q[~mask]), "the other folds did train on the changed rows"
     assert set(conf) <= {"high", "medium", "low"}

@@ -8,8 +8,9 @@ import pytest
 
 from omnipilot.advisor.arms import Arm, Workload
 from omnipilot.advisor.calibrate import CalibrationError, calibrate
-from omnipilot.advisor.decide import Interval, Prediction, Scorer
+from omnipilot.advisor.decide import Prediction, Scorer
 from omnipilot.advisor.decision_cli import parse_anchor
+from omnipilot.advisor.utility import Quantiles
 from omnipilot.catalog import Catalog, ModelSpec
 from omnipilot.config import AnchorEntry, Settings
 
@@ -32,7 +33,7 @@ def physics_scorer() -> Scorer:
             )
             out.append(
                 Prediction(
-                    targets={"tokens_per_s": Interval(q10=tok * 0.9, q50=tok, q90=tok * 1.1)},
+                    targets={"tokens_per_s": Quantiles(q10=tok * 0.9, q50=tok, q90=tok * 1.1)},
                     confidence="high",
                 )
             )

@@ -8,9 +8,9 @@ from collections.abc import Sequence
 import pytest
 
 from omnipilot.advisor.arms import Arm, Workload
-from omnipilot.advisor.decide import Decision, Intent, Interval, Prediction, decide
+from omnipilot.advisor.decide import Decision, Intent, Prediction, decide
 from omnipilot.advisor.prior import LaunchCount, LaunchPrior
-from omnipilot.advisor.utility import ArmInputs, QueueView, arm_utility, kv_factor, p_exceeds
+from omnipilot.advisor.utility import ArmInputs, Quantiles, QueueView, arm_utility, kv_factor, p_exceeds
 from omnipilot.catalog import Catalog, ModelSpec
 from omnipilot.config import UtilitySettings
 from omnipilot.daemon.clusterstate.cache import NodeState, PartitionState, QueuedJob, Snapshot
@@ -35,10 +35,10 @@ def stub_scorer(ttft: dict[str, float] | None = None, low: set[str] | None = Non
         out = []
         for a in arms:
             tok = BASE_TOKENS[a.gpu] * a.tp**0.2
-            targets = {"tokens_per_s": Interval(q10=tok * 0.9, q50=tok, q90=tok * 1.1)}
+            targets = {"tokens_per_s": Quantiles(q10=tok * 0.9, q50=tok, q90=tok * 1.1)}
             if ttft is not None:
                 t = ttft[a.gpu]
-                targets["ttft_p50_s"] = Interval(q10=t * 0.6, q50=t, q90=t * 1.8)
+                targets["ttft_p50_s"] = Quantiles(q10=t * 0.6, q50=t, q90=t * 1.8)
             conf = "low" if low and a.gpu in low else "high"
             out.append(
                 Prediction(targets=targets, confidence=conf, reasons=["stub reason"] if conf == "low" else [])
@@ -164,7 +164,7 @@ def test_pending_demand_raises_the_queue_term(catalog: Catalog) -> None:
 
 
 def test_p_exceeds_reads_the_quantiles_in_log_space() -> None:
-    q = Interval(q10=1.0, q50=2.0, q90=4.0)
+    q = Quantiles(q10=1.0, q50=2.0, q90=4.0)
     assert p_exceeds(q, 4.0) == pytest.approx(0.1)
     assert p_exceeds(q, 2.0) == pytest.approx(0.5)
     assert p_exceeds(q, 1.0) == pytest.approx(0.9)
@@ -175,8 +175,8 @@ def test_p_exceeds_reads_the_quantiles_in_log_space() -> None:
 
 
 def test_terms_add_up_and_power_can_outweigh_throughput() -> None:
-    tok = Interval(q10=900.0, q50=1000.0, q90=1100.0)
-    watts = Interval(q10=300.0, q50=350.0, q90=400.0)
+    tok = Quantiles(q10=900.0, q50=1000.0, q90=1100.0)
+    watts = Quantiles(q10=300.0, q50=350.0, q90=400.0)
     arm = ArmInputs(
         gpu="X",
         tp=2,
@@ -200,17 +200,17 @@ def test_terms_add_up_and_power_can_outweigh_throughput() -> None:
         gpu="Y",
         tp=2,
         cost_per_gpu_hour=1.5,
-        tokens_per_s=Interval(q10=800, q50=900, q90=1000),
+        tokens_per_s=Quantiles(q10=800, q50=900, q90=1000),
         kv_occupancy=0.5,
-        power_w_per_gpu=Interval(q10=100, q50=120, q90=140),
+        power_w_per_gpu=Quantiles(q10=100, q50=120, q90=140),
     )
     hungry = ArmInputs(
         gpu="Z",
         tp=2,
         cost_per_gpu_hour=1.5,
-        tokens_per_s=Interval(q10=900, q50=1000, q90=1100),
+        tokens_per_s=Quantiles(q10=900, q50=1000, q90=1100),
         kv_occupancy=0.5,
-        power_w_per_gpu=Interval(q10=600, q50=700, q90=800),
+        power_w_per_gpu=Quantiles(q10=600, q50=700, q90=800),
     )
     vpt = UtilitySettings(value_per_token=1e-5)
     assert arm_utility(hungry, vpt, 1.0).utility > arm_utility(frugal, vpt, 1.0).utility
