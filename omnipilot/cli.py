@@ -39,6 +39,37 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("omnipilot.slurm.minicluster.cluster_cli", "start the mini cluster, submit the samples, show advice"),
 }
 
+# Shown at the end of `omnipilot COMMAND --help`: what a first-time user types.
+EXAMPLES: dict[str, tuple[str, ...]] = {
+    "status": ("omnipilot status", "omnipilot status --json --config /etc/omnipilot/omnipilot.toml"),
+    "mode": ("omnipilot mode", "omnipilot mode observe"),
+    "explain": ("omnipilot explain 1234", "omnipilot explain --token yqta75fu --json"),
+    "reload": ("omnipilot reload",),
+    "daemon": ("omnipilot daemon --config /etc/omnipilot/omnipilot.toml",),
+    "state": ("omnipilot state", "omnipilot state --json --export /var/lib/omnipilot/state.json"),
+    "script": ("omnipilot script check job.sbatch", "omnipilot script rewrite job.sbatch --tp 2 --quantization fp8"),
+    "config": ("omnipilot config check", "omnipilot config check --config /etc/omnipilot/omnipilot.toml --hook-dir /etc/slurm"),
+    "hook": ("omnipilot hook install --hook-dir /etc/slurm", "omnipilot hook render --hook-dir /etc/slurm"),
+    "advise": (
+        "omnipilot advise --model Qwen/Qwen2.5-7B-Instruct --concurrency 64 --context 8192",
+        "omnipilot advise --model meta-llama/Llama-3.1-70B-Instruct --gpu h100 --json",
+        "omnipilot advise --batch requests.jsonl",
+    ),
+    "train": ("omnipilot train", "omnipilot train --history site.jsonl --model-dir /var/lib/omnipilot/models/new"),
+    "evaluate": ("omnipilot evaluate --quick", "omnipilot evaluate --json"),
+    "retrain": ("omnipilot retrain --dry-run", "omnipilot retrain --site-history /var/lib/omnipilot/history.jsonl --json"),
+    "backtest": ("omnipilot backtest", "omnipilot backtest --json --folds 5"),
+    "calibrate": ("omnipilot calibrate --anchor Qwen/Qwen2.5-7B=A100-40GBx1",),
+    "plan": ("omnipilot plan --demand demand.toml", "omnipilot plan --demand demand.toml --solver milp --json"),
+    "history": ("omnipilot history build-seed", "omnipilot history stats --json", "omnipilot history import site-runs.jsonl"),
+    "record": ("omnipilot record -- vllm serve Qwen/Qwen2.5-7B-Instruct --port 8000",),
+    "harvest": ("omnipilot harvest --since 2026-11-01",),
+    "launch-stats": ("omnipilot launch-stats --serving-only",),
+    "nvml": ("omnipilot nvml --seconds 5 --json",),
+    "cluster": ("omnipilot cluster up", "omnipilot cluster status", "omnipilot cluster down"),
+    "demo": ("omnipilot demo", "omnipilot demo --state-dir /tmp/op-demo"),
+}
+
 _EPILOG = """examples:
   omnipilot status
   omnipilot script check job.sbatch
@@ -78,6 +109,11 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     modules = dict.fromkeys(m for name, (m, _) in COMMANDS.items() if command in (None, name))
     for module in modules:
         importlib.import_module(module).register(sub)
+    for name, cmd in sub.choices.items():
+        # examples at the end of `omnipilot COMMAND --help`, unless its module wrote its own
+        if name in EXAMPLES and not cmd.epilog:
+            cmd.epilog = "examples:\n" + "\n".join(f"  {line}" for line in EXAMPLES[name])
+            cmd.formatter_class = argparse.RawDescriptionHelpFormatter
     return parser
 
 
