@@ -66,7 +66,7 @@ class QuantileModel:
             raise ValueError(f"{len(y_log)} labelled rows; a target needs at least {MIN_LABELLED_ROWS}")
         cols = np.asarray(columns, dtype=np.intp)
         xs = x[:, cols]
-        names = [feature_names[i] for i in cols] if feature_names is not None else None
+        names = [feature_names[int(i)] for i in cols] if feature_names is not None else None
         boosters = []
         for alpha in QUANTILES:
             params = {**LGB_PARAMS, "alpha": alpha}

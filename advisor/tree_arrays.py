@@ -193,7 +193,7 @@ class TreeArrays:
         # where a missing input goes: None reads it as 0.0, Zero and NaN take the default direction
         self._missing_right = np.where(ckind == _MISSING_NONE, 0.0 > self._thr, uniq[:, 3] > 0)
         self.n_conditions = len(uniq)
-        self.n_cols_min = int(self._col.max()) + 1 if len(uniq) else 0
+        self.n_cols_min = int(np.max(self._col)) + 1 if len(uniq) else 0
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         """(n, n_out) raw scores of the feature matrix x (n, ≥ every column used); x is not modified."""
@@ -256,7 +256,7 @@ class TreeArrays:
             # along the slow axis of several columns; along a single column it would pair terms up
             # (last bits differ), so one row is accumulated (strictly in order, and slower).
             if n > 1:
-                out[:, k] = np.add.reduce(leaves[start:end], axis=0)
+                out[:, k] = leaves[start:end].sum(axis=0)  # np.add.reduce along axis 0: in order
             else:
                 out[:, k] = np.add.accumulate(leaves[start:end], axis=0)[-1]
         return out[which] if duplicates else out

@@ -181,7 +181,7 @@ git -C "$REPO" ls-files -z -co --exclude-standard \
   | tar -C "$REPO" --null -T - -cf - | tar -C "$CHROOT$CHECKOUT" -xf -
 shared_note="no ../shared"
 if [ "$SHARED" -eq 1 ] && [ -d "$REPO/../shared" ]; then
-  cp -a "$REPO/../shared" "$CHROOT$(dirname "$CHECKOUT")/shared"
+  cp -aL "$REPO/../shared" "$CHROOT$(dirname "$CHECKOUT")/shared"  # -L: ../shared may be a symlink
   shared_note="../shared copied beside it"
 fi
 
