@@ -24,6 +24,7 @@ APT_PKGS=(
   libgomp1                                     # LightGBM's wheel links OpenMP; minimal installs lack it
   ca-certificates curl                         # pip over HTTPS; fetching data and models
   procps hostname                              # ps/pgrep and `hostname -s` (the vLLM stand-in)
+  chromium                                     # the report's browser test (headless; Playwright drives it, no browser download)
 )
 missing=()
 for p in "${APT_PKGS[@]}"; do

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from pydantic import BaseModel, ConfigDict, Field
 
 from omnipilot.advisor.unvalidated import construct
-from omnipilot.catalog import PRECISIONS, GpuSpec, ModelSpec
+from omnipilot.catalog import MIN_CAPABILITY, PRECISIONS, GpuSpec, ModelSpec
 
 TP_DEGREES: tuple[int, ...] = (1, 2, 4, 8)
 GIB = 1024.0**3
@@ -59,26 +59,56 @@ class ArmFit(BaseModel):
 
 
 def precision_options(
-    model: ModelSpec, gpu: GpuSpec, own_checkpoint: str | None = None
+    model: ModelSpec, gpu: GpuSpec, own_checkpoint: str | None = None, as_shipped: tuple[str, str] | None = None
 ) -> list[tuple[str, str, str | None]]:
     """(precision, checkpoint, --quantization flag) choices this model offers on this GPU kind.
 
     `own_checkpoint` is the 16-bit checkpoint the job already runs (e.g. an Instruct variant or a
     local copy): the 16-bit and dynamic-FP8 arms keep it rather than switching to the base model.
+    A model released quantized (`shipped`: DeepSeek-V3's FP8, gpt-oss's MXFP4) has no 16-bit arm:
+    its own checkpoint is the "as shipped" arm. `as_shipped` (precision, checkpoint) adds the job's
+    own quantized checkpoint (e.g. a compressed-tensors W8A8 copy) as one more arm.
+    The arms follow the GPU: FP8 checkpoints run weight-only on Ampere (no FP8 tensor cores; vLLM
+    uses its FP8 Marlin W8A16 kernels), dynamic FP8 of a 16-bit checkpoint needs FP8 tensor cores.
     """
-    base = own_checkpoint or model.name
-    options: list[tuple[str, str, str | None]] = [("bf16", base, None)]
     nvidia = gpu.vendor == "nvidia"
+
+    def supported(prec: str) -> bool:
+        need = MIN_CAPABILITY.get(prec)
+        return need is None or (nvidia and gpu.compute_capability >= need) or (prec == "fp8" and gpu.fp8_compute)
+
+    options: list[tuple[str, str, str | None]] = []
+    if model.shipped is None:
+        base = own_checkpoint or model.name
+        options.append(("bf16", base, None))
+    else:
+        base = model.name
+        if supported(model.shipped):
+            options.append((model.shipped, model.name, None))
     for prec in PRECISIONS[1:]:
+        if prec == model.shipped:
+            continue
         ck = model.checkpoints.get(prec)
         if prec == "fp8":
-            if ck and (gpu.fp8_compute or (nvidia and gpu.compute_capability >= 8.0)):
+            if ck and supported("fp8"):
                 options.append(("fp8", ck, None))  # pre-quantized; weight-only on Ampere
-            elif gpu.fp8_compute:
+            elif gpu.fp8_compute and model.shipped is None:
                 options.append(("fp8", base, "fp8"))  # dynamic FP8 of the bf16 checkpoint
-        elif ck and nvidia:
-            options.append((prec, ck, prec))
+        elif ck and supported(prec):
+            # compressed-tensors W4A16 releases are read by vLLM from their config: no flag
+            flag = None if "w4a16" in ck.lower() else prec
+            options.append((prec, ck, flag))
+    if as_shipped is not None and supported(as_shipped[0]):
+        if all(o[1] != as_shipped[1] for o in options):
+            options.append((as_shipped[0], as_shipped[1], None))
     return options
+
+
+def fp8_note(gpu: GpuSpec, precision: str, flag: str | None) -> str | None:
+    """How vLLM runs an FP8 arm on a GPU without FP8 tensor cores, said with the arm."""
+    if precision == "fp8" and flag is None and not gpu.fp8_compute:
+        return f"{gpu.name} has no FP8 tensor cores: vLLM runs this FP8 checkpoint weight-only (W8A16 Marlin)"
+    return None
 
 
 def tp_valid(model: ModelSpec, tp: int) -> bool:
@@ -108,7 +138,10 @@ def fit_arm(
     need = kv_bytes_per_gpu(model, tp, work.concurrency * (work.prompt_len + work.output_len), work.kv_bits)
     reasons: list[str] = []
     fits = kv_space >= one_seq
-    if kv_space <= 0:
+    if model.scope != "single_node":
+        fits = False
+        reasons.append(f"{model.name} is outside OmniPilot's single-node scope" + (f": {model.note}" if model.note else ""))
+    elif kv_space <= 0:
         reasons.append(
             f"weights {weights / GIB:.1f} GiB + {OVERHEAD_BYTES / GIB:.0f} GiB runtime per GPU exceed the "
             f"{usable / GIB:.1f} GiB vLLM may use on {gpu.name}"
@@ -119,6 +152,9 @@ def fit_arm(
             f"{max(kv_space, 0) / GIB:.1f} GiB left after weights"
         )
     occupancy = need / kv_space if kv_space > 0 else float("inf")
+    note = fp8_note(gpu, precision, flag)
+    if note:
+        reasons.append(note)
     if fits and occupancy > 1.0:
         reasons.append(f"KV cache holds {1 / occupancy:.0%} of {work.concurrency} concurrent sequences")
     # every value is computed here from validated catalog entries: construct without re-validating
@@ -140,6 +176,7 @@ def enumerate_arms(
     precisions: Sequence[str] | None = None,
     gpu_memory_utilization: float = 0.9,
     own_checkpoint: str | None = None,
+    as_shipped: tuple[str, str] | None = None,
 ) -> list[ArmFit]:
     """Every arm on the given (GPU kind, GPUs per node) pairs, fitting or not, with reasons."""
     out: list[ArmFit] = []
@@ -147,7 +184,7 @@ def enumerate_arms(
         for tp in tps:
             if tp > per_node or not tp_valid(model, tp):
                 continue
-            for option in precision_options(model, gpu, own_checkpoint):
+            for option in precision_options(model, gpu, own_checkpoint, as_shipped):
                 if precisions is not None and option[0] not in precisions:
                     continue
                 out.append(

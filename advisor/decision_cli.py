@@ -15,6 +15,7 @@ from omnipilot.catalog import Catalog
 from omnipilot.cli_options import add_config_arg, add_history_arg, add_model_dir_arg
 from omnipilot.config import AnchorEntry, ConfigError, Settings, load_settings
 from omnipilot.paths import default_history
+from omnipilot.progress import progress
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -70,15 +71,16 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     catalog = Catalog.load()
     rates = {g.name: g.cost_per_gpu_hour for g in catalog.gpus} | settings.cost.per_gpu_hour
     try:
-        report = run_backtest(
-            load_frame(path),
-            util,
-            catalog=catalog,
-            rates=rates,
-            n_splits=args.folds,
-            n_boot=args.bootstrap,
-            runtime_h=settings.defaults.time_limit_min / 60.0,
-        )
+        with progress("backtest", args.json):
+            report = run_backtest(
+                load_frame(path),
+                util,
+                catalog=catalog,
+                rates=rates,
+                n_splits=args.folds,
+                n_boot=args.bootstrap,
+                runtime_h=settings.defaults.time_limit_min / 60.0,
+            )
     except ValueError as exc:
         print(f"omnipilot backtest: {exc}", file=sys.stderr)
         return 2

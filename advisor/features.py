@@ -21,7 +21,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
 from omnipilot.advisor.roofline import roofline_tokens_per_s
-from omnipilot.catalog import BITS, PRECISIONS, Catalog
+from omnipilot.catalog import BITS, PRECISIONS, WEIGHT_BITS, Catalog
 from omnipilot.collectors.rows import LoadRegime
 
 LOAD_REGIMES: tuple[str, ...] = LoadRegime.__args__  # type: ignore[attr-defined]
@@ -266,8 +266,7 @@ def _as_float(values: Any) -> np.ndarray:
 
 def _weight_bits(precision: Iterable[Any]) -> np.ndarray:
     # Same effective bits as ModelSpec.weight_bytes: 4-bit formats keep embeddings in 16 bit + scales.
-    table = {"bf16": 16.0, "fp8": 8.3, "awq": 4.6, "gptq": 4.6}
-    return lookup(precision, lambda p: table.get(str(p), math.nan))
+    return lookup(precision, lambda p: WEIGHT_BITS.get(str(p), math.nan))
 
 
 class TextColumn(list[str]):

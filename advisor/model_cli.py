@@ -23,6 +23,7 @@ from omnipilot.advisor.features import RooflineMode
 from omnipilot.advisor.training import TrainConfig
 from omnipilot.cli_options import add_history_arg, add_model_dir_arg
 from omnipilot.paths import default_history, default_models_dir
+from omnipilot.progress import progress
 
 
 def _history_arg(p: argparse.ArgumentParser) -> None:
@@ -106,7 +107,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         return 2
     roofline: RooflineMode = args.roofline
     t0 = time.perf_counter()
-    manifest, texts = train(frame, config=_config(args), roofline=roofline)
+    with progress("train"):
+        manifest, texts = train(frame, config=_config(args), roofline=roofline)
     out = args.model_dir or default_models_dir() / manifest.version
     save(out, manifest, texts)
     print(
@@ -131,7 +133,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     frame = _load_frame(args)
     if frame is None:
         return 2
-    report = evaluate(frame, config=_config(args), roofline=args.roofline, quick=args.quick)
+    with progress("evaluate", args.json):
+        report = evaluate(frame, config=_config(args), roofline=args.roofline, quick=args.quick)
     print(json.dumps(json_safe(report), indent=2) if args.json else render(report))
     return 0
 
@@ -167,7 +170,14 @@ def cmd_advise(args: argparse.Namespace) -> int:
         print("error: advise needs --model (or --batch FILE.jsonl)", file=sys.stderr)
         return 2
     fields = {k: getattr(args, k) for k in AdviseRequest.model_fields if getattr(args, k, None) is not None}
-    answer = advise(model, AdviseRequest(**fields), defaults)
+    try:
+        request = AdviseRequest(**fields)
+    except ValidationError as exc:  # bad input: one line naming the flag, never a traceback
+        first = exc.errors()[0]
+        flag = "--" + ".".join(str(p) for p in first["loc"]).replace("_", "-")
+        print(f"omnipilot advise: {flag}: {first['msg']} (got {first.get('input')})", file=sys.stderr)
+        return 2
+    answer = advise(model, request, defaults)
     if args.json:
         print(json.dumps(json_safe(answer["arms"]), indent=2))
     else:

@@ -51,6 +51,7 @@ from omnipilot.catalog import Catalog, CatalogError
 from omnipilot.cli_options import add_config_arg
 from omnipilot.config import ConfigError, Settings, load_settings
 from omnipilot.paths import default_history
+from omnipilot.progress import progress
 
 log = structlog.get_logger(__name__)
 
@@ -94,7 +95,8 @@ def cmd_retrain(args: argparse.Namespace) -> int:
         with locked(model_dir):
             if args.rollback:
                 return _rollback(model_dir, args.json)
-            return _retrain(args, settings, model_dir)
+            with progress("retrain", args.json):
+                return _retrain(args, settings, model_dir)
     except (ConfigError, RetrainError, PromotionError, CatalogError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_ERROR

@@ -22,7 +22,7 @@ from omnipilot.advisor.conformal import conformal_offset, conformity_scores, gro
 from omnipilot.advisor.envelope import Envelope
 from omnipilot.advisor.features import Columns, Featurizer
 from omnipilot.advisor.quantile import MIN_LABELLED_ROWS, QuantileModel, crossing_rate, rearrange
-from omnipilot.catalog import PRECISIONS, Catalog
+from omnipilot.catalog import PRECISIONS, SHIPPED_PRECISIONS, Catalog
 from omnipilot.collectors.rows import TARGETS
 
 log = structlog.get_logger(__name__)
@@ -53,13 +53,16 @@ def select_training_rows(frame: pd.DataFrame, config: TrainConfig, catalog: Cata
     Rows of a model or GPU kind the catalogs do not describe have no size or hardware numbers to
     learn from: they stay in the history and train nothing until the catalog names them.
     """
+    frame = as_shipped_precision(frame, catalog)
     keep = frame["kind"].eq("inference_run")
     known_model = frame["model"].map(lambda m: catalog.model(str(m)) is not None).astype(bool)
     known_gpu = frame["gpu"].map(lambda g: catalog.gpu(str(g)) is not None).astype(bool)
     reasons = {
         "not an inference run": ~keep,
         f"engine not in {list(config.engines)}": ~frame["engine"].isin(config.engines),
-        "precision not an arm (bf16/fp8/awq/gptq)": ~frame["precision"].isin(PRECISIONS),
+        "precision not an arm (bf16/fp8/awq/gptq) nor a model's as-shipped one": ~frame["precision"].isin(
+            (*PRECISIONS, *SHIPPED_PRECISIONS)
+        ),
         "pipeline parallel (multi-node scope)": frame["pp"].fillna(1).astype(float) > 1,
         "model not in etc/models.toml": ~known_model,
         "GPU kind not in etc/gpus.toml": ~known_gpu,
@@ -69,6 +72,19 @@ def select_training_rows(frame: pd.DataFrame, config: TrainConfig, catalog: Cata
             log.info("train.excluded_rows", reason=why, rows=int(mask.sum()))
         keep &= ~mask
     return frame.loc[keep].reset_index(drop=True)
+
+
+def as_shipped_precision(frame: pd.DataFrame, catalog: Catalog) -> pd.DataFrame:
+    """Rows recorded as precision `other` of a model released in one non-arm precision only
+    (gpt-oss: MXFP4) ran as shipped: they take that precision, so they train its as-shipped arm."""
+    shipped = frame["model"].map(lambda m: getattr(catalog.model(str(m)), "shipped", None))
+    relabel = frame["precision"].eq("other") & shipped.isin(SHIPPED_PRECISIONS)
+    if not bool(relabel.any()):
+        return frame
+    log.info("train.as_shipped_rows", rows=int(relabel.sum()))
+    out = frame.copy()
+    out.loc[relabel, "precision"] = shipped[relabel]
+    return out
 
 
 def cell_keys(frame: pd.DataFrame) -> list[Hashable]:

@@ -18,7 +18,7 @@ from pathlib import Path
 from omnipilot.catalog import Catalog
 from omnipilot.daemon.jobscript.parse import ParsedJob, parse_job
 
-SCRIPTS = Path(__file__).resolve().parent.parent / "tests" / "daemon" / "scripts"
+SCRIPTS = Path(__file__).resolve().parent.parent / "tests" / "daemon" / "jobscript" / "scripts"
 
 
 def mismatch(job: ParsedJob, want: dict[str, object]) -> str | None:
@@ -82,6 +82,11 @@ def hostile() -> dict[str, str]:
         "functions": "".join(f'f{i}() {{ vllm serve "$1"; }}\nf{i} m\n' for i in range(2000)),
         "call_args": 'f() { vllm serve "$@"; }\nf ' + '"$@" ' * 10000 + "\n",
         "array": "CMD=(" + "vllm " * 12000 + ")\n",
+        "table": "declare -A M=(" + "[k]=v " * 10000 + ")\nvllm serve ${M[$K]}\n",
+        "elements": "".join(f"M[k{i}]=v{i}\n" for i in range(5000)) + "vllm serve ${M[k1]}\n",
+        "branches": "if a; then\n" + "X=1\nelif b; then\n" * 3000 + "X=2\nfi\nvllm serve $X\n",
+        "binds": "apptainer exec " + "-B /a:/b " * 4000 + "i.sif vllm serve /b/m\n",
+        "wrappers": "t run -- " * 6000 + "vllm serve m\n",
     }
 
 
@@ -106,6 +111,7 @@ def main() -> None:
     for name, miss in misses.items():
         print(f"  {name}: {miss}")
     corpus = [p.read_bytes().decode() for p in sorted(SCRIPTS.glob("*.sh"))]
+    corpus += [p.read_bytes().decode() for p in sorted((SCRIPTS / "corpus2").glob("*.sh"))]
     per_script = [timings(cat, s, max(args.repeat // 10, 10))[0] for s in corpus]
     big = big_script()
     big_p50, big_p99 = timings(cat, big, args.repeat)

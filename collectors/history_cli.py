@@ -16,6 +16,7 @@ from omnipilot.collectors.rows import HistoryRow
 from omnipilot.collectors.seed import build_seed, default_data_dir
 from omnipilot.collectors.store import HistoryStore, Problem, parse_line
 from omnipilot.paths import default_history
+from omnipilot.progress import progress
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -113,7 +114,8 @@ def cmd_build_seed(args: argparse.Namespace) -> int:
         return 2
     args.out = args.history or default_history()
     try:
-        report = build_seed(data_dir, args.out, rebuild=args.rebuild)
+        with progress("history build-seed"):
+            report = build_seed(data_dir, args.out, rebuild=args.rebuild)
     except FileNotFoundError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -41,7 +41,18 @@ class NvmlSummary(BaseModel):
 
 
 def load_nvml() -> tuple[Any | None, str]:
-    """(pynvml module initialised, '') or (None, why it is not available)."""
+    """(pynvml module initialised, '') or (None, why it is not available). $OMNIPILOT_NVML_STANDIN
+    (a JSON file) swaps in the stand-in (collectors/nvml_standin.py) on machines without a GPU."""
+    if os.environ.get("OMNIPILOT_NVML_STANDIN"):
+        from omnipilot.collectors import nvml_standin
+
+        log.warning("nvml_standin", file=os.environ["OMNIPILOT_NVML_STANDIN"], note="not a real GPU")
+        try:
+            standin = nvml_standin.module()
+            standin.nvmlInit()
+        except (OSError, ValueError) as exc:
+            return None, f"NVML not available: the NVML stand-in's file is unreadable: {exc}"
+        return standin, ""
     try:
         nv = importlib.import_module("pynvml")
     except ImportError:

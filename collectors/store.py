@@ -76,6 +76,10 @@ class Problem:
         return f"{self.path}:{self.line}: {self.reason}"
 
 
+# A row is a few KB; a longer line is not parsed at all (bounded work per line, bounded quarantine).
+MAX_LINE_CHARS = 1_000_000
+
+
 def quarantine_path(path: Path) -> Path:
     """`history.jsonl` -> `history.quarantine.jsonl` (same folder)."""
     stem = path.name[: -len(".jsonl")] if path.name.endswith(".jsonl") else path.name
@@ -84,14 +88,20 @@ def quarantine_path(path: Path) -> Path:
 
 def parse_line(raw: str, path: str, lineno: int) -> HistoryRow | Problem:
     """One JSONL line -> a validated row whose hash matches its content, or the problem with it."""
+    if len(raw) > MAX_LINE_CHARS:
+        return Problem(path, lineno, f"line of {len(raw)} characters is longer than a row can be ({MAX_LINE_CHARS})", raw[:200] + "...")
     try:
         data = json.loads(raw)
     except json.JSONDecodeError as exc:
         return Problem(path, lineno, f"not JSON ({exc.msg} at column {exc.colno})", raw)
+    except RecursionError:  # `[` x 1000: the C scanner recurses once per level
+        return Problem(path, lineno, "not a row: JSON nested too deeply", raw[:200])
     if not isinstance(data, dict):
         return Problem(path, lineno, "not a JSON object", raw)
     try:
         row = HistoryRow.model_validate(data)
+    except RecursionError:
+        return Problem(path, lineno, "schema violation: a value nested too deeply", raw[:200])
     except ValidationError as exc:
         errs = "; ".join(
             f"{'.'.join(str(p) for p in e['loc']) or 'row'}: {e['msg']}" for e in exc.errors()[:5]
@@ -207,7 +217,7 @@ class HistoryStore:
         for _, text in _iter_lines(blob[:end]):
             try:
                 h = json.loads(text).get("content_hash")
-            except (json.JSONDecodeError, AttributeError):
+            except (ValueError, AttributeError, RecursionError):
                 continue
             if isinstance(h, str) and h:
                 self._hashes.add(h)
@@ -293,7 +303,7 @@ def _quarantine_keys(fd: int) -> set[str]:
     for _, text in _iter_lines(os.pread(fd, size, 0)):
         try:
             k = json.loads(text).get("key")
-        except (json.JSONDecodeError, AttributeError):
+        except (ValueError, AttributeError, RecursionError):
             continue
         if isinstance(k, str):
             keys.add(k)

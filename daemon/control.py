@@ -1,7 +1,9 @@
-"""The admin control channel: a unix socket (mode 0600) taking one JSON line per connection.
+"""The daemon's unix sockets that take one JSON line per connection and answer one.
 
-Only root and the configured SlurmUser may use it: the peer's uid is read with SO_PEERCRED, so
-file permissions are not the only guard. Commands: status, mode (get or set), reload.
+The control socket (mode 0600): only root and the configured SlurmUser may use it; the peer's uid is
+read with SO_PEERCRED, so file permissions are not the only guard. Commands: status, mode (get or
+set), reload. The explain socket (mode 0666, beside it): any user may connect; the handler gets the
+peer's uid and shows a decision only to the job's owner or an admin.
 """
 
 from __future__ import annotations
@@ -38,11 +40,19 @@ def peer_uid(conn: socket.socket) -> int:
     return int(uid)
 
 
+def explain_socket(control_socket: Path) -> Path:
+    """Where the explain socket lives: beside the control socket (docs/operations.md)."""
+    return control_socket.with_name("explain.sock")
+
+
 class ControlServer:
-    def __init__(self, path: Path, uids: set[int], handler: Handler) -> None:
+    """uids=None: every local user may connect (the handler decides what each may see)."""
+
+    def __init__(self, path: Path, uids: set[int] | None, handler: Handler, mode: int = 0o600) -> None:
         self.path = path
         self.uids = uids
         self.handler = handler
+        self.mode = mode
         self._sock: socket.socket | None = None
         self._stop = threading.Event()
 
@@ -55,7 +65,7 @@ class ControlServer:
             sock.bind(str(self.path))
         finally:
             os.umask(old)
-        os.chmod(self.path, 0o600)
+        os.chmod(self.path, self.mode)
         sock.listen(8)
         sock.settimeout(0.5)
         self._sock = sock
@@ -89,16 +99,22 @@ class ControlServer:
                 if not chunk:
                     break
                 data += chunk
-            if uid not in self.uids:
+            if self.uids is not None and uid not in self.uids:
                 log.warning("control_denied", uid=uid)
                 reply: dict[str, Any] = {
                     "ok": False,
                     "error": f"uid {uid} may not control OmniPilot (root or SlurmUser only)",
                 }
             else:
-                reply = self.handler(json.loads(data or b"{}"), uid)
-        except Exception as exc:
-            reply = {"ok": False, "error": f"bad control request: {exc}"}
+                req = json.loads(data or b"{}")
+                if not isinstance(req, dict):
+                    raise ValueError("a request is one JSON object")
+                reply = self.handler(req, uid)
+        except (ValueError, RecursionError) as exc:
+            reply = {"ok": False, "error": f"bad request: {str(exc)[:200]}"}
+        except Exception as exc:  # a bug costs this one request, never the socket's thread
+            log.exception("control_failed")
+            reply = {"ok": False, "error": f"internal error: {type(exc).__name__}"}
         try:
             conn.sendall(json.dumps(reply).encode() + b"\n")
         except OSError:
@@ -128,9 +144,14 @@ def control_call(path: Path, request: dict[str, Any], timeout_s: float = 5.0) ->
         raise ControlError(f"the daemon at {path} does not answer ({exc})") from exc
     except PermissionError as exc:
         raise ControlError(f"permission denied on {path}: run as root or SlurmUser") from exc
+    except OSError as exc:
+        raise ControlError(f"cannot reach the daemon at {path}: {exc.strerror or exc}") from exc
     finally:
         sock.close()
-    reply: dict[str, Any] = json.loads(data)
+    try:
+        reply: dict[str, Any] = json.loads(data)
+    except ValueError as exc:
+        raise ControlError(f"the daemon at {path} sent no answer (it may have stopped)") from exc
     if not reply.get("ok", False):
         raise ControlError(str(reply.get("error", "the daemon refused")))
     return reply

@@ -8,6 +8,7 @@ import os
 import re
 import subprocess
 import sys
+import tomllib
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ from typing import Any
 from omnipilot.cli_options import add_config_arg, add_json_arg
 from omnipilot.config import ConfigError, Settings, is_example, load_settings
 from omnipilot.daemon.clusterstate.queue_wait import estimate_wait
-from omnipilot.daemon.control import ControlError, control_call
+from omnipilot.daemon.control import ControlError, control_call, explain_socket
 from omnipilot.daemon.decisionlog import find_decision
 from omnipilot.daemon.modes import MODES
 
@@ -24,6 +25,33 @@ _TOKEN_RE = re.compile(r"omnipilot\[([a-z0-9]{6,16})\]")
 
 def _settings(args: argparse.Namespace) -> Settings:
     return load_settings(args.config)
+
+
+def loud_config_note(settings: Settings) -> tuple[str, bool] | None:
+    """(What is wrong, whether it is fatal) when the configuration is one a site would not run: an
+    empty file (every default, the production paths included) or the packaged example."""
+    path = settings.source
+    if path is None:
+        return None
+    if is_example(path):
+        return (
+            f"{path} is the packaged EXAMPLE configuration (production paths /run/omnipilot, "
+            "/var/lib/omnipilot): copy it to /etc/omnipilot/omnipilot.toml and edit it, or pass --config",
+            False,
+        )
+    try:
+        with path.open("rb") as fh:
+            empty = not tomllib.load(fh)
+    except (OSError, tomllib.TOMLDecodeError):
+        return None
+    if empty:
+        return (
+            f"{path} is EMPTY: every setting would be its default, including the production paths "
+            f"({settings.daemon.endpoint}, {settings.daemon.state_dir}); start from the example "
+            "(etc/omnipilot.toml in the package)",
+            True,
+        )
+    return None
 
 
 def _add_config(p: argparse.ArgumentParser) -> None:
@@ -51,10 +79,15 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     add_json_arg(p)
     p.set_defaults(func=cmd_reload)
 
-    p = sub.add_parser("explain", help="print the full decision behind a job's advice")
+    p = sub.add_parser(
+        "explain",
+        help="print the full decision behind a job's advice (the job's owner or an admin)",
+        epilog="A user asks the daemon (it checks that the job is theirs); an admin who can read the "
+        "decision log reads it directly, so --token works with the daemon down.",
+    )
     _add_config(p)
-    p.add_argument("jobid", nargs="?")
-    p.add_argument("--token")
+    p.add_argument("jobid", nargs="?", help="a job id (its comment holds the token)")
+    p.add_argument("--token", help="the token sbatch printed, e.g. omnipilot[yqta75fu] -> yqta75fu")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_explain)
 
@@ -78,20 +111,27 @@ def cmd_daemon(args: argparse.Namespace) -> int:
         print(f"omnipilot daemon: {exc}", file=sys.stderr)
         return 2
     print(f"omnipilot daemon: config {settings.source}", file=sys.stderr)
-    if settings.source is not None and is_example(settings.source):
-        # a daemon on the example's production paths (/run/omnipilot, /var/lib/omnipilot) is almost
+    note = loud_config_note(settings)
+    if note is not None:
+        # a daemon on the default production paths (/run/omnipilot, /var/lib/omnipilot) is almost
         # always a mistake on a test machine, and silently competes with a site's real one
-        print(
-            "omnipilot daemon: this is the packaged example configuration; copy it to "
-            "/etc/omnipilot/omnipilot.toml (or pass --config) to run a site's daemon",
-            file=sys.stderr,
-        )
-    return run_daemon(settings)
+        text, fatal = note
+        print(f"omnipilot daemon: {'ERROR' if fatal else 'WARNING'}: {text}", file=sys.stderr)
+        if fatal:
+            return 2
+    from omnipilot.daemon.main import AlreadyRunning
+
+    try:
+        return int(run_daemon(settings))
+    except AlreadyRunning as exc:
+        print(f"omnipilot daemon: {exc}", file=sys.stderr)
+        return 1
 
 
 def _call(args: argparse.Namespace, request: dict[str, Any]) -> dict[str, Any] | None:
     try:
-        return control_call(_settings(args).daemon.control_socket, request)
+        reply: dict[str, Any] = control_call(_settings(args).daemon.control_socket, request)
+        return reply
     except (ControlError, ConfigError) as exc:
         print(f"omnipilot: {exc}", file=sys.stderr)
         return None
@@ -135,22 +175,27 @@ def cmd_status(args: argparse.Namespace) -> int:
     print(f"mode: {reply.get('mode')}")
     print(f"model: {reply.get('model_version')}")
     print(f"cluster state: {reply.get('state_freshness')} (age {reply.get('state_age_s')}s)")
-    print("counts: " + ", ".join(f"{k} {v}" for k, v in sorted(c.items())))
-    print(f"fail-open: {reply.get('hook_failures_reported', 0)} jobs the hook let through unadvised (reported with its next request)")
+    print(f"metrics: {reply.get('metrics_url') or 'off ([metrics] enabled = false)'}")
+    print("answered: " + (", ".join(f"{k} {v}" for k, v in sorted(c.items())) or "none yet"))
+    late = reply.get("answered_too_late", 0)
+    print(
+        f"fail-open: {reply.get('hook_failures_reported', 0)} jobs the hook let through unadvised "
+        f"(reported with its next request; {late} of them answered after the hook stopped waiting, "
+        "not counted above)"
+    )
     return 0
 
 
 def cmd_reload(args: argparse.Namespace) -> int:
-    reply = _call(args, {"cmd": "reload"})
+    reply = _call(args, {"cmd": "reload"})  # a failed reload is an error reply: named, exit 1
     if reply is None:
+        if args.json:
+            print(json.dumps({"ok": False}))
         return 1
     if args.json:
         print(json.dumps(reply))
         return 0
-    print(
-        f"reloaded: model {reply.get('model_version')}"
-        + (f" ({reply['warning']})" if reply.get("warning") else "")
-    )
+    print(f"reloaded: model {reply.get('model_version')}")
     return 0
 
 
@@ -171,12 +216,53 @@ def token_for_job(jobid: str, env: dict[str, str] | None = None) -> str | None:
     return None
 
 
+class ExplainError(RuntimeError):
+    pass
+
+
+def _record_for(settings: Settings, token: str) -> dict[str, Any]:
+    """An admin (who can read the log) reads it directly, so this works with the daemon down;
+    anyone else asks the daemon, which shows a decision only to the job's owner."""
+    path = settings.decision_log_path
+    if os.access(path, os.R_OK):
+        found: dict[str, Any] | None = find_decision(path, token)
+        if found is None:
+            raise ExplainError(f"token {token} not in {path} (nor in its rotated files)")
+        return found
+    sock = explain_socket(settings.daemon.control_socket)
+    try:
+        reply = control_call(sock, {"cmd": "explain", "token": token})
+    except ControlError as exc:
+        if not sock.exists() or "no daemon" in str(exc) or "does not answer" in str(exc):
+            raise ExplainError(
+                f"the daemon does not answer on {sock} and the decision log is readable only by "
+                "root and SlurmUser: ask your Slurm admin, or try again when the daemon runs"
+            ) from exc
+        raise ExplainError(str(exc)) from exc
+    rec = reply.get("record")
+    if not isinstance(rec, dict):
+        raise ExplainError("the daemon sent no record")
+    return rec
+
+
 def cmd_explain(args: argparse.Namespace) -> int:
-    settings = _settings(args)
+    try:
+        settings = _settings(args)
+    except ConfigError as exc:
+        print(f"omnipilot explain: {exc}", file=sys.stderr)
+        return 2
     token = args.token
-    if token is None:
+    if token is not None:
+        token = _TOKEN_RE.sub(lambda m: m.group(1), token.strip())
+        if not token.isalnum() or len(token) > 32:
+            print(f"omnipilot explain: {args.token[:40]!r} is not a token (letters and digits, as in omnipilot[yqta75fu])", file=sys.stderr)
+            return 2
+    else:
         if not args.jobid:
             print("omnipilot explain: give a JOBID or --token T", file=sys.stderr)
+            return 2
+        if not re.fullmatch(r"\d+(_\d+)?", args.jobid):
+            print(f"omnipilot explain: {args.jobid[:40]!r} is not a job id (digits, or ARRAYID_INDEX)", file=sys.stderr)
             return 2
         token = token_for_job(args.jobid)
         if token is None:
@@ -186,10 +272,14 @@ def cmd_explain(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
             return 1
-    rec = find_decision(settings.decision_log_path, token)
-    if rec is None:
-        print(f"omnipilot explain: token {token} not in {settings.decision_log_path}", file=sys.stderr)
+    try:
+        rec = _record_for(settings, token)
+    except ExplainError as exc:
+        print(f"omnipilot explain: {exc}", file=sys.stderr)
         return 1
+    from omnipilot.daemon.redact import redact
+
+    rec = dict(redact(rec))  # records written before redaction existed must not print secrets either
     if args.json:
         print(json.dumps(rec, indent=2))
         return 0

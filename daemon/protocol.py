@@ -17,7 +17,16 @@ PROTOCOL_VERSION = 1
 # 64-bit ones reach us as doubles (Lua numbers, printed by cjson with 14 digits), hence the >=.
 _SENTINELS16 = {0xFFFE, 0xFFFF}
 _NO_VAL = 0xFFFFFFFE
-SETTABLE_FIELDS = ("gres", "partition", "tres_per_node", "tres_per_job", "tres_per_task")
+SETTABLE_FIELDS = (
+    "gres", "partition", "tres_per_node", "tres_per_job", "tres_per_task", "cpus_per_tres", "mem_per_tres",
+)  # fmt: skip
+# The variables sbatch exports for the job's steps that encode its GPU request: the hook sends those it
+# finds (only these names: the rest of the environment may hold secrets) so that enforce can give
+# them the new request's values (Lua can overwrite a variable, not unset it).
+GPU_ENV_NAMES = (
+    "SLURM_GPUS", "SLURM_GPUS_PER_NODE", "SLURM_GPUS_PER_TASK", "SLURM_GPUS_PER_SOCKET",
+    "SLURM_TRES_PER_TASK", "SLURM_CPUS_PER_GPU", "SLURM_MEM_PER_GPU", "SLURM_GRES",
+)  # fmt: skip
 
 
 class ProtocolError(ValueError):
@@ -67,8 +76,24 @@ class AdviseRequest(BaseModel):
     req_nodes: str | None = None
     exc_nodes: str | None = None
     array_inx: str | None = None
-    argv: list[str] = []
+    user_id: int | None = None
+    group_id: int | None = None
+    cpus_per_tres: str | None = None
+    mem_per_tres: str | None = None
+    gpu_env: dict[str, str] = Field(default_factory=dict, description="only names in GPU_ENV_NAMES")
+    argv: list[str] = Field(default=[], max_length=1000)
     fail_open_since_last: int = Field(default=0, ge=0, description="jobs the hook let through unadvised")
+    # The hook's Lua state (a new one after each reload) and its running count of fail-opens: the
+    # daemon keeps the largest count per hook, so a count re-sent after a lost reply counts once.
+    hook_id: str | None = Field(default=None, max_length=64)
+    fail_open_total: int | None = Field(default=None, ge=0)
+    # ids of earlier requests whose reply the hook gave up on (timeout, closed, bad reply): their
+    # answers were not applied, and the decision log says so.
+    given_up: list[str] = Field(default=[], max_length=64)
+    # what the hook changed to keep the request under the size limit (docs/wire-protocol.md): control
+    # bytes sent as "?" (the script then cannot be rewritten), the job's arguments left out
+    script_sanitized: bool = False
+    argv_dropped: bool = False
 
     @field_validator("v")
     @classmethod
@@ -77,8 +102,15 @@ class AdviseRequest(BaseModel):
             raise ValueError(f"protocol version {v} is not supported (this daemon speaks {PROTOCOL_VERSION})")
         return v
 
+    @field_validator("submit_uid", "user_id", "group_id", mode="before")
+    @classmethod
+    def _id_sentinels(cls, v: Any) -> Any:
+        # 32-bit ids: only NO_VAL and up mean "none" (uid 65534, nobody, is NO_VAL16 on 16-bit fields)
+        if isinstance(v, int | float) and not isinstance(v, bool) and (v >= _NO_VAL or v < 0):
+            return None
+        return int(v) if isinstance(v, float) and v.is_integer() else v
+
     @field_validator(
-        "submit_uid",
         "num_nodes",
         "min_nodes",
         "max_nodes",
@@ -93,7 +125,15 @@ class AdviseRequest(BaseModel):
     def _sentinels(cls, v: Any) -> Any:
         return _no_sentinel(v)
 
-    @field_validator("part_list", "argv", mode="before")
+    @field_validator("gpu_env", mode="before")
+    @classmethod
+    def _gpu_env(cls, v: Any) -> Any:
+        # a name outside the list is dropped, never stored: the hook is the only sender, but be strict
+        if not isinstance(v, dict):
+            return {}
+        return {k: str(x) for k, x in v.items() if k in GPU_ENV_NAMES and isinstance(x, str | int)}
+
+    @field_validator("part_list", "argv", "given_up", mode="before")
     @classmethod
     def _lua_empty_table(cls, v: Any) -> Any:
         # cjson encodes an empty Lua table as {} (an object), never as []
@@ -114,6 +154,8 @@ class AdviseRequest(BaseModel):
         "req_nodes",
         "exc_nodes",
         "array_inx",
+        "cpus_per_tres",
+        "mem_per_tres",
         mode="before",
     )
     @classmethod
@@ -143,30 +185,42 @@ class AdviseReply(BaseModel):
         return self.model_dump_json(exclude_none=True).encode()
 
 
-def decode_request(body: bytes, max_bytes: int) -> AdviseRequest:
-    """Parse and validate one request frame; ProtocolError says what was wrong."""
-    if len(body) > max_bytes:
-        raise ProtocolError(f"request of {len(body)} bytes exceeds the limit of {max_bytes}")
+def _loads(body: bytes) -> Any:
     try:
         # batch scripts need not be UTF-8: undecodable bytes must not cost the job its advice
-        raw = json.loads(body.decode("utf-8", errors="replace"))
+        return json.loads(body.decode("utf-8", errors="replace"))
     except json.JSONDecodeError as exc:
-        raise ProtocolError(f"request is not JSON: {exc}") from exc
+        raise ProtocolError(f"request is not JSON: {exc.msg} at byte {exc.pos}") from exc
+    except RecursionError as exc:  # `[` x 1000: the C scanner recurses per level
+        raise ProtocolError("request is nested too deeply to be a request") from exc
+
+
+def decode_request(body: bytes, max_bytes: int, script: bytes | None = None) -> AdviseRequest:
+    """Parse and validate one request: its JSON frame and, where the hook sent it so, the script as
+    a raw second frame. ProtocolError says what was wrong; nothing else is raised."""
+    size = len(body) + len(script or b"")
+    if size > max_bytes:
+        raise ProtocolError(f"request of {size} bytes exceeds the limit of {max_bytes}")
+    raw = _loads(body)
     if not isinstance(raw, dict):
         raise ProtocolError("request must be a JSON object")
+    if script is not None:
+        raw["script"] = script.decode("utf-8", errors="replace")
     try:
         return AdviseRequest.model_validate(raw)
     except ValidationError as exc:
         first = exc.errors()[0]
-        field = ".".join(str(p) for p in first["loc"])
-        raise ProtocolError(f"invalid request field {field!r}: {first['msg']}") from exc
+        field = ".".join(str(p) for p in first["loc"])[:64]
+        raise ProtocolError(f"invalid request field '{field}': {first['msg'][:200]}") from exc
+    except RecursionError as exc:
+        raise ProtocolError("request is nested too deeply to be a request") from exc
 
 
 def request_id_of(body: bytes) -> str:
     """Best-effort id of a message that failed validation, so the error reply can still match it."""
     try:
-        raw = json.loads(body)
+        raw = json.loads(body.decode("utf-8", errors="replace"))
         rid = raw.get("id") if isinstance(raw, dict) else None
-        return str(rid)[:128] if rid is not None else ""
-    except (UnicodeDecodeError, json.JSONDecodeError):
+        return rid[:128] if isinstance(rid, str) else ""
+    except (ValueError, RecursionError):  # never raises: it runs inside the error path
         return ""

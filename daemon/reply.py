@@ -7,10 +7,21 @@ them intact. Advice is short in the comment; the full record is in the decision 
 
 from __future__ import annotations
 
+import re
+
 from pydantic import BaseModel
 
 from omnipilot.advisor.decide import Decision, Intent, ScoredArm
-from omnipilot.daemon.clusterstate.cache import PartitionState, parse_gres
+from omnipilot.daemon.clusterstate.cache import Snapshot
+from omnipilot.daemon.gpu_request import (
+    Refused,
+    Resources,
+    access_problem,
+    asked_total,
+    fit_resources,
+    gpu_hours,
+    request_fields,
+)
 from omnipilot.daemon.protocol import AdviseReply, AdviseRequest
 
 
@@ -43,25 +54,74 @@ class EnforcePlan(BaseModel):
     env: dict[str, str] = {}
     script: str | None = None
     partition: str
+    notes: list[str] = []  # what else was adjusted to keep the job valid, for the sbatch message
+
+
+class PartitionChoice(BaseModel):
+    partition: str
+    resources: Resources
 
 
 def choose_partition(
-    req: AdviseRequest, choice: ScoredArm, partitions: dict[str, PartitionState]
-) -> str | None:
-    """The job's own partition when it holds the chosen kind, else the first allowed one that does."""
-    wanted = [p for p in (req.partition or "").split(",") if p]
-    for p in wanted:
-        if p in choice.partitions:
-            return p
-    limit = req.time_limit
-    # a partition of only this kind before a mixed one: the job then cannot land elsewhere
-    ordered = sorted(
-        choice.partitions, key=lambda p: len(partitions[p].nodes) if p in partitions else 1 << 30
+    req: AdviseRequest, choice: ScoredArm, snap: Snapshot, gpus: int
+) -> PartitionChoice | str:
+    """The job's own partition when it holds the chosen kind, else the smallest allowed one that
+    does (a partition of only this kind before a mixed one: the job then cannot land elsewhere);
+    in each, the job must be allowed (AllowGroups/Accounts/Qos, Deny*), within MaxTime and fit the
+    nodes and the partition's CPU and memory limits. A string says why none qualifies."""
+    partitions = snap.partitions
+    wanted = [p for p in (req.partition or "").split(",") if p and p in choice.partitions]
+    rest = sorted(
+        (p for p in choice.partitions if p not in wanted),
+        key=lambda p: len(partitions[p].nodes) if p in partitions else 1 << 30,
     )
-    for p in ordered:
-        max_t = partitions[p].max_time_min if p in partitions else None
-        if limit is None or max_t is None or limit <= max_t:
-            return p
+    why: list[str] = []
+    for name in [*wanted, *rest]:
+        part = partitions.get(name)
+        if part is None:
+            why.append(f"{name}: not in the cluster state")
+            continue
+        if (
+            req.time_limit is not None
+            and part.max_time_min is not None
+            and req.time_limit > part.max_time_min
+        ):
+            why.append(f"{name}: the time limit exceeds its MaxTime")
+            continue
+        problem = access_problem(part, req.user_id if req.user_id is not None else req.submit_uid,
+                                 req.account, req.qos)  # fmt: skip
+        if problem:
+            why.append(problem)
+            continue
+        nodes = [
+            n for n in (snap.nodes.get(x) for x in part.nodes)
+            if n is not None and n.usable and n.gres_type == choice.gres_type and n.gpus_total >= gpus
+        ]  # fmt: skip
+        if not nodes:
+            why.append(f"{name}: no usable node with {gpus} {choice.gres_type} GPUs")
+            continue
+        try:
+            return PartitionChoice(partition=name, resources=fit_resources(req, gpus, part, nodes))
+        except Refused as exc:
+            why.append(str(exc))
+    return "no partition holding the advised GPUs accepts this job (" + "; ".join(why) + ")"
+
+
+def more_gpu_hours(req: AdviseRequest, snap: Snapshot, gpus: int, partition: str) -> str | None:
+    """Why the rewrite would ask for more GPU-hours (GPUs x time limit) than the job did, or None."""
+    asked = asked_total(req)
+    parts = snap.partitions
+    own = (req.partition or "").split(",")[0]
+    t_new = req.time_limit or (parts[partition].default_time_min if partition in parts else None)
+    t_old = req.time_limit or (parts[own].default_time_min if own in parts else None) or t_new
+    old, new = gpu_hours(asked, t_old), gpu_hours(gpus, t_new)
+    if old is None or new is None:
+        old, new = float(asked), float(gpus)  # no time known: the same limit on both sides
+    if new > old:
+        return (
+            f"the advised arm takes {gpus} GPUs for {new:.1f} GPU-hours of time limit where the job asked "
+            f"{asked} for {old:.1f}; set enforce.allow_more_gpu_hours = true to allow that"
+        )
     return None
 
 
@@ -80,14 +140,21 @@ def enforce_blocker(req: AdviseRequest, intent: Intent, decision: Decision, allo
     return None
 
 
-def gpu_fields(req: AdviseRequest, choice: ScoredArm, partition: str) -> dict[str, str]:
-    fields = {"gres": f"gpu:{choice.gres_type}:{choice.arm.tp}", "partition": partition}
-    # a GPU request left in another field would add to or contradict the new one
-    for name in ("tres_per_job", "tres_per_task"):
-        value = getattr(req, name)
-        if value and parse_gres(value)[1] > 0:
-            fields[name] = ""
+def gpu_fields(req: AdviseRequest, choice: ScoredArm, partition: str, res: Resources) -> dict[str, str]:
+    """The job_desc fields of the new request, in the user's form (daemon/gpu_request.py)."""
+    fields: dict[str, str] = request_fields(req, choice.arm.tp, str(choice.gres_type))
+    fields["partition"] = partition
+    if res.cpus_per_gpu is not None and req.cpus_per_tres:
+        fields["cpus_per_tres"] = _per_gpu_text(req.cpus_per_tres, res.cpus_per_gpu)
+    if res.mem_per_gpu_mb is not None and req.mem_per_tres:
+        fields["mem_per_tres"] = _per_gpu_text(req.mem_per_tres, res.mem_per_gpu_mb)
     return fields
+
+
+def _per_gpu_text(old: str, value: int) -> str:
+    """'gres:gpu:10' with a new per-GPU value, in the same form (a typed entry keeps its type)."""
+    m = re.match(r"^(.*?gpu(?::[A-Za-z][A-Za-z0-9_.\-]*)?[:=])\d+$", old)
+    return f"{m.group(1)}{value}" if m else old
 
 
 def job_env(choice: ScoredArm, token: str) -> dict[str, str]:
@@ -132,7 +199,9 @@ def advice_reply(
             )
         )
         if enforce.script is not None:
-            lines.append("  rewrote the vllm serve flags in the job script to match")
+            lines.append("  rewrote the job script to match (vllm flags, srun GPU options)")
+        for note in enforce.notes:
+            lines.append(f"  also: {note}")
     else:
         lines.append(f"  advised {arm_text(choice)} ({prediction_text(choice)}); you asked {asked}")
         if degraded:

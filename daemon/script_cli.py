@@ -10,13 +10,15 @@ import sys
 from pathlib import Path
 
 from omnipilot.catalog import Catalog
+from omnipilot.collectors.checkpoint_config import read_model_path
 from omnipilot.daemon.jobscript.parse import ParsedJob, parse_job
 from omnipilot.daemon.jobscript.rewrite import rewrite_vllm
 
 _FIELDS = (
     "model", "model_name", "served_model_name", "tp", "pp", "dp", "precision", "quantization", "dtype",
     "kv_cache_dtype", "max_model_len", "max_num_seqs", "gpu_memory_utilization", "concurrency", "context",
-    "prompt_len", "output_len", "slo_ttft_ms", "params_b", "family", "gpu", "engine",
+    "prompt_len", "output_len", "slo_ttft_ms", "params_b", "active_params_b", "family", "model_confidence",
+    "gpu", "engine",
 )  # fmt: skip
 
 
@@ -47,7 +49,10 @@ def _read(args: argparse.Namespace) -> tuple[str, ParsedJob] | None:
     except OSError as exc:
         print(f"omnipilot script: cannot read {args.file}: {exc.strerror}", file=sys.stderr)
         return None
-    return text, parse_job(text, args.comment, Catalog.load(), gpus_per_node=args.gpus_per_node)
+    # unlike the daemon, the check reads a model directory's config.json at once, as the caller
+    return text, parse_job(
+        text, args.comment, Catalog.load(), gpus_per_node=args.gpus_per_node, checkpoints=read_model_path
+    )
 
 
 def _check(args: argparse.Namespace) -> int:
@@ -78,6 +83,9 @@ def describe(job: ParsedJob) -> list[str]:
         if value is not None:
             source = job.sources.get(name, "catalog" if name == "model_name" else "")
             out.append(f"  {name:<24} {value}" + (f"   ({source.replace('_', ' ')})" if source else ""))
+    if job.quantization_detail is not None:
+        out.append(f"  {'checkpoint quantization':<24} {job.quantization_detail.describe()}")
+    out.extend(f"model: {note}" for note in job.model_notes)
     sb = job.sbatch
     out.append(f"#SBATCH: partition={sb.partition} gpus/node={sb.gpus_per_node} type={sb.gpu_type} "
                f"nodes={sb.nodes} time={sb.time_minutes}min")  # fmt: skip

@@ -1,7 +1,10 @@
 """The daemon's ZeroMQ server: a ROUTER socket answering the hook, one message at a time.
 
-Per message: size check → validate → answer from memory → send → then log. A message that cannot
-be answered gets an error reply (the hook fails open on it); nothing a client sends can stop the loop.
+Per message: size check → validate → answer from memory → send → write its record → read the next.
+A message is [JSON] or [JSON, script] after the REQ delimiter (the hook sends the script as a raw
+second frame: no JSON escaping, so its size is what it measured). A message that cannot be answered
+gets an error reply naming the problem (that job fails open; the hook's breaker is not touched);
+nothing a client sends can stop the loop. See docs/wire-protocol.md.
 """
 
 from __future__ import annotations
@@ -18,11 +21,12 @@ import structlog
 import zmq
 
 from omnipilot.daemon.protocol import AdviseReply, AdviseRequest, ProtocolError, decode_request, request_id_of
+from omnipilot.daemon.redact import redact_text
 
 log = structlog.get_logger("omnipilot.server")
 
 Answer = Callable[[AdviseRequest], tuple[AdviseReply, dict[str, Any]]]
-AfterReply = Callable[[dict[str, Any]], None]
+AfterReply = Callable[[dict[str, Any], AdviseRequest], None]
 
 
 class Server:
@@ -73,26 +77,39 @@ class Server:
 
     def handle(self, frames: list[bytes]) -> None:
         t0 = time.perf_counter()
-        ident, body = frames[0], frames[-1]
+        ident, parts = frames[0], frames[1:]
+        # a REQ peer sends (and expects back) the empty delimiter frame before the body
+        envelope = [ident]
+        if len(parts) >= 2 and parts[0] == b"":
+            envelope, parts = [ident, b""], parts[1:]
+        body = parts[0] if parts else b""
         record: dict[str, Any] | None = None
+        req: AdviseRequest | None = None
         try:
-            req = decode_request(body, self.max_bytes)
+            if not 1 <= len(parts) <= 2:
+                raise ProtocolError(f"a request is one JSON frame and at most a script frame, not {len(parts)} frames")
+            req = decode_request(body, self.max_bytes, parts[1] if len(parts) == 2 else None)
             reply, record = self.answer(req)
+            # the comment is stored by Slurm where every user can read it; the message is printed
+            if reply.comment:
+                reply.comment = redact_text(reply.comment)
+            if reply.user_message:
+                reply.user_message = redact_text(reply.user_message)
         except ProtocolError as exc:
             self.errors += 1
-            log.warning("bad_request", error=str(exc), bytes=len(body))
+            log.warning("bad_request", error=str(exc), bytes=sum(len(p) for p in parts))
             reply = AdviseReply(id=request_id_of(body) or "?", status="error", error=str(exc))
         except Exception as exc:  # a bug must cost one fail-open job, not the daemon
             self.errors += 1
             log.exception("answer_failed")
-            reply = AdviseReply(id=request_id_of(body) or "?", status="error", error=f"internal error: {exc}")
-        # a REQ peer expects the empty delimiter frame back before the body
-        envelope = [ident, b""] if len(frames) >= 3 else [ident]
+            rid = req.id if req is not None else request_id_of(body)
+            reply = AdviseReply(id=rid or "?", status="error", error=f"internal error: {type(exc).__name__}")
+            record = None
         try:
             self.sock.send_multipart([*envelope, reply.encode()], zmq.NOBLOCK)
         except zmq.ZMQError as exc:
             log.warning("reply_failed", error=str(exc))
         ms = (time.perf_counter() - t0) * 1000.0
-        if record is not None:
+        if record is not None and req is not None:
             record["latency_ms"] = round(ms, 3)
-            self.after_reply(record)
+            self.after_reply(record, req)

@@ -17,9 +17,11 @@ from omnipilot.advisor.decide import Decision, Intent, Prediction, Scorer, decid
 from omnipilot.advisor.prior import LaunchPrior, load_prior
 from omnipilot.catalog import Catalog, CatalogError, ModelSpec
 from omnipilot.config import Settings
+from omnipilot.daemon.checkpoint_cache import CheckpointCache
 from omnipilot.daemon.clusterstate.cache import StateCache, parse_gres
 from omnipilot.daemon.clusterstate.queue_term import SnapshotQueue
 from omnipilot.daemon.decisionlog import LAZY_KEY
+from omnipilot.daemon.gpu_request import Refused, asked_total, env_values, job_tasks
 from omnipilot.daemon.intent import Refusal, build_intent
 from omnipilot.daemon.jobscript.parse import ParsedJob, parse_job
 from omnipilot.daemon.modes import ModeStore
@@ -32,6 +34,7 @@ from omnipilot.daemon.reply import (
     gpu_fields,
     info_reply,
     job_env,
+    more_gpu_hours,
 )
 
 log = structlog.get_logger("omnipilot.service")
@@ -60,6 +63,7 @@ class AdviceService:
         self.state = state
         self.modes = modes
         self.catalog = self._load_catalog()
+        self.checkpoints = CheckpointCache()  # config.json of model paths; main.py starts its reader
         self.scorer: Scorer | None = None
         self.prior = LaunchPrior([], default_success=settings.prior.default_success)
         self._queue_cache: tuple[float, SnapshotQueue] | None = None
@@ -67,6 +71,8 @@ class AdviceService:
         self.counts: dict[str, int] = {}
         self._decisions: dict[tuple[object, ...], Decision] = {}
         self.hook_failures_reported = 0
+        self._fail_open_base = 0
+        self._fail_open_totals: dict[str, int] = {}
         self._lock = threading.Lock()
         # Set by warm_up, i.e. in the daemon only (not in tests or commands that build a service):
         # the heap is kept settled (see _remember).
@@ -181,6 +187,18 @@ class AdviceService:
             gc.collect(1)
             gc.freeze()
 
+    def _count_fail_opens(self, req: AdviseRequest) -> None:
+        """A hook that names itself sends its running total: the largest seen per hook counts, so a
+        total re-sent after a lost reply is not added twice (an older hook sends increments)."""
+        if req.hook_id is None or req.fail_open_total is None:
+            self._fail_open_base += req.fail_open_since_last
+        else:
+            totals = self._fail_open_totals
+            totals[req.hook_id] = max(totals.pop(req.hook_id, 0), req.fail_open_total)
+            if len(totals) > 64:  # hooks gone (reloads): keep their counts, forget their ids
+                self._fail_open_base += totals.pop(next(iter(totals)))
+        self.hook_failures_reported = self._fail_open_base + sum(self._fail_open_totals.values())
+
     def _count(self, key: str) -> None:
         self.counts[key] = self.counts.get(key, 0) + 1
 
@@ -191,7 +209,7 @@ class AdviceService:
 
     def answer(self, req: AdviseRequest) -> tuple[AdviseReply, dict[str, Any]]:
         t0 = time.perf_counter()
-        self.hook_failures_reported += req.fail_open_since_last
+        self._count_fail_opens(req)
         mode = self.modes.mode
         token = new_token()
         # What only the log needs is built by its writer thread, after the reply has gone out.
@@ -212,7 +230,10 @@ class AdviceService:
             return AdviseReply(id=req.id, action="none"), {**record, "outcome": "mode_off"}
         # the job's real GPU count resolves $SLURM_GPUS_ON_NODE even when sbatch flags override #SBATCH
         per_node = parse_gres(req.tres_per_node or req.gres)[1] or None
-        parsed = parse_job(req.script, req.comment, self.catalog, gpus_per_node=per_node)
+        parsed = parse_job(
+            req.script, req.comment, self.catalog, gpus_per_node=per_node,
+            checkpoints=lambda path: self.checkpoints.lookup(path, req.submit_uid),
+        )  # fmt: skip
         later.append(lambda: {"parsed": parsed.summary()})
         built = build_intent(req, parsed, self.settings, self.catalog, self.state.snapshot)
         if isinstance(built, Refusal):
@@ -226,6 +247,9 @@ class AdviceService:
         later.append(lambda: self._decision_record(intent, decision))
         record["outcome"] = decision.outcome
         self._count(decision.outcome)
+        record["confidence"] = decision.choice.confidence if decision.choice else "none"  # metrics, report
+        if decision.abstained:
+            record["abstained_because"] = decision.notes[-1]
         if decision.choice is None:
             return self._no_choice(req, token, intent, decision, mode), record
         if decision.choice.prediction is not None and decision.choice.prediction.confidence == "low":
@@ -279,7 +303,7 @@ class AdviceService:
     def _enforce_plan(
         self, req: AdviseRequest, token: str, intent: Intent, decision: Decision, parsed: ParsedJob
     ) -> tuple[EnforcePlan | None, str | None]:
-        from omnipilot.daemon.jobscript.rewrite import rewrite_vllm
+        from omnipilot.daemon.jobscript.rewrite import rewrite_srun_gpus, rewrite_vllm
 
         e = self.settings.enforce
         part = (req.partition or "").split(",")[0]
@@ -299,9 +323,16 @@ class AdviceService:
             return None, blocker
         choice = decision.choice
         assert choice is not None
-        partition = choose_partition(req, choice, self.state.snapshot.partitions)
-        if partition is None:
-            return None, "the job's time limit exceeds MaxTime of every partition holding the advised GPUs"
+        snap = self.state.snapshot
+        gpus = choice.arm.tp
+        picked = choose_partition(req, choice, snap, gpus)
+        if isinstance(picked, str):
+            return None, picked
+        partition = picked.partition
+        if not e.allow_more_gpu_hours:
+            more = more_gpu_hours(req, snap, gpus, partition)
+            if more:
+                return None, more
         script = None
         needs_rewrite = (parsed.tp != choice.arm.tp and parsed.tp is not None) or (
             (intent.asked.precision or "bf16") != choice.arm.precision
@@ -317,11 +348,29 @@ class AdviceService:
             if req.script_truncated:
                 return None, "the script was too long to be sent whole, so it cannot be rewritten"
             script = res.script
+        try:
+            fields = gpu_fields(req, choice, partition, picked.resources)
+            gpu_env = env_values(
+                req, gpus, str(choice.gres_type), picked.resources.cpus_per_gpu, picked.resources.mem_per_gpu_mb
+            )
+        except Refused as exc:
+            return None, str(exc)
+        srun = rewrite_srun_gpus(
+            script if script is not None else req.script or "", old_gpus=asked_total(req), gpus=gpus,
+            gres_type=str(choice.gres_type), job_tasks=job_tasks(req),
+        )  # fmt: skip
+        if srun.script is None:
+            return None, f"an srun line's GPU options could not be rewritten safely ({srun.reason})"
+        if srun.changed:
+            if req.script_truncated:
+                return None, "the script was too long to be sent whole, so its srun lines cannot be rewritten"
+            script = srun.script
         return EnforcePlan(
-            set=gpu_fields(req, choice, partition),
-            env=job_env(choice, token),
+            set=fields,
+            env={**gpu_env, **job_env(choice, token)},
             script=script,
             partition=partition,
+            notes=picked.resources.lowered,
         ), None
 
     def _decision_record(self, intent: Intent, decision: Decision) -> dict[str, Any]:

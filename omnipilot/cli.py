@@ -23,6 +23,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "script": ("omnipilot.daemon.script_cli", "show how OmniPilot reads a batch script"),
     "config": ("omnipilot.slurm.setup_cli", "check omnipilot.toml and the rendered hook settings"),
     "hook": ("omnipilot.slurm.setup_cli", "install the Slurm hook or re-render its settings"),
+    "catalog": ("omnipilot.advisor.catalog_cli", "add a model to the catalog from its config.json; show an entry"),
     "advise": ("omnipilot.advisor.model_cli", "score every feasible arm of a request"),
     "train": ("omnipilot.advisor.model_cli", "train the cost model from a history"),
     "evaluate": ("omnipilot.advisor.model_cli", "leakage-free evaluation of the cost model"),
@@ -35,6 +36,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "harvest": ("omnipilot.collectors.collect_cli", "append finished jobs from Slurm accounting"),
     "launch-stats": ("omnipilot.collectors.collect_cli", "launch success and demand from the harvest"),
     "nvml": ("omnipilot.collectors.collect_cli", "check NVML and sample this machine's GPUs"),
+    "healthcheck": ("omnipilot.collectors.healthcheck_cli", "GPU health of this node: drain on a fault (HealthCheckProgram)"),
+    "report": ("omnipilot.advisor.report_cli", "an HTML report with plots: calibration, backtest, decisions, coverage"),
     "cluster": ("omnipilot.slurm.minicluster.cluster_cli", "the local Slurm mini cluster (demo and tests)"),
     "demo": ("omnipilot.slurm.minicluster.cluster_cli", "start the mini cluster, submit the samples, show advice"),
 }
@@ -50,6 +53,10 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     "script": ("omnipilot script check job.sbatch", "omnipilot script rewrite job.sbatch --tp 2 --quantization fp8"),
     "config": ("omnipilot config check", "omnipilot config check --config /etc/omnipilot/omnipilot.toml --hook-dir /etc/slurm"),
     "hook": ("omnipilot hook install --hook-dir /etc/slurm", "omnipilot hook render --hook-dir /etc/slurm"),
+    "catalog": (
+        "omnipilot catalog add /scratch/models/my-model --to /etc/omnipilot/models.toml",
+        "omnipilot catalog show /scratch/ana/Qwen2.5-7B-Instruct-legal-ft",
+    ),
     "advise": (
         "omnipilot advise --model Qwen/Qwen2.5-7B-Instruct --concurrency 64 --context 8192",
         "omnipilot advise --model meta-llama/Llama-3.1-70B-Instruct --gpu h100 --json",
@@ -66,6 +73,8 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     "harvest": ("omnipilot harvest --since 2026-11-01",),
     "launch-stats": ("omnipilot launch-stats --serving-only",),
     "nvml": ("omnipilot nvml --seconds 5 --json",),
+    "healthcheck": ("omnipilot healthcheck", "omnipilot healthcheck --node gpu-17 --dry-run --json"),
+    "report": ("omnipilot report --out /tmp/omnipilot-report", "omnipilot report --out report --decision-log /var/lib/omnipilot/decisions.jsonl"),
     "cluster": ("omnipilot cluster up", "omnipilot cluster status", "omnipilot cluster down"),
     "demo": ("omnipilot demo", "omnipilot demo --state-dir /tmp/op-demo"),
 }
@@ -111,8 +120,9 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         importlib.import_module(module).register(sub)
     for name, cmd in sub.choices.items():
         # examples at the end of `omnipilot COMMAND --help`, unless its module wrote its own
-        if name in EXAMPLES and not cmd.epilog:
-            cmd.epilog = "examples:\n" + "\n".join(f"  {line}" for line in EXAMPLES[name])
+        if name in EXAMPLES and "examples:" not in (cmd.epilog or ""):
+            shown = "examples:\n" + "\n".join(f"  {line}" for line in EXAMPLES[name])
+            cmd.epilog = f"{cmd.epilog}\n\n{shown}" if cmd.epilog else shown
             cmd.formatter_class = argparse.RawDescriptionHelpFormatter
     return parser
 
@@ -124,6 +134,17 @@ def _command_of(argv: Sequence[str]) -> str | None:
         if not arg.startswith("-"):
             return arg
     return None
+
+
+def _one_line(exc: BaseException) -> str:
+    if isinstance(exc, UnicodeDecodeError):
+        return f"not UTF-8 text (byte {exc.start}): give a text file"
+    if isinstance(exc, RecursionError):
+        return "input nested too deeply"
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"{exc.strerror}: {exc.filename}" if exc.filename else exc.strerror
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= 300 else text[:300] + "..."
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -155,7 +176,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     if func is None:
         parser.parse_args([command, "--help"])
         return 2
-    return int(func(args))
+    try:
+        return int(func(args))
+    except BrokenPipeError:  # `omnipilot explain 9 | head`: the reader left; say nothing more
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    except KeyboardInterrupt:
+        print(f"omnipilot {command}: interrupted", file=sys.stderr)
+        return 130
+    except (OSError, ValueError, RecursionError) as exc:
+        # Bad input a command did not name itself (a missing or unreadable file, a file that is not
+        # text, a value out of range, a bad config): one line and exit 2, never a traceback.
+        # OMNIPILOT_DEBUG=1 shows the traceback.
+        if os.environ.get("OMNIPILOT_DEBUG"):
+            raise
+        print(f"omnipilot {command}: {_one_line(exc)}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

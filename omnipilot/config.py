@@ -64,6 +64,9 @@ class EnforceSettings(_Section):
     partitions: list[str] = Field(default_factory=list, description="empty = every partition")
     accounts: list[str] = Field(default_factory=list, description="empty = every account")
     allow_low_confidence: bool = Field(False, description="enforce even when the model abstained")
+    allow_more_gpu_hours: bool = Field(
+        False, description="enforce an arm that asks for more GPU-hours (GPUs x time limit) than the job did"
+    )
 
 
 class DefaultsSettings(_Section):
@@ -95,6 +98,14 @@ class DecisionLogSettings(_Section):
     path: str = "decisions.jsonl"
     max_bytes: int = Field(50_000_000, ge=10_000)
     keep: int = Field(5, ge=1)
+
+
+class MetricsSettings(_Section):
+    """Prometheus metrics of the daemon (daemon/metrics.py); docs/operations.md "## Metrics"."""
+
+    enabled: bool = Field(False, description="serve /metrics over HTTP")
+    address: str = Field("127.0.0.1", description="address the metrics port binds to (keep it local)")
+    port: int = Field(9464, ge=0, le=65535, description="0 = any free port (status names it)")
 
 
 class ModelSettings(_Section):
@@ -211,6 +222,7 @@ class Settings(_Section):
     cost: CostSettings = CostSettings()
     state: StateSettings = StateSettings()
     decision_log: DecisionLogSettings = DecisionLogSettings()
+    metrics: MetricsSettings = MetricsSettings()
     model: ModelSettings = ModelSettings()
     utility: UtilitySettings = UtilitySettings()
     prior: PriorSettings = PriorSettings()

@@ -33,6 +33,8 @@ def render_hook_settings(settings: Settings) -> str:
         f"  breaker_cooloff_s = {h.breaker_cooloff_s:g},",
         f"  max_script_bytes = {h.max_script_bytes},",
         f"  max_reply_bytes = {max(settings.daemon.max_message_bytes, 4 * h.max_script_bytes)},",
+        # the hook bounds what it sends by what the daemon takes: libzmq drops a larger peer unanswered
+        f"  max_request_bytes = {settings.daemon.max_message_bytes},",
         "}",
     ]
     return "\n".join(lines) + "\n"

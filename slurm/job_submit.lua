@@ -9,14 +9,20 @@ local DEFAULTS = {
   socket = "ipc:///run/omnipilot/omnipilot.sock", timeout_ms = 50, fail_closed = false,
   kill_switch = "/etc/slurm/omnipilot.disabled", breaker_failures = 3, breaker_cooloff_s = 30,
   max_script_bytes = 65536, max_reply_bytes = 1048576, reject_code = 2072,
+  max_request_bytes = 262144, -- the daemon's daemon.max_message_bytes: libzmq drops a larger peer unanswered
 }
 -- The only fields a reply may set. Clears ("") go first: on 22.05 gres and tres_per_node are one
 -- field, so clearing a typeless --gres after writing gres would undo the rewrite.
-local SETTABLE = { "tres_per_job", "tres_per_task", "tres_per_node", "gres", "partition" }
+local SETTABLE = { "tres_per_job", "tres_per_task", "tres_per_node", "gres", "partition",
+  "cpus_per_tres", "mem_per_tres" }
 local FIELDS = { "comment", "partition", "tres_per_node", "tres_per_job", "tres_per_task", "gres",
   "num_nodes", "min_nodes", "max_nodes", "num_tasks", "time_limit", "account", "qos", "name",
   "work_dir", "cpus_per_task", "min_mem_per_node", "min_mem_per_cpu", "features", "req_nodes",
-  "exc_nodes", "array_inx" }
+  "exc_nodes", "array_inx", "user_id", "group_id", "cpus_per_tres", "mem_per_tres" }
+-- The variables sbatch exported for steps that carry the GPU request (enforce gives them the new
+-- request's values). Only these names are read: the rest of the environment may hold secrets.
+local GPU_ENV = { "SLURM_GPUS", "SLURM_GPUS_PER_NODE", "SLURM_GPUS_PER_TASK", "SLURM_GPUS_PER_SOCKET",
+  "SLURM_TRES_PER_TASK", "SLURM_CPUS_PER_GPU", "SLURM_MEM_PER_GPU", "SLURM_GRES" }
 
 -- Settings: omnipilot_settings.lua beside this file returns a table; a missing file or a key of
 -- the wrong type falls back to the default, with a log line, so a bad render never breaks sbatch.
@@ -49,6 +55,12 @@ local breaker = { failures = 0, open_until = 0 }
 local unreported = 0
 local counter = 0
 math.randomseed(math.floor((socket and socket.gettime() or os.time()) * 1000) % 2147483647)
+-- This Lua state (a new one after each reload), its running count of jobs the daemon never
+-- answered (the daemon keeps the largest per hook: a count re-sent after a lost reply counts once),
+-- and the ids of requests whose reply it gave up on (the decision log records those answers as unused).
+local hook_id = string.format("%x-%x", os.time(), math.random(1, 1e9))
+local fail_open_total = 0
+local given_up = {}
 
 local function now() return socket and socket.gettime() or os.time() end
 local function field(t, k) local ok, v = pcall(function() return t[k] end); if ok then return v end end
@@ -86,26 +98,59 @@ local function partition_names(part_list) -- keyed by name in slurmctld; records
   return names
 end
 
+-- cjson writes a control byte as \u00XX (6 bytes): a script of them would grow 6x past the daemon's
+-- size limit. Parsing never needs them, so they travel as "?" (then nothing grows more than 2x).
+local CONTROL = "[%z\1-\8\11\12\14-\31\127]"
+local function plain(s)
+  local out, n = s:gsub(CONTROL, "?")
+  return out, n > 0
+end
+
 local function build_request(job_desc, part_list, submit_uid)
   counter = counter + 1
   local id = string.format("%d-%d-%d", math.floor(now() * 1e6), counter, math.random(1, 1e9))
-  local script, truncated = str(field(job_desc, "script")), false -- nil for salloc/srun
+  local script, truncated, altered = str(field(job_desc, "script")), false, false -- nil for salloc/srun
   if script then script, truncated = truncate(script, CFG.max_script_bytes) end
+  if script then script, altered = plain(script) end
   -- Never the job's environment: it may hold tokens and keys.
   local req = { v = 1, type = "advise", id = id, submit_uid = tonumber(submit_uid),
-    script = script, script_truncated = truncated, fail_open_since_last = unreported }
+    fail_open_since_last = unreported, hook_id = hook_id, fail_open_total = fail_open_total }
+  if #given_up > 0 then req.given_up = given_up end
   for _, k in ipairs(FIELDS) do -- sent as they are (NO_VAL sentinels too): the daemon normalises
     local v = field(job_desc, k)
-    if type(v) == "string" or (type(v) == "number" and v == v and math.abs(v) ~= math.huge) then
+    if type(v) == "string" then
+      req[k] = (plain(v))
+    elseif type(v) == "number" and v == v and math.abs(v) ~= math.huge then
       req[k] = v
     end
   end
   local parts, argv = partition_names(part_list), list(field(job_desc, "argv"))
   if #parts > 0 then req.part_list = parts end
+  for i, a in ipairs(argv) do argv[i] = (plain((truncate(a, 1024)))) end
   if #argv > 0 then req.argv = argv end
+  local env, gpu_env = field(job_desc, "environment"), nil
+  for _, k in ipairs(type(env) == "table" and GPU_ENV or {}) do
+    local v = str(field(env, k))
+    if v then gpu_env = gpu_env or {}; gpu_env[k] = v end
+  end
+  req.gpu_env = gpu_env
+  -- Measure before sending: the request without the script, then the script within what is left
+  -- (each byte at most 2 after escaping). Over the limit, the job's arguments and comment go first.
+  local limit = CFG.max_request_bytes - 1024
+  if #json.encode(req) > limit / 4 then
+    req.argv, req.comment = nil, req.comment and (truncate(req.comment, 4096)) or nil
+    req.argv_dropped = true
+  end
+  local meta = #json.encode(req)
+  if script and meta + 2 * #script > limit then
+    script, truncated = truncate(script, math.max(math.floor((limit - meta) / 2), 0)), true
+  end
+  req.script, req.script_truncated, req.script_sanitized = script, truncated, altered or nil
   -- cjson writes every "/" as "\/", doubling paths in scripts; a "/" can only appear inside that
   -- escape, so undoing it is safe and keeps requests under the daemon's size limit.
-  return id, (json.encode(req):gsub("\\/", "/"))
+  local body = (json.encode(req):gsub("\\/", "/"))
+  if #body > CFG.max_request_bytes then return id, nil, #body end
+  return id, body
 end
 
 local function append_comment(job_desc, text)
@@ -138,18 +183,28 @@ local function apply(job_desc, reply)
   return slurm.SUCCESS
 end
 
--- One round trip; returns the decoded reply or nil and a short reason for the comment.
+-- One round trip; returns the decoded reply, or nil, a short reason for the comment and whose
+-- failure it is: "daemon" (timeouts, connection and protocol errors: they count for the breaker)
+-- or "job" (this job's own request was refused or too large: only this job goes unadvised).
 local function ask(job_desc, part_list, submit_uid)
-  if not (zok and json) then return nil, "hook cannot load luasocket/cjson" end
-  local id, body = build_request(job_desc, part_list, submit_uid)
+  if not (zok and json) then return nil, "hook cannot load luasocket/cjson", "daemon" end
+  local id, body, size = build_request(job_desc, part_list, submit_uid)
+  if not body then return nil, string.format("job too large to send: %d bytes", size), "job" end
+  local function gave_up(reason)
+    if #given_up < 64 then given_up[#given_up + 1] = id end
+    return nil, reason, "daemon"
+  end
   local raw, err = zmtp.request(CFG.socket, body, CFG.timeout_ms, { max_reply_bytes = CFG.max_reply_bytes })
-  if not raw then return nil, err end
+  if not raw then return gave_up(err) end
   local ok, reply = pcall(json.decode, raw)
-  if not ok or type(reply) ~= "table" then return nil, "bad reply" end
-  if reply.id ~= id then zmtp.close(); return nil, "reply id mismatch" end
-  if reply.status ~= "ok" then return nil, "daemon error: " .. tostring(str(reply.error) or reply.status) end
+  if not ok or type(reply) ~= "table" then return gave_up("bad reply") end
+  if reply.id ~= id then zmtp.close(); return gave_up("reply id mismatch") end
+  given_up = {} -- the daemon read this request, and with it the ids it carried
+  if reply.status ~= "ok" then
+    return nil, "daemon error: " .. tostring(str(reply.error) or reply.status), "job"
+  end
   local known = { none = 1, observe = 1, suggest = 1, enforce = 1, reject = 1 }
-  if not known[reply.action] then return nil, "bad reply action " .. tostring(reply.action) end
+  if not known[reply.action] then return nil, "bad reply action " .. tostring(reply.action), "daemon" end
   return reply
 end
 
@@ -160,8 +215,10 @@ local function failed()
   if breaker.failures >= CFG.breaker_failures then breaker.open_until = now() + CFG.breaker_cooloff_s end
 end
 
-local function fail(job_desc, reason)
-  unreported = unreported + 1
+local function fail(job_desc, reason, answered)
+  if not answered then -- a job the daemon answered (with an error) is counted by the daemon itself
+    unreported, fail_open_total = unreported + 1, fail_open_total + 1
+  end
   slurm.log_info("%s", "omnipilot: daemon unavailable (" .. reason .. ")")
   local short, cut = truncate(reason, 60) -- the comment stays readable; the log has it all
   reason = cut and (short .. "...") or short
@@ -181,10 +238,16 @@ local function submit(job_desc, part_list, submit_uid)
   local off = io.open(CFG.kill_switch, "r")
   if off then off:close(); return slurm.SUCCESS end -- the admin's off switch: no daemon at all
   if now() < breaker.open_until then return fail(job_desc, "breaker open") end
-  local reply, reason = ask(job_desc, part_list, submit_uid)
+  local reply, reason, whose = ask(job_desc, part_list, submit_uid)
   if not reply then
-    failed()
-    return fail(job_desc, reason)
+    if whose == "daemon" then
+      failed()
+      return fail(job_desc, reason)
+    end
+    -- one job's own request: never the breaker (one user must not switch advice off for everyone)
+    local answered = reason:find("^daemon error") ~= nil
+    if answered then breaker.failures, breaker.open_until, unreported = 0, 0, 0 end
+    return fail(job_desc, reason, answered)
   end
   breaker.failures, breaker.open_until, unreported = 0, 0, 0
   if reply.action == "reject" then
@@ -197,7 +260,7 @@ end
 function slurm_job_submit(job_desc, part_list, submit_uid)
   local ok, rc = pcall(submit, job_desc, part_list, submit_uid)
   if ok then return rc end
-  failed()
+  -- not the breaker: a hook error follows from this job's own fields, not from the daemon
   local fok, frc = pcall(fail, job_desc, "hook error")
   slurm.log_info("%s", "omnipilot: hook error: " .. tostring(rc))
   return fok and frc or slurm.SUCCESS

@@ -10,6 +10,9 @@ from pathlib import Path
 from omnipilot.cli_options import EXIT_BAD_INPUT, EXIT_PROBLEM, add_config_arg, add_json_arg, examples
 from omnipilot.config import ConfigError, Settings, is_example, load_settings
 
+# The most a request from job_submit.lua may weigh (its max_request_bytes): the daemon must take it.
+HOOK_REQUEST_BYTES = 262_144
+
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
@@ -83,21 +86,34 @@ def cmd_config_check(args: argparse.Namespace) -> int:
     settings = _settings(args, "config check: FAILED")
     if settings is None:
         return EXIT_BAD_INPUT
+    from omnipilot.daemon.daemon_cli import loud_config_note
+
     path = settings.source
     problems = check_hook_settings(settings, args.hook_dir) if args.hook_dir else []
+    loud = loud_config_note(settings)
+    if loud is not None and loud[1]:
+        problems.insert(0, loud[0])
+    if settings.daemon.max_message_bytes < HOOK_REQUEST_BYTES:
+        problems.append(
+            f"daemon.max_message_bytes = {settings.daemon.max_message_bytes} is below the {HOOK_REQUEST_BYTES} "
+            "bytes the hook may send: libzmq would drop large jobs' requests unanswered"
+        )
     if args.json:
         _print_json(
             {
                 "ok": not problems,
                 "config": str(path),
                 "example": bool(path and is_example(path)),
+                "warning": loud[0] if loud is not None and not loud[1] else None,
                 "hook_dir": str(args.hook_dir) if args.hook_dir else None,
                 "problems": problems,
             }
         )
     else:
-        note = " (the packaged example: copy it to /etc/omnipilot/omnipilot.toml for a site)" if path and is_example(path) else ""
-        print(f"config check: {path}: ok{note}")
+        if loud is not None and not loud[1]:
+            print(f"config check: WARNING: {loud[0]}", file=sys.stderr)
+        if not problems:
+            print(f"config check: {path}: ok")
         for p in problems:
             print(f"config check: FAILED: {p}", file=sys.stderr)
         if args.hook_dir and not problems:

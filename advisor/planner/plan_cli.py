@@ -20,6 +20,7 @@ from omnipilot.advisor.planner.milp import solve_milp
 from omnipilot.advisor.planner.plan import InfeasibleDemand, Plan, gap_pct, plan_cost
 from omnipilot.advisor.planner.rates import RateProvider, RooflineRates, default_provider
 from omnipilot.advisor.planner.reservations import reservation_lines
+from omnipilot.progress import progress
 
 
 def register(subparsers: Any) -> None:
@@ -158,8 +159,9 @@ def run(args: argparse.Namespace) -> int:
                 raise PlannerInputError(f"--margin {args.margin}: use a value between 0 and 1 (e.g. 0.2)")
             inst = inst.model_copy(update={"margin": args.margin})
         provider: RateProvider = RooflineRates() if args.roofline else default_provider(inst.quantile)
-        table = build_table(inst, provider)
-        plan = _solve(table, args.solver, args.time_limit)
+        with progress("plan", args.json):
+            table = build_table(inst, provider)
+            plan = _solve(table, args.solver, args.time_limit)
     except (PlannerInputError, InfeasibleDemand) as exc:
         if args.json:
             print(json.dumps({"error": str(exc)}))

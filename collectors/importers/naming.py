@@ -34,11 +34,16 @@ class GpuAxes:
 
 
 def model_axes(catalog: Catalog, raw: str) -> ModelAxes:
-    spec = catalog.model(raw)
-    if spec is None:
+    """Base model, family and size of a data file's model name: exact catalog names first, then a
+    catalog name the raw name extends (a quantized copy such as `GLM-5.2-FP8`, noted as such)."""
+    found = catalog.resolve(raw)
+    if found is None or found.confidence != "high":
         note = f"model {raw!r} is not in etc/models.toml: raw name kept, family and size unknown"
         return ModelAxes(raw, raw, None, None, None, [note])
+    spec = found.spec
     notes = [] if spec.name == raw else [f"checkpoint {raw!r} -> base model {spec.name!r} (catalog)"]
+    if found.note:
+        notes.append(found.note)
     return ModelAxes(spec.name, raw, spec.family, spec.params_b, spec.active_params_b, notes)
 
 

@@ -15,6 +15,7 @@ import subprocess
 import time
 from typing import Any
 
+from omnipilot.daemon.clusterstate.groups import resolve_groups
 from omnipilot.daemon.clusterstate.snapshot import (
     NodeState,
     PartitionState,
@@ -44,6 +45,8 @@ def nodes_from_sinfo(data: dict[str, Any]) -> dict[str, NodeState]:
                 gpus_used=used,
                 states=_states(n.get("state"), n.get("state_flags")),
                 reason=n.get("reason") or "",
+                cpus=as_number(n.get("cpus")),
+                real_memory_mb=as_number(n.get("real_memory")),
             )
         return nodes
     for rec in data.get("sinfo", []):  # 23.11+: records grouped; read with -N for one node each
@@ -64,6 +67,8 @@ def nodes_from_sinfo(data: dict[str, Any]) -> dict[str, NodeState]:
                 gpus_used=used,
                 states=_states((rec.get("node") or {}).get("state")),
                 reason=reason or "",
+                cpus=as_number((rec.get("cpus") or {}).get("total")),
+                real_memory_mb=as_number((rec.get("memory") or {}).get("maximum")),
             )
     return nodes
 
@@ -103,18 +108,67 @@ def expand_nodelist(text: str) -> list[str]:
     return [n for n in out if n and n != "(null)"]
 
 
-def partitions_from_oneliner(text: str) -> dict[str, PartitionState]:
+def _names(value: str | None) -> list[str] | None:
+    """AllowGroups=ALL / AllowAccounts=a,b / DenyQos=(null) → None (no list) or the names."""
+    if value is None or value.upper() in ("ALL", "(NULL)", ""):
+        return None
+    return [v for v in value.split(",") if v]
+
+
+def _limit(value: str | None) -> int | None:
+    """MaxMemPerNode=UNLIMITED / 1000 / 4G → MB or count (None = unlimited or absent)."""
+    if not value:
+        return None
+    m = re.fullmatch(r"(\d+)([KMGT]?)", value.strip().upper())
+    if m is None:
+        return None
+    scale = {"": 1, "K": 1, "M": 1, "G": 1024, "T": 1024 * 1024}[m.group(2)]
+    return int(m.group(1)) * scale if m.group(2) != "K" else int(m.group(1)) // 1024
+
+
+def config_mem_defaults(text: str) -> dict[str, int | None]:
+    """The cluster-wide DefMemPerCPU/Node/GPU of `scontrol show config` (a partition inherits them)."""
+    out: dict[str, int | None] = {}
+    for line in text.splitlines():
+        key, eq, value = line.partition("=")
+        key = key.strip()
+        if eq and key in ("DefMemPerCPU", "DefMemPerNode", "DefMemPerGPU"):
+            out[key] = _limit(value.strip())
+    return out
+
+
+def partitions_from_oneliner(
+    text: str, defaults: dict[str, int | None] | None = None
+) -> dict[str, PartitionState]:
     parts: dict[str, PartitionState] = {}
+    defaults = defaults or {}
     for line in text.splitlines():
         kv = dict(tok.split("=", 1) for tok in line.split() if "=" in tok)
         if "PartitionName" not in kv:
             continue
+        # JobDefaults=DefMemPerGPU=N,DefCpuPerGPU=M: split() keeps it one token, partition("=") above too
+        job_defaults = dict(
+            item.split("=", 1) for item in kv.get("JobDefaults", "").split(",") if "=" in item
+        )
+        own_cpu, own_node = _limit(kv.get("DefMemPerCPU")), _limit(kv.get("DefMemPerNode"))
+        own = own_cpu is not None or own_node is not None
         parts[kv["PartitionName"]] = PartitionState(
             name=kv["PartitionName"],
             nodes=expand_nodelist(kv.get("Nodes", "")),
             max_time_min=duration_min(kv.get("MaxTime", "")),
             default_time_min=duration_min(kv.get("DefaultTime", "")),
             up=kv.get("State", "UP") == "UP",
+            allow_groups=_names(kv.get("AllowGroups")),
+            allow_accounts=_names(kv.get("AllowAccounts")),
+            deny_accounts=_names(kv.get("DenyAccounts")),
+            allow_qos=_names(kv.get("AllowQos")),
+            deny_qos=_names(kv.get("DenyQos")),
+            max_cpus_per_node=_limit(kv.get("MaxCPUsPerNode")),
+            max_mem_per_node_mb=_limit(kv.get("MaxMemPerNode")),
+            max_mem_per_cpu_mb=_limit(kv.get("MaxMemPerCPU")),
+            def_mem_per_cpu_mb=own_cpu if own else defaults.get("DefMemPerCPU"),
+            def_mem_per_node_mb=own_node if own else defaults.get("DefMemPerNode"),
+            def_mem_per_gpu_mb=_limit(job_defaults.get("DefMemPerGPU")) or defaults.get("DefMemPerGPU"),
         )
     return parts
 
@@ -213,7 +267,17 @@ class CliBackend:
         return {"nodes": nodes_from_sinfo(json.loads(self._run("sinfo", "-N", "--json")))}
 
     def _partitions(self) -> dict[str, Any]:
-        return {"partitions": partitions_from_oneliner(self._run("scontrol", "show", "partition", "-o"))}
+        try:
+            defaults = config_mem_defaults(self._run("scontrol", "show", "config"))
+        except (RuntimeError, OSError, subprocess.TimeoutExpired):
+            defaults = {}
+        parts = partitions_from_oneliner(self._run("scontrol", "show", "partition", "-o"), defaults)
+        # AllowGroups resolved here, in the background: the request path must never call NSS
+        members = resolve_groups({g for p in parts.values() for g in p.allow_groups or []})
+        for p in parts.values():
+            if p.allow_groups is not None:
+                p.allow_uids = sorted({uid for g in p.allow_groups for uid in members.get(g, ())})
+        return {"partitions": parts}
 
     def _queue(self) -> dict[str, Any]:
         jobs = jobs_from_squeue(json.loads(self._run("squeue", "--json", "--states=PENDING,RUNNING")))

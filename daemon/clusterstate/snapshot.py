@@ -101,6 +101,8 @@ class NodeState(BaseModel):
     gpus_used: int
     states: list[str]
     reason: str = ""
+    cpus: int | None = None  # None: the backend did not say (limits then go unchecked)
+    real_memory_mb: int | None = None
 
     @property
     def reason_current(self) -> bool:
@@ -129,6 +131,22 @@ class PartitionState(BaseModel):
     max_time_min: int | None = None
     default_time_min: int | None = None
     up: bool = True
+    # Who may run here (None = ALL), as slurm.conf says; allow_uids is AllowGroups resolved to user
+    # ids by the background refresh (members and users whose primary group it is), never per request.
+    allow_groups: list[str] | None = None
+    allow_uids: list[int] | None = None
+    allow_accounts: list[str] | None = None
+    deny_accounts: list[str] | None = None
+    allow_qos: list[str] | None = None
+    deny_qos: list[str] | None = None
+    # per-node limits in CPUs and MB (None = unlimited or unknown)
+    max_cpus_per_node: int | None = None
+    max_mem_per_node_mb: int | None = None
+    max_mem_per_cpu_mb: int | None = None
+    # the memory a job gets when it names none: the partition's, else the cluster's default
+    def_mem_per_cpu_mb: int | None = None
+    def_mem_per_node_mb: int | None = None
+    def_mem_per_gpu_mb: int | None = None
 
 
 class QueuedJob(BaseModel):

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from omnipilot.daemon.jobscript.shell_words import Word
+from omnipilot.daemon.jobscript.shell_words import Word, informative
 
 _ASSIGN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
 _PYTHON = re.compile(r"^(?:python|pypy)(?:\d+(?:\.\d+)?)?$")
@@ -44,6 +44,22 @@ _DOCKER_VALUE = {
     "--hostname", "-h", "--platform", "--pull", "--restart", "--cap-add", "--security-opt", "--log-driver",
     "--log-opt", "--stop-signal", "--tmpfs", "--group-add", "--pid", "--uts", "--label-file",
 }  # fmt: skip
+_CONTAINER_FLAGS = {
+    "--nv", "--nvccli", "--rocm", "-e", "--cleanenv", "-c", "--contain", "-C", "--containall", "-w",
+    "--writable", "--writable-tmpfs", "-f", "--fakeroot", "--no-home", "--no-init", "--no-privs", "-u",
+    "--userns", "-i", "--ipc", "-p", "--pid", "--compat", "--no-eval", "--no-nv", "--disable-cache",
+    "--unsquash", "--keep-privs", "--allow-setuid", "--boot", "-n", "--net", "--sharens", "--oci",
+    "--no-https", "--nohttps",
+}  # fmt: skip
+_DOCKER_FLAGS = {
+    "--rm", "-d", "--detach", "-i", "--interactive", "-t", "--tty", "-it", "-ti", "--privileged", "--init",
+    "-P", "--publish-all", "--read-only", "--oom-kill-disable", "--no-healthcheck", "--sig-proxy",
+}  # fmt: skip
+_ENROOT_FLAGS = {"-r", "--root", "-w", "--rw"}
+_BIND_OPTS = {"-B", "--bind", "-v", "--volume", "--mount", "-m", "-b", "--container-mounts", "-V"}
+_MAX_BINDS = 32
+_MAX_WRAPPER_ARGS = 3  # `tool run [opts] [ENV] CMD`: words looked past for CMD
+
 _RUNNER_VALUE = {
     "-n", "--name", "-p", "--prefix", "--cwd", "-e", "--environment", "--with", "--python", "--project",
     "--directory", "--env-file", "--extra", "--group", "--index", "--manifest-path", "--from",
@@ -68,6 +84,7 @@ _DIST_VALUE = {
     "--hostfile", "--include", "--exclude", "--launcher",
 }  # fmt: skip
 _DIST = {"torchrun", "deepspeed"}
+_CONTAINERS = ("apptainer", "singularity", "docker", "podman", "podman-hpc", "enroot", "ch-run", "shifter")
 _KEYWORDS = {"then", "do", "else", "{", "!", "if", "while", "until", "elif"}
 _RUNNERS = {"uv", "conda", "mamba", "micromamba", "pixi", "poetry", "pipenv", "hatch", "rye", "pdm"}
 _INSTALLERS = {"pip", "pip3", "uv", "conda", "mamba", "micromamba", "pipx", "poetry", "pixi"}
@@ -99,6 +116,53 @@ class Launch:
     srun_nodes: int | None = None
     subscript: str | None = None
     positional: bool = False  # the first argument may be the model (`vllm serve MODEL`)
+    binds: list[Bind] = field(default_factory=list)  # container mounts, host -> container path
+    unknown_command: str | None = None  # `$PY` standing for the interpreter, set outside the script
+
+
+@dataclass(frozen=True, slots=True)
+class Bind:
+    """One container mount: `src` on the host is seen as `dst` inside the container."""
+
+    src: str
+    dst: str
+    known: bool = True  # False when `src` is only a variable the script does not set
+
+
+def parse_binds(spec: str, known: bool, sep: str = ",") -> list[Bind]:
+    """`SRC[:DST[:OPTS]],...` (apptainer -B, docker -v, enroot/pyxis mounts) or docker/apptainer
+    `--mount type=bind,src=...,dst=...`."""
+    if "dst=" in spec or "target=" in spec or "destination=" in spec:
+        fields = dict(f.split("=", 1) for f in spec.split(",") if "=" in f)
+        src = fields.get("src") or fields.get("source")
+        dst = fields.get("dst") or fields.get("target") or fields.get("destination")
+        return [Bind(src, dst, known or informative(src))] if src and dst else []
+    out: list[Bind] = []
+    for item in spec.split(sep)[:_MAX_BINDS]:
+        parts = item.strip().split(":")
+        if not parts[0]:
+            continue
+        dst = parts[1] if len(parts) > 1 and parts[1].startswith("/") else parts[0]
+        out.append(Bind(parts[0], dst, known or informative(parts[0])))
+    return out
+
+
+def to_host(path: str, binds: list[Bind]) -> tuple[str, Bind] | None:
+    """The host path a container path stands for, through the mount with the longest matching
+    destination; None when no mount maps it elsewhere."""
+    if not path.startswith("/"):
+        return None
+    best: Bind | None = None
+    for b in binds:
+        dst = b.dst.rstrip("/") or "/"
+        if (path == dst or path.startswith(dst + "/") or dst == "/") and (
+            best is None or len(dst) > len(best.dst.rstrip("/"))
+        ):
+            best = b
+    if best is None or not best.src.startswith(("/", "~", "$", ".")) or best.src == best.dst:
+        return None  # a named docker volume has no host path a reader could name
+    dst = best.dst.rstrip("/")
+    return best.src.rstrip("/") + path[len(dst) :], best
 
 
 def basename(value: str) -> str:
@@ -134,32 +198,56 @@ def skip_options(words: list[Word], i: int, value_opts: set[str], guess_unknown:
 
 def classify(words: list[Word]) -> Launch | None:
     """Follow the prefixes of one simple command to what it runs."""
+    binds: list[Bind] = []
+    launch = _classify(words, binds)
+    if launch is not None and binds:
+        launch.binds = binds
+    return launch
+
+
+def _classify(words: list[Word], binds: list[Bind]) -> Launch | None:
     launchers: list[str] = []
     srun_nodes: int | None = None
+    unknown: str | None = None
     i = 0
     while i < len(words) and (
         (_ASSIGN.match(words[i].raw) and not words[i].split) or words[i].raw in _KEYWORDS
     ):
         i += 1  # `VAR=x cmd`, `then cmd`, `do cmd`, `{ cmd`, `! cmd`
-    while i < len(words):
+    for _ in range(len(words)):
+        if i >= len(words):
+            break
         w = words[i]
         base = basename(w.value)
+        if not w.known and not informative(w.value) and unknown is None:
+            # `$PY -m vllm...`, `$RUNNER vllm serve ...`: a command held in a variable set outside the
+            # script (a sourced file, the caller's environment)
+            unknown = w.raw
+            step = _unknown_command(words, i, launchers, srun_nodes)
+            if isinstance(step, Launch):
+                step.unknown_command = unknown
+                return step
+            if step is None:
+                return None
+            i = step
+            continue
         if base == "vllm":
-            return _vllm(words, i, launchers, srun_nodes)
+            return _known(_vllm(words, i, launchers, srun_nodes), unknown)
         if _PYTHON.match(base):
-            return _python(words, i, launchers, srun_nodes)
+            return _known(_python(words, i, launchers, srun_nodes), unknown)
         if base == "eval":  # the words are joined and read again as shell
             body = " ".join(x.value for x in words[i + 1 :])
             return Launch("subshell", "eval", entry=w, launchers=launchers, subscript=body)
         if base in _DIST or (base == "accelerate" and i + 1 < len(words) and words[i + 1].value == "launch"):
             launchers.append(base)
-            return _dist(words, i + (base == "accelerate"), launchers, srun_nodes)
+            return _known(_dist(words, i + (base == "accelerate"), launchers, srun_nodes), unknown)
         if base in ("srun", "mpirun", "mpiexec"):
             launchers.append("srun" if base == "srun" else base)
             j = skip_options(words, i + 1, _SRUN_VALUE if base == "srun" else _MPI_VALUE, guess_unknown=True)
             srun_nodes = _srun_nodes(words[i + 1 : j]) or srun_nodes
             if any(x.value.startswith("--container-image") for x in words[i + 1 : j]):
                 launchers.append("pyxis")
+            _srun_mounts(words[i + 1 : j], binds)
             i = j
         elif base in _PREFIX_VALUE:
             if base == "env":
@@ -169,20 +257,11 @@ def classify(words: list[Word]) -> Launch | None:
                 i += 1
             if base == "timeout" or (base == "taskset" and "-c" not in {x.value for x in words[:i]}):
                 i += 1  # the duration / CPU mask
-        elif base in (
-            "apptainer",
-            "singularity",
-            "docker",
-            "podman",
-            "podman-hpc",
-            "enroot",
-            "ch-run",
-            "shifter",
-        ):
-            step = _container(words, i, base, launchers)
+        elif base in _CONTAINERS:
+            step = _container(words, i, base, launchers, binds)
             if isinstance(step, Launch):
                 step.srun_nodes = srun_nodes
-                return step
+                return _known(step, unknown)
             if step is None:
                 return None
             i = step
@@ -195,8 +274,95 @@ def classify(words: list[Word]) -> Launch | None:
         elif base in ("bash", "sh", "zsh", "dash"):
             return _subshell(words, i, launchers)
         else:
-            return _other(words, i, base, launchers)
+            launch = _other(words, i, base, launchers)
+            if launch is not None:
+                return launch
+            k = _wrapped(words, i)
+            if k is None:
+                return None
+            launchers.append(base)
+            i = k
     return None
+
+
+def _known(launch: Launch | None, unknown: str | None) -> Launch | None:
+    if launch is not None and unknown is not None:
+        launch.unknown_command = unknown
+    return launch
+
+
+def _starts_launch(word: Word) -> bool:
+    """A word that can begin a command this module follows (an entry point or a known prefix)."""
+    b = basename(word.value)
+    return _is_command(word) or b in _CONTAINERS or b in _RUNNERS or b in ("mpirun", "mpiexec", "ray")
+
+
+def _wrapped(words: list[Word], i: int) -> int | None:
+    """`TOOL run [opts] CMD`, `TOOL exec [opts] [ENV] CMD`, `TOOL [opts] -- CMD` for a tool this
+    module does not know (`uv`, `pixi`, `guix shell`, `direnv exec DIR`, site wrappers): the index
+    of CMD when CMD is something this module follows, else None."""
+    n = len(words)
+    j: int | None = None
+    if i + 1 < n and words[i + 1].value in ("run", "exec", "x"):
+        j = skip_options(words, i + 2, set(), guess_unknown=True)
+    else:
+        for k in range(i + 1, min(n, i + 16)):
+            if words[k].value == "--":
+                j = k + 1
+                break
+    if j is None:
+        return None
+    return _command_after(words, j)
+
+
+def _command_after(words: list[Word], j: int) -> int | None:
+    """The index of a command this module follows at `j` or after a few plain words (an environment
+    name, a directory) there; None at the first option or past the limit."""
+    for k in range(j, min(len(words), j + _MAX_WRAPPER_ARGS)):
+        if _starts_launch(words[k]):
+            return k
+        if words[k].value.startswith("-"):
+            return None
+    return None
+
+
+def _unknown_command(
+    words: list[Word], i: int, launchers: list[str], srun_nodes: int | None
+) -> int | Launch | None:
+    """A command word the script does not set (`$PY`, `"$RUNNER"`): Python when interpreter flags
+    or `-m MODULE` follow, vLLM when `serve` follows a variable named for vllm, a wrapper when a
+    known command follows; else, if vLLM is mentioned, a launch OmniPilot cannot see."""
+    w = words[i]
+    nxt = words[i + 1].value if i + 1 < len(words) else ""
+    if nxt.startswith("-m") or nxt in ("-u", "-O", "-B", "-E", "-s", "-I"):
+        return _python(words, i, launchers, srun_nodes)
+    if nxt == "serve" and "vllm" in w.raw.lower():
+        return _vllm(words, i, launchers, srun_nodes)
+    k = _command_after(words, skip_options(words, i + 1, set(), guess_unknown=True))
+    if k is not None:
+        return k
+    if any("vllm" in x.value for x in words[i + 1 :]):
+        return Launch(
+            "unknown",
+            f"runs {w.raw}, a command the script does not set (a sourced file or the caller's environment "
+            "sets it), with vllm in its arguments: OmniPilot cannot tell whether it starts a server; if it "
+            "does, add `#OMNIPILOT model=<hf-name>` to the script",
+            launchers=launchers,
+        )
+    return None
+
+
+def _srun_mounts(opts: list[Word], binds: list[Bind]) -> None:
+    for k, w in enumerate(opts):
+        name, eq, inline = w.value.partition("=")
+        if name != "--container-mounts":
+            continue
+        spec, known = (
+            (inline, w.known)
+            if eq
+            else ((opts[k + 1].value, opts[k + 1].known) if k + 1 < len(opts) else ("", True))
+        )
+        binds.extend(parse_binds(spec, known))
 
 
 def _srun_nodes(opts: list[Word]) -> int | None:
@@ -215,25 +381,38 @@ def _srun_nodes(opts: list[Word]) -> int | None:
     return None
 
 
-def _container(words: list[Word], i: int, base: str, launchers: list[str]) -> int | Launch | None:
-    """Skip `apptainer exec [opts] IMAGE` and kin; a vLLM image run without a command is a server."""
+def _container(
+    words: list[Word], i: int, base: str, launchers: list[str], binds: list[Bind]
+) -> int | Launch | None:
+    """Skip `apptainer exec [opts] IMAGE` and kin, collecting the mounts; a vLLM image run without a
+    command is a server."""
     launchers.append(base)
     sub = words[i + 1].value if i + 1 < len(words) else ""
-    if base in ("apptainer", "singularity") and sub in ("exec", "run"):
-        j = skip_options(words, i + 2, _CONTAINER_VALUE)
+    instance = False
+    if base in ("apptainer", "singularity") and sub == "instance" and i + 2 < len(words):
+        instance = words[i + 2].value in ("run", "start")  # `instance run [opts] IMAGE NAME [args]`
+        if not instance:
+            return None
+        j = _container_options(words, i + 3, _CONTAINER_VALUE, _CONTAINER_FLAGS, binds)
+    elif base in ("apptainer", "singularity") and sub in ("exec", "run"):
+        j = _container_options(words, i + 2, _CONTAINER_VALUE, _CONTAINER_FLAGS, binds)
     elif base in ("docker", "podman", "podman-hpc") and sub == "run":
-        j = skip_options(words, i + 2, _DOCKER_VALUE)
+        j = _container_options(words, i + 2, _DOCKER_VALUE, _DOCKER_FLAGS, binds)
     elif base == "enroot" and sub in ("start", "exec"):
-        j = skip_options(words, i + 2, {"-m", "--mount", "-e", "--env", "-c", "--conf"})
+        j = _container_options(
+            words, i + 2, {"-m", "--mount", "-e", "--env", "-c", "--conf"}, _ENROOT_FLAGS, binds
+        )
     elif base in ("ch-run", "shifter"):
-        j = skip_options(words, i + 1, {"-b", "--bind", "--image", "-c", "--cd"})
+        j = _container_options(
+            words, i + 1, {"-b", "--bind", "--image", "-c", "--cd", "-V", "--volume"}, set(), binds
+        )
         return j
     else:
         return None
     if j >= len(words):
         return None
     image = words[j]
-    rest = words[j + 1 :]
+    rest = words[j + 2 :] if instance else words[j + 1 :]
     if "vllm" in image.value.lower() and (not rest or not _is_command(rest[0])):
         # vLLM images start the OpenAI server (newer ones run `vllm serve`, so a model may come first);
         # the words after the image are its arguments
@@ -241,9 +420,72 @@ def _container(words: list[Word], i: int, base: str, launchers: list[str]) -> in
             return Launch("server", "vllm serve", rest[1:], rest[0], launchers, positional=True)
         positional = bool(rest) and not rest[0].value.startswith("-")
         return Launch("server", f"{base} image {image.value}", rest, image, launchers, positional=positional)
+    if instance:
+        return None  # an instance of another image runs its own runscript
     if rest and rest[0].value == "--":
         return j + 2
     return j + 1
+
+
+def _image_like(word: Word) -> bool:
+    v = word.value
+    return (
+        "://" in v
+        or v.endswith((".sif", ".simg", ".img", ".sqsh", ".squashfs"))
+        or "vllm" in v.lower()
+        or (":" in v and "/" in v.split(":", 1)[0] and not v.startswith("/"))  # registry/name:tag
+    )
+
+
+def _container_options(
+    words: list[Word], i: int, value_opts: set[str], flag_opts: set[str], binds: list[Bind]
+) -> int:
+    """Index of the image after a container runtime's options. Options the parser does not know are
+    judged by their shape: `--opt=value` is one word; `--opt WORD` takes WORD as its value only when
+    another plain word (the image) still follows before a command or an option; a word shaped like
+    an image (`*.sif`, `docker://...`, `org/name:tag`) is never taken as a value."""
+    n = len(words)
+    while i < n:
+        w = words[i]
+        v = w.value
+        if v == "--":
+            return i + 1
+        if not v.startswith("-") or v == "-":
+            return i
+        name, eq, inline = v.partition("=")
+        if name in _BIND_OPTS:
+            spec, known = (
+                (inline, w.known)
+                if eq
+                else ((words[i + 1].value, words[i + 1].known) if i + 1 < n else ("", True))
+            )
+            binds.extend(parse_binds(spec, known, ";" if name == "--volume" and ";" in spec else ","))
+        if eq or name in flag_opts:
+            i += 1
+        elif name in value_opts:
+            i += 2
+        elif i + 1 < n and _takes_value(words, i + 1, value_opts | flag_opts | _BIND_OPTS):
+            i += 2
+        else:
+            i += 1
+    return i
+
+
+def _takes_value(words: list[Word], k: int, known: set[str]) -> bool:
+    """Whether the word at `k`, after an unknown option, is that option's value: not when it is shaped
+    like an image or a command, nor when a command or nothing follows it (it is then the image), nor
+    when it is a bare unset variable followed by an option the runtime does not have
+    (`$IMAGE --model X`, a vLLM image's own arguments)."""
+    nxt = words[k]
+    if nxt.value.startswith("-") or _image_like(nxt) or _is_command(nxt):
+        return False
+    after = words[k + 1] if k + 1 < len(words) else None
+    if after is None or _is_command(after):
+        return False
+    if after.value.startswith("-") and after.value.split("=", 1)[0] not in known:
+        value_like: bool = nxt.known or informative(nxt.value)
+        return value_like
+    return True
 
 
 def _vllm(words: list[Word], i: int, launchers: list[str], srun_nodes: int | None) -> Launch:

@@ -9,7 +9,11 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from omnipilot.catalog import Catalog, ModelSpec
+from pydantic import BaseModel, ConfigDict
+
+from omnipilot.catalog import Catalog, ModelSpec, QuantInfo, Resolution, quant_for
+from omnipilot.collectors.checkpoint_config import CheckpointFacts
+from omnipilot.model_name import read_name
 
 if TYPE_CHECKING:
     from omnipilot.daemon.jobscript.vllm_command import VllmCommand
@@ -38,6 +42,13 @@ _NAME_PRECISION = (
 
 def resolve_model(catalog: Catalog, name: str) -> tuple[ModelSpec | None, str | None]:
     """The catalog entry a model string means, and the catalog name; (None, None) if none fits."""
+    found = resolve(catalog, name)
+    return (found.spec, found.spec.name) if found is not None else (None, None)
+
+
+def resolve(catalog: Catalog, name: str) -> Resolution | None:
+    """How the catalog reads a model string (id, local path or HF-cache path), exact names first,
+    then a catalog name the last path part extends (a copy or a fine-tune, with a note)."""
     candidates = [name]
     cache = _HF_CACHE.search(name)
     if cache is not None:
@@ -48,14 +59,126 @@ def resolve_model(catalog: Catalog, name: str) -> tuple[ModelSpec | None, str | 
     for cand in candidates:
         spec = catalog.model(cand)
         if spec is not None:
-            return spec, spec.name
+            return catalog.resolve(cand)
+    for cand in candidates[:1] if cache is None else candidates[:2]:
+        found = catalog.resolve(cand)
+        if found is not None:
+            return found
+    return None
+
+
+class ModelKnowledge(BaseModel):
+    """Everything known of the served model, each value with where it came from."""
+
+    model_config = ConfigDict(frozen=True)
+
+    spec: ModelSpec | None = None
+    name: str | None = None
+    params_b: float | None = None
+    active_params_b: float | None = None
+    family: str | None = None
+    quantization: QuantInfo | None = None
+    sources: dict[str, str] = {}
+    confidence: str | None = None
+    notes: list[str] = []
+    inferred: list[str] = []
+
+
+def know_model(catalog: Catalog, name: str, facts: CheckpointFacts | None = None) -> ModelKnowledge:
+    """Catalog entry, checkpoint config.json and the name itself, merged: the catalog names the
+    workload cell; config.json states the checkpoint's own quantization and, for a model the catalog
+    lacks (or a fine-tune whose shape differs from its base), its shape; the name fills the rest."""
+    found = resolve(catalog, name)
+    named = read_name(name)
+    notes: list[str] = []
+    src: dict[str, str] = {}
+    spec: ModelSpec | None = None
+    confidence: str | None = None
+    if found is not None:
+        spec, confidence = found.spec, found.confidence
+        if found.note:
+            notes.append(found.note)
+        if facts is not None and found.how == "prefix":
+            if (facts.layers, facts.heads, facts.kv_heads) == (spec.layers, spec.heads, spec.kv_heads):
+                confidence = "high"
+                notes.append(f"config.json has the shape of {spec.name}")
+            else:
+                own = facts.spec(name, named.family)
+                if own is not None:
+                    notes.append(f"config.json's shape differs from {spec.name}: sized from config.json")
+                    spec, confidence = own, "high"
+        src = dict.fromkeys(("params_b", "active_params_b", "family"), "catalog")
+    elif facts is not None:
+        spec = facts.spec(name, named.family)
+        if spec is not None:
+            confidence = "high"
+            src = dict.fromkeys(("params_b", "active_params_b", "family"), "config.json")
+            if named.family is not None and facts.model_type is not None:
+                src["family"] = "name"  # the catalog's family names split generations model_type joins
+            notes.append(f"{name} is not in the catalog: sized from its config.json ({facts.params_from})")
+    if spec is None and named.family is not None and named.params_b is not None:
+        spec = _nearest_shape(catalog, named.family, named.params_b, named.active_params_b, name)
+        if spec is not None:
+            confidence = "low"
+            src = dict.fromkeys(("params_b", "active_params_b", "family"), "name")
+            notes.append(
+                f"{name} is not in the catalog: family {named.family} and size {named.params_b:g}B read "
+                f"from the name; layer shape taken from {spec.note}"
+            )
+    quant, qsrc = _quantization(catalog, name, facts, spec, named.quantization)
+    if quant is not None and qsrc:
+        src["quantization"] = qsrc
+    return ModelKnowledge(
+        spec=spec, name=spec.name if spec is not None else None,
+        params_b=spec.params_b if spec else (facts.params_b if facts else named.params_b),
+        active_params_b=(spec.active_params_b if spec else named.active_params_b),
+        family=spec.family if spec else named.family, quantization=quant,
+        sources={k: v for k, v in src.items() if k != "active_params_b" or (spec and spec.active_params_b)},
+        confidence=confidence, notes=notes,
+        inferred=[k for k, v in src.items() if v == "name"],
+    )  # fmt: skip
+
+
+def _quantization(
+    catalog: Catalog, name: str, facts: CheckpointFacts | None, spec: ModelSpec | None, from_name: QuantInfo | None
+) -> tuple[QuantInfo | None, str | None]:
+    if facts is not None and facts.quantization is not None:
+        return facts.quantization, facts.quantization.source
+    if facts is not None:  # config.json without a quantization config: the 16-bit weights
+        return quant_for("bf16", source="config.json"), "config.json"
+    listed = catalog.precision_of_checkpoint(name)
+    if listed is not None:
+        return quant_for(listed), "catalog"
+    if spec is not None and spec.shipped and catalog.model(name) is spec:
+        return quant_for(spec.shipped), "catalog"
+    if from_name is not None:
+        return from_name, "name"
     return None, None
 
 
+def _nearest_shape(
+    catalog: Catalog, family: str, params_b: float, active_b: float | None, name: str
+) -> ModelSpec | None:
+    """A stand-in shape for a named size the catalog lacks: the same family's entry closest in
+    size, within 30 %, its figures rescaled to the name's size only in params."""
+    near = [m for m in catalog.models if m.family == family and (m.active_params_b is None) == (active_b is None)]
+    if not near:
+        return None
+    best = min(near, key=lambda m: abs(m.params_b - params_b))
+    if abs(best.params_b - params_b) > 0.3 * params_b:
+        return None
+    return best.model_copy(
+        update={"name": name, "params_b": params_b, "active_params_b": active_b, "variants": [],
+                "checkpoints": {}, "shipped": None, "note": best.name},
+    )
+
+
 def precision_of(
-    catalog: Catalog, model: str | None, quantization: str | None, dtype: str | None, spec: ModelSpec | None
+    catalog: Catalog, model: str | None, quantization: str | None, dtype: str | None, spec: ModelSpec | None,
+    shipped: QuantInfo | None = None,
 ) -> tuple[str | None, str]:
-    """The precision arm the command line implies, and where it came from."""
+    """The precision arm the command line implies, and where it came from; `shipped` is the
+    checkpoint's own quantization (config.json, catalog or name) when known."""
     if is_gguf(model, quantization):
         return None, "command_line"  # llama.cpp's block quantizations are none of the arms
     if quantization:
@@ -64,6 +187,8 @@ def precision_of(
             return arm, "command_line"
         if quantization.lower() not in ("compressed_tensors", "compressed-tensors"):
             return None, "command_line"
+    if shipped is not None and shipped.arm is not None:
+        return shipped.arm, "config.json" if shipped.source.endswith(".json") else "checkpoint"
     if model:
         from_catalog = catalog.precision_of_checkpoint(model)
         if from_catalog is not None:

@@ -9,16 +9,25 @@ command line. Site defaults are the daemon's business: unknown values stay None 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from pydantic import BaseModel, ConfigDict
 
-from omnipilot.catalog import Catalog, ModelSpec
+from omnipilot.catalog import Catalog, ModelSpec, QuantInfo
+from omnipilot.collectors.checkpoint_config import CheckpointFacts
 from omnipilot.daemon.jobscript.ambiguity import ambiguities, cut_short
-from omnipilot.daemon.jobscript.model_names import is_gguf, precision_of, resolve_model, unresolved_hint
+from omnipilot.daemon.jobscript.model_names import (
+    ModelKnowledge,
+    is_gguf,
+    know_model,
+    precision_of,
+    unresolved_hint,
+)
 from omnipilot.daemon.jobscript.sbatch_header import SbatchRequest, parse_sbatch
-from omnipilot.daemon.jobscript.scan import ScanResult, scan
+from omnipilot.daemon.jobscript.scan import Found, ScanResult, host_path, scan
+from omnipilot.daemon.jobscript.shell_words import informative
 from omnipilot.daemon.jobscript.tags import TagValue, read_tags
-from omnipilot.daemon.jobscript.variables import ScriptVars
+from omnipilot.daemon.jobscript.variables import ScriptVars, explain
 from omnipilot.daemon.jobscript.vllm_command import VllmCommand, build_command
 
 _OFFLINE_PY = re.compile(r"(?:from[ \t]+vllm[ \t]+import|import[ \t]+vllm|vllm\.LLM)\b")
@@ -52,6 +61,7 @@ class ParsedJob(BaseModel):
     model_name: str | None = None
     model_spec: ModelSpec | None = None
     model_unresolved_hint: str | None = None
+    model_container_path: str | None = None  # the model as named inside its container, when mounted
     served_model_name: str | None = None
     # what the job asks vLLM for (tags first, then the command line)
     tp: int | None = None
@@ -71,7 +81,12 @@ class ParsedJob(BaseModel):
     output_len: int | None = None
     slo_ttft_ms: float | None = None
     params_b: float | None = None
+    active_params_b: float | None = None
     family: str | None = None
+    # the checkpoint's own quantization (config.json, catalog or name; `quantization` names its method)
+    quantization_detail: QuantInfo | None = None
+    model_confidence: str | None = None
+    model_notes: list[str] = []
     gpu: str | None = None
     engine: str | None = None
     sources: dict[str, str] = {}
@@ -110,7 +125,10 @@ class ParsedJob(BaseModel):
             "output_len",
             "slo_ttft_ms",
             "params_b",
+            "active_params_b",
             "family",
+            "model_confidence",
+            "model_notes",
             "gpu",
             "engine",
             "launcher",
@@ -126,11 +144,16 @@ class ParsedJob(BaseModel):
         return {k: v for k, v in out.items() if v not in (None, [], {}, False) or k == "is_serving"}
 
 
+Checkpoints = Callable[[str], CheckpointFacts | None]
+
+
 def parse_job(
-    script: str | None, comment: str | None, catalog: Catalog, *, gpus_per_node: int | None = None
+    script: str | None, comment: str | None, catalog: Catalog, *, gpus_per_node: int | None = None,
+    checkpoints: Checkpoints | None = None,
 ) -> ParsedJob:
     """Parse one job. `gpus_per_node` (from the job description, when the daemon has it) overrides
-    the script's `#SBATCH` GPU request for resolving `$SLURM_GPUS_ON_NODE` and kin."""
+    the script's `#SBATCH` GPU request for resolving `$SLURM_GPUS_ON_NODE` and kin. `checkpoints`
+    answers a model path's config.json facts without I/O (the daemon's cache) or by reading."""
     text = script or ""
     sb = parse_sbatch(text) if text else SbatchRequest()
     if comment is None and sb.comment:
@@ -149,15 +172,16 @@ def parse_job(
         gpn = gpus_per_node if gpus_per_node is not None else sb.gpus_per_node
         if gpus_per_node is not None:
             env["SLURM_GPUS_ON_NODE"] = env["SLURM_GPUS_PER_NODE"] = str(gpus_per_node)
-        found = scan(text, ScriptVars(text, env, gpn))
-        _take_command(job, found, text)
-    _merge(job, catalog)
+        variables = ScriptVars(text, env, gpn)
+        found = scan(text, variables)
+        _take_command(job, found, text, variables)
+    _merge(job, catalog, checkpoints)
     _serving(job, found, text)
     _multi_node(job, text)
     return job
 
 
-def _take_command(job: ParsedJob, found: ScanResult, text: str) -> None:
+def _take_command(job: ParsedJob, found: ScanResult, text: str, variables: ScriptVars) -> None:
     servers = [f for f in found.found if f.launch.kind == "server"]
     job.other_commands = list(
         dict.fromkeys(f.launch.detail for f in found.found if f.launch.kind != "server")
@@ -170,9 +194,10 @@ def _take_command(job: ParsedJob, found: ScanResult, text: str) -> None:
     cmd = build_command(first.launch, first.in_heredoc, first.in_function, first.in_string)
     cmd.line_start = text.count("\n", 0, first.line_start) + 1
     cmd.line_end = text.count("\n", 0, max(first.line_start, first.line_end - 1)) + 1
+    _container_model(job, cmd, first, variables)
     job.command = cmd
     job.line_span = (cmd.line_start, cmd.line_end)
-    job.unresolved.extend(cmd.unresolved)
+    job.unresolved.extend(explain(cmd.unresolved, variables))
     cut = cut_short(text, first)
     if cut is not None:
         job.unresolved.append(cut)
@@ -184,6 +209,26 @@ def _take_command(job: ParsedJob, found: ScanResult, text: str) -> None:
         if {"mpirun", "mpiexec"} & set(cmd.launchers)
         else "plain"
     )
+
+
+def _container_model(job: ParsedJob, cmd: VllmCommand, first: Found, variables: ScriptVars) -> None:
+    """A model path inside the server's container is read as the host path mounted there."""
+    if first.launch.unknown_command is not None:
+        job.unresolved.append(
+            f"the command starts with {first.launch.unknown_command}, which the script does not set "
+            "(a sourced file or the caller's environment sets it); read as what its arguments start"
+        )
+    mapped = host_path(first, cmd.model, variables) if cmd.model else None
+    if mapped is None:
+        return
+    host, bind = mapped
+    job.model_container_path = cmd.model
+    if not bind.known and not informative(host):
+        cmd.model_known = False
+        cmd.unresolved.append(
+            f"model {cmd.model}: the container mounts it from {bind.src}, which the script does not set"
+        )
+    cmd.model = host
 
 
 def _tag(job: ParsedJob, key: str) -> object | None:
@@ -200,7 +245,7 @@ def _set(job: ParsedJob, attr: str, value: object | None, source: str) -> None:
         job.sources[attr] = source
 
 
-def _merge(job: ParsedJob, catalog: Catalog) -> None:
+def _merge(job: ParsedJob, catalog: Catalog, checkpoints: Checkpoints | None = None) -> None:
     cmd = job.command
     for key in (
         "model",
@@ -238,26 +283,39 @@ def _merge(job: ParsedJob, catalog: Catalog) -> None:
         _set(job, "concurrency", cmd.max_num_seqs, "command_line")
         _set(job, "context", cmd.max_model_len, "command_line")
         _set(job, "engine", "vllm", "command_line")
-    _resolve(job, catalog)
+    _resolve(job, catalog, checkpoints)
     _gpu(job, catalog)
 
 
-def _resolve(job: ParsedJob, catalog: Catalog) -> None:
-    spec, name = resolve_model(catalog, job.model) if job.model else (None, None)
-    if spec is None and job.sources.get("model") == "command_line":
+def _know(catalog: Catalog, name: str, checkpoints: Checkpoints | None) -> ModelKnowledge:
+    facts = checkpoints(name) if checkpoints is not None and name.startswith("/") else None
+    return know_model(catalog, name, facts)
+
+
+def _resolve(job: ParsedJob, catalog: Catalog, checkpoints: Checkpoints | None = None) -> None:
+    know = _know(catalog, job.model, checkpoints) if job.model else ModelKnowledge()
+    if know.spec is None and job.sources.get("model") == "command_line":
         for alt in (job.served_model_name, job.command.tokenizer if job.command else None):
             if alt:
-                spec, name = resolve_model(catalog, alt)
-                if spec is not None:
+                alt_know = _know(catalog, alt, checkpoints)
+                if alt_know.spec is not None:
+                    know = alt_know
                     job.sources["model_name"] = (
                         "served_model_name" if alt == job.served_model_name else "tokenizer"
                     )
                     break
-    job.model_spec, job.model_name = spec, name
-    if spec is not None:
-        _set(job, "params_b", spec.params_b, "catalog")
-        _set(job, "family", spec.family, "catalog")
-    precision, source = precision_of(catalog, job.model, job.quantization, job.dtype, spec)
+    spec = know.spec
+    job.model_spec, job.model_name = spec, know.name
+    job.model_confidence, job.model_notes = know.confidence, list(know.notes)
+    for attr in ("params_b", "active_params_b", "family"):
+        _set(job, attr, getattr(know, attr), know.sources.get(attr, "name"))
+    quant = know.quantization
+    if quant is not None:
+        job.quantization_detail = quant
+        if quant.method != "none":
+            _set(job, "quantization", quant.method, know.sources.get("quantization", "name"))
+    flag = job.quantization if job.sources.get("quantization") == "command_line" else None
+    precision, source = precision_of(catalog, job.model, flag, job.dtype, spec, quant)
     if precision is not None:
         _set(job, "precision", precision, source)
     elif is_gguf(job.model, job.quantization):
@@ -265,7 +323,7 @@ def _resolve(job: ParsedJob, catalog: Catalog) -> None:
             "the model is a GGUF file (llama.cpp quantization): its precision is not one of the arms "
             "bf16, fp8, awq, gptq; advice is for the base model"
         )
-    elif job.quantization:
+    elif flag:
         job.unresolved.append(
             f"--quantization {job.quantization} is not one of the arms bf16, fp8, awq, gptq"
         )
@@ -294,7 +352,8 @@ def _gpu(job: ParsedJob, catalog: Catalog) -> None:
 def _serving(job: ParsedJob, found: ScanResult | None, text: str) -> None:
     if job.command is not None or job.model is not None or job.params_b is not None:
         known = job.command is None or job.command.model_known or "model" in job.tags
-        if job.model_spec is None and job.params_b is None:
+        tagged = job.params_b is not None and job.sources.get("params_b") in ("script_tag", "comment_tag")
+        if job.model_spec is None and not tagged:
             job.model_unresolved_hint = unresolved_hint(job.model if known else None, job.command)
     if job.command is not None:
         job.is_serving = True
@@ -354,6 +413,9 @@ def _multi_node(job: ParsedJob, text: str) -> None:
         m.start() == 0 or not text[m.start() - 1].isalnum() for m in _RAY_START.finditer(text)
     ):
         reasons.append("the script starts a Ray cluster (ray start)")
+    spec = job.model_spec
+    if job.is_serving and spec is not None and spec.scope != "single_node":
+        reasons.append(f"{spec.name} is served across nodes ({spec.note or 'catalog scope: multi-node'})")
     if reasons:
         job.multi_node = True
         job.multi_node_reason = "; ".join(reasons)

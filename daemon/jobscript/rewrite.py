@@ -9,10 +9,12 @@ suggestion (DECISIONS.md §5)."""
 
 from __future__ import annotations
 
+import re
 import shlex
 
 from pydantic import BaseModel, ConfigDict
 
+from omnipilot.daemon.jobscript.launch_wrappers import _SRUN_VALUE
 from omnipilot.daemon.jobscript.parse import ParsedJob
 from omnipilot.daemon.jobscript.sbatch_header import parse_sbatch
 from omnipilot.daemon.jobscript.scan import in_function, scan
@@ -171,3 +173,144 @@ def _verify(new: str, model: str | None, tp: int | None, quantization: str | Non
     if model is not None and cmd.model != model:
         return f"after the edit vLLM would get the model {cmd.model}, not {model}"
     return None
+
+
+# --- srun's own GPU options ------------------------------------------------------------------------
+# `srun --gres=gpu:2 vllm serve ...` asks its step for GPUs itself: after the job's request is
+# rewritten, a step asking more than the job now holds fails ("Step requested gres_per_node=gpu:2
+# is more than the job's gres_per_node=gpu:1"). Those options are rewritten with the job's.
+_SRUN_WORD = re.compile(r"(?<![\w./$-])srun(?=[ \t])")
+_GPU_OPTS = {"--gres", "--gpus", "-G", "--gpus-per-node", "--gpus-per-task", "--gpus-per-socket"}
+_OPT_WORD = re.compile(r"(?:\\\n|[ \t])+")
+_COUNT = re.compile(r"^(?:(?P<type>[A-Za-z][A-Za-z0-9_.\-]*):)?(?P<count>\d+)$")
+_GRES_GPU = re.compile(r"^(?P<pre>gres[:/])?gpu(?::(?P<type>[A-Za-z][A-Za-z0-9_.\-]*))?(?::(?P<count>\d+))?$")
+
+
+class SrunWord(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    text: str
+    start: int
+    end: int
+
+
+def _srun_options(script: str, at: int) -> list[SrunWord]:
+    """The option words after the `srun` at `at`, up to the command it runs."""
+    words: list[SrunWord] = []
+    pos = at + len("srun")
+    n = len(script)
+    expect_value = False
+    while pos < n:
+        m = _OPT_WORD.match(script, pos)
+        if m is None or m.end() == pos:
+            break
+        pos = m.end()
+        end = pos
+        while end < n and script[end] not in " \t\n;&|":
+            end += 1
+        text = script[pos:end]
+        if not text or (not expect_value and not text.startswith("-")):
+            break
+        words.append(SrunWord(text=text, start=pos, end=end))
+        name = text.split("=", 1)[0]
+        expect_value = (
+            not expect_value
+            and "=" not in text
+            and (name in _SRUN_VALUE or (len(name) == 2 and name in _GPU_OPTS))
+        )
+        if len(text) > 2 and text[1] != "-" and name[:2] in ("-G", "-n"):
+            expect_value = False  # -G2, -n4
+        pos = end
+    return words
+
+
+def _srun_uses(script: str) -> list[list[SrunWord]]:
+    out = []
+    for m in _SRUN_WORD.finditer(script):
+        line_start = script.rfind("\n", 0, m.start()) + 1
+        if script[line_start : m.start()].lstrip().startswith("#"):
+            continue  # a comment, or an #SBATCH/#OMNIPILOT line
+        out.append(_srun_options(script, m.start()))
+    return out
+
+
+def rewrite_srun_gpus(
+    script: str, *, old_gpus: int, gpus: int, gres_type: str, job_tasks: int = 1
+) -> RewriteResult:
+    """Give every `srun` option that asks for the job's old GPU count (or more than the new one)
+    the new count, in the option's own form. Refused (script None) for values in variables, GPUs
+    per socket, or a step whose GPUs cannot be split over its tasks."""
+    edits: list[Edit] = []
+    changed: list[str] = []
+    try:
+        for words in _srun_uses(script):
+            tasks = job_tasks
+            for k, w in enumerate(words):
+                name, eq, value = w.text.partition("=")
+                if name in ("-n", "--ntasks") and not eq and k + 1 < len(words):
+                    tasks = int(words[k + 1].text) if words[k + 1].text.isdigit() else 0
+                elif (name == "--ntasks" and eq) or (name.startswith("-n") and len(name) > 2):
+                    v = value if eq else name[2:]
+                    tasks = int(v) if v.isdigit() else 0
+            for k in range(len(words)):
+                opt, value_word = _gpu_option(words, k)
+                if opt is None or value_word is None:
+                    continue
+                new = _new_srun_value(opt, value_word.text, old_gpus, gpus, gres_type, tasks)
+                if new is not None:
+                    edits.append((value_word.start, value_word.end, new))
+                    changed.append(f"srun {opt} {new.split('=', 1)[-1]}")
+        new_script = _apply(script, edits)
+    except _Refused as exc:
+        return RewriteResult(script=None, reason=f"srun not rewritten: {exc}")
+    if not edits:
+        return RewriteResult(script=script, reason="no srun GPU option to change")
+    return RewriteResult(script=new_script, reason="rewrote " + ", ".join(changed), changed=changed)
+
+
+def _gpu_option(words: list[SrunWord], k: int) -> tuple[str | None, SrunWord | None]:
+    """(option name, the word span holding its value) when words[k] starts a GPU option."""
+    w = words[k]
+    name, eq, value = w.text.partition("=")
+    if name in _GPU_OPTS and name.startswith("--"):
+        if eq:
+            return name, SrunWord(text=value, start=w.start + len(name) + 1, end=w.end)
+        return name, words[k + 1] if k + 1 < len(words) else None
+    if w.text == "-G":
+        return "-G", words[k + 1] if k + 1 < len(words) else None
+    if w.text.startswith("-G") and not w.text.startswith("--"):
+        return "-G", SrunWord(
+            text=w.text[2:].lstrip("="), start=w.end - len(w.text[2:].lstrip("=")), end=w.end
+        )
+    return None, None
+
+
+def _new_srun_value(opt: str, value: str, old_gpus: int, gpus: int, gres_type: str, tasks: int) -> str | None:
+    if any(c in value for c in "$`\"'"):
+        raise _Refused(f"srun {opt} {value}: the value is not literal")
+    if opt == "--gpus-per-socket":
+        raise _Refused("srun --gpus-per-socket is not rewritten")
+    if opt == "--gres":
+        items = value.split(",")
+        for i, item in enumerate(items):
+            m = _GRES_GPU.match(item)
+            if m is None:
+                continue
+            count = int(m.group("count") or 1)
+            if count != old_gpus and count <= gpus:
+                return None
+            typ = f":{gres_type}" if m.group("type") else ""
+            items[i] = f"{m.group('pre') or ''}gpu{typ}:{gpus}"
+            return ",".join(items)
+        return None
+    m = _COUNT.match(value)
+    if m is None:
+        raise _Refused(f"srun {opt} {value}: not a [type:]count")
+    count = int(m.group("count"))
+    old, new = old_gpus, gpus
+    if opt == "--gpus-per-task":
+        if tasks <= 0 or old_gpus % tasks or gpus % tasks:
+            raise _Refused(f"srun {opt} {value}: {gpus} GPUs cannot be split over the step's tasks")
+        old, new = old_gpus // tasks, gpus // tasks
+    if count != old and count <= new:
+        return None  # a step using part of the GPUs, which the new request still holds
+    return f"{gres_type}:{new}" if m.group("type") else str(new)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from omnipilot.daemon.jobscript.launch_wrappers import Launch, classify
+from omnipilot.daemon.jobscript.launch_wrappers import Bind, Launch, classify, parse_binds, to_host
 from omnipilot.daemon.jobscript.shell_blocks import MAX_CALLS, calls, enclosing_function
 from omnipilot.daemon.jobscript.shell_words import (
     Expander,
@@ -24,6 +24,8 @@ from omnipilot.daemon.jobscript.shell_words import (
     split_commands,
 )
 from omnipilot.daemon.jobscript.variables import ScriptVars
+
+_BIND_ENV = ("APPTAINER_BIND", "SINGULARITY_BIND")
 
 # Commands name vLLM in lower case (the `vllm` binary, `vllm.entrypoints...`, `vllm/vllm-openai`);
 # a literal pattern is searched at C speed, which an alternation or IGNORECASE is not.
@@ -344,3 +346,16 @@ def _follow_calls(text: str, env: ScriptVars, result: ScanResult) -> None:
         result.found = [
             f for f in result.found if f.launch.kind != "server" or not redone.get(f.line_start)
         ] + [x for again in redone.values() for x in again]
+
+
+def host_path(found: Found, path: str, env: ScriptVars) -> tuple[str, Bind] | None:
+    """The host path that a path inside the server's container stands for (`--bind "$DIR:/model"`,
+    `-v`, `--mount`, pyxis `--container-mounts`, `$APPTAINER_BIND`), with the mount used; None when
+    the command runs in no container or no mount maps the path."""
+    binds = list(found.launch.binds)
+    if {"apptainer", "singularity"} & set(found.launch.launchers):
+        for name in _BIND_ENV:
+            value = env.lookup(name, found.line_start)
+            if isinstance(value, str):
+                binds.extend(parse_binds(value, True))
+    return to_host(path, binds) if binds else None

@@ -101,8 +101,9 @@ class Token:
     end: int
 
 
-# A lookup answers a variable's value at a position: a string, a list (bash array) or None (unknown).
-Lookup = Callable[[str, int], "str | list[str] | None"]
+# A lookup answers a variable's value at a position: a string, a list (bash array), a dict
+# (associative array, `declare -A`) or None (unknown).
+Lookup = Callable[[str, int], "str | list[str] | dict[str, str] | None"]
 
 
 def read_command_line(text: str, pos: int) -> tuple[list[Token], int]:
@@ -158,11 +159,17 @@ class Expander:
     def gpus_per_node(self) -> int | None:
         return self._gpus_per_node
 
+    def lookup(self, name: str, pos: int) -> str | list[str] | dict[str, str] | None:
+        """A variable's value at `pos`, as the expansions see it."""
+        return self._lookup(name, pos)
+
     def words(self, tok: Token, depth: int = 0) -> list[Word]:
         """The words one token expands to (zero or more after splitting an unquoted expansion)."""
         arr = _QUOTED_ARRAY.fullmatch(tok.raw)
         if arr is not None:  # "${ARGS[@]}", "$@": one word per element, none of them on the line itself
             items = self._lookup(arr.group(1) or "@", tok.start)
+            if isinstance(items, dict):
+                items = list(items.values())
             if isinstance(items, list):
                 return [Word(tok.raw, tok.start, tok.end, v, True, True, True) for v in items]
         segments: list[tuple[str, bool, bool]] = []  # (text, splittable, known)
@@ -218,6 +225,8 @@ class Expander:
             value = self._lookup(name, pos)
             if value is None:
                 return "", False
+            if isinstance(value, dict):  # $MAP is ${MAP[0]}
+                return value.get("0", ""), True
             if isinstance(value, list):  # $ARR is its first element; $@ and $* are all of them
                 return (" ".join(value) if name in "@*" else (value[0] if value else "")), True
             return value, True
@@ -226,6 +235,8 @@ class Expander:
         if kind == "arith":
             return self._arith(m.group("arith"), pos, depth)
         body = m.group("cmd") if kind == "cmd" else m.group("bt")
+        if body.lstrip(" \t").startswith("#") and "\n" not in body:
+            return "", True  # `` `#note` ``: an inline comment, which expands to nothing
         if self._gpus_per_node is not None and _GPU_COUNT_CMD.search(body):
             return str(self._gpus_per_node), True  # `$(nvidia-smi -L | wc -l)`: the GPUs Slurm gave
         return "", False
@@ -234,15 +245,29 @@ class Expander:
         b = _BRACE.fullmatch(body)
         if b is None:
             return "", False
-        value = self._lookup(b.group("name"), pos)
+        found = self._lookup(b.group("name"), pos)
         idx, op = b.group("idx"), b.group("op")
-        if isinstance(value, list):
+        value: str | list[str] | None
+        if isinstance(found, dict):
             if idx in ("@", "*"):
-                value = value if not b.group("len") else str(len(value))
-            elif idx is not None and idx.isdigit():
-                value = value[int(idx)] if int(idx) < len(value) else ""
+                value = list(found.values()) if not b.group("len") else str(len(found))
+            elif idx is None:
+                value = found.get("0", "")
             else:
-                value = value[0] if value else ""
+                key, ok = self._nested(idx, pos, depth)
+                value = found.get(key) if ok else None  # a missing key, or a key the script does not fix
+        elif isinstance(found, list):
+            if idx in ("@", "*"):
+                value = found if not b.group("len") else str(len(found))
+            elif idx is not None and not idx.isdigit():
+                key, ok = self._nested(idx, pos, depth)  # `${ARR[$I]}`
+                value = found[int(key)] if ok and key.isdigit() and int(key) < len(found) else None
+            elif idx is not None:
+                value = found[int(idx)] if int(idx) < len(found) else ""
+            else:
+                value = found[0] if found else ""
+        else:
+            value = found
         if b.group("len"):
             return (str(len(value)), True) if value is not None else ("", False)
         if not op:

@@ -34,6 +34,13 @@ PRECISION_ALIASES = {
     "fp8": "fp8", "float8": "fp8", "w8a8": "fp8", "awq": "awq", "gptq": "gptq", "int4": None,
 }  # fmt: skip
 _TRUE = {"1", "true", "yes", "on", ""}
+# Bounds on the work one job's tags may cost the daemon (the request path answers within the hook's
+# 50 ms): a real job has a handful of tag lines; beyond these the rest are ignored, with one message.
+MAX_TAG_LINES = 64
+MAX_ITEMS_PER_LINE = 32
+MAX_ERRORS = 16
+# A bad value is echoed in the message (the user's own stderr and the decision log): no more than this
+_SHOWN_VALUE_CHARS = 40
 _FALSE = {"0", "false", "no"}
 
 
@@ -137,6 +144,12 @@ _KEY_ALIASES = {"tensor_parallel": "tp", "tensor_parallel_size": "tp", "quantiza
                 "params_b": "params", "gpus": "gpu", "ctx": "context"}  # fmt: skip
 
 
+def _shown(raw: str) -> str:
+    """A bad value as the message quotes it: cut short (it is stored and printed)."""
+    cut = raw[:_SHOWN_VALUE_CHARS] + ("..." if len(raw) > _SHOWN_VALUE_CHARS else "")
+    return "'" + cut.replace("'", "") + "'"
+
+
 def parse_tag_text(
     text: str, source: TagSource, line: int | None = None
 ) -> tuple[dict[str, TagValue], list[str], bool]:
@@ -144,8 +157,11 @@ def parse_tag_text(
     values: dict[str, TagValue] = {}
     errors: list[str] = []
     where = f"#OMNIPILOT line {line}" if source == "script_tag" else "--comment omnipilot:"
-    for m in _ITEM.finditer(text):
-        key, raw = m.group(1), m.group(2)
+    for n, m in enumerate(_ITEM.finditer(text)):
+        if n >= MAX_ITEMS_PER_LINE:
+            errors.append(f"{where}: more than {MAX_ITEMS_PER_LINE} items; the rest are ignored")
+            break
+        key, raw = m.group(1)[:_SHOWN_VALUE_CHARS], m.group(2)
         norm = key.lower().replace("-", "_")
         norm = _KEY_ALIASES.get(norm, norm)
         if raw is None and norm != "off":
@@ -160,7 +176,7 @@ def parse_tag_text(
         try:
             value = parser(raw)
         except (ValueError, IndexError) as exc:
-            errors.append(f"{where}: {key}={raw!r} is not valid: expected {exc}; accepted form: {form}")
+            errors.append(f"{where}: {key}={_shown(raw)} is not valid: expected {exc}; accepted form: {form}")
             continue
         values[norm] = TagValue(value=value, source=source, line=line)
     opted_out = bool(values.pop("off").value) if "off" in values else False
@@ -172,22 +188,34 @@ def read_tags(script: str | None, comment: str | None) -> TagSet:
     comment's `omnipilot:` part, which fills only keys the script did not set."""
     tags = TagSet()
     if script:
+        lines_seen, line, counted_to = 0, 1, 0
         for m in _SCRIPT_TAG.finditer(script):
             before = script[script.rfind("\n", 0, m.start()) + 1 : m.start()]
             if before.strip(" \t"):
                 continue  # a directive is a whole line, not a trailing comment
-            line = script.count("\n", 0, m.start()) + 1
+            lines_seen += 1
+            if lines_seen > MAX_TAG_LINES:
+                tags.errors.append(f"more than {MAX_TAG_LINES} #OMNIPILOT lines: the rest are ignored")
+                break
+            line += script.count("\n", counted_to, m.start())  # counted once over the whole script
+            counted_to = m.start()
             values, errors, off = parse_tag_text(m.group(1), "script_tag", line)
             tags.found = True
             tags.values.update(values)
             tags.errors.extend(errors)
             tags.opted_out = tags.opted_out or off
     if comment:
-        for m in _COMMENT_TAG.finditer(comment):
+        for n, m in enumerate(_COMMENT_TAG.finditer(comment)):
+            if n >= MAX_TAG_LINES:
+                tags.errors.append(f"more than {MAX_TAG_LINES} omnipilot: parts in the comment: the rest are ignored")
+                break
             values, errors, off = parse_tag_text(m.group(1), "comment_tag")
             tags.found = True
             for key, value in values.items():
                 tags.values.setdefault(key, value)
             tags.errors.extend(errors)
             tags.opted_out = tags.opted_out or off
+    if len(tags.errors) > MAX_ERRORS:
+        more = len(tags.errors) - MAX_ERRORS
+        tags.errors = [*tags.errors[:MAX_ERRORS], f"... and {more} more tag problems"]
     return tags

@@ -17,18 +17,22 @@ from omnipilot.daemon.jobscript.shell_words import Expander, Token, informative,
 # What may stand before `NAME=` on its line for it to be an assignment: nothing, a command
 # separator, a compound-command keyword, or a declaration builtin with its flags.
 _ASSIGN_PREFIX = re.compile(
-    r"(?:.*(?:[;&|({]|\bthen|\bdo|\belse))?[ \t]*"
+    r"(?:.*(?:[;&|(){]|\bthen|\bdo|\belse))?[ \t]*"
     r"(?:(?:export|declare|typeset|local|readonly)(?:[ \t]+[^\s;&|]+)*?[ \t]+)?"  # `export A=1 B=2`
 )
 _DEFAULT_ASSIGN = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*):?=((?:[^{}\n]|\$\{[^{}\n]*\})*)\}")
 _FOR_PREFIX = re.compile(r".*\bfor[ \t]+")
 _READ_PREFIX = re.compile(r".*\bread\b(?:[ \t]+-?[A-Za-z_]\w*)*[ \t]+")
 _NAME = re.compile(r"[A-Za-z_]")
+_ELEMENT = re.compile(r"\[([^\]\n]{1,200})\](\+?=)")  # `MAP[key]=value`
+_KEYED = re.compile(r"\[([^\]\n]{1,200})\]=")  # `[key]=value` in an array literal
+_SOURCED = re.compile(r"(?m)^[ \t]*(?:source|\.)[ \t]+[^\s;&|]+")
 _MAX_SITES = 64  # occurrences of one name examined: a hostile script cannot make lookups slow
 _MAX_LINE = 400  # a prefix this long is not an assignment context worth parsing
 
-Value = str | list[str] | None
+Value = str | list[str] | dict[str, str] | None
 _MAX_EVALS = 256  # bounds the work one parse may spend on variables
+_ASSIGNING = ("set", "append", "element")
 
 
 def _word_char(text: str, k: int) -> bool:
@@ -45,6 +49,8 @@ class ScriptVars:
         self._cache: dict[tuple[str, int], Value] = {}
         self._blocks: dict[tuple[str, int], int | None] = {}
         self._evals = 0
+        self.reasons: dict[str, str] = {}  # name -> why its value cannot be known, where that is specific
+        self._sourced: bool | None = None
         self.expander = Expander(self.lookup, gpus_per_node)
 
     def _index(self, name: str) -> list[tuple[int, str, int]]:
@@ -66,6 +72,11 @@ class ScriptVars:
     def _judge(self, name: str, i: int, j: int) -> tuple[int, str, int] | None:
         text = self._text
         line = text[max(text.rfind("\n", 0, i) + 1, i - _MAX_LINE) : i]
+        if text.startswith("[", j):
+            m = _ELEMENT.match(text, j)
+            if m is not None and _ASSIGN_PREFIX.fullmatch(line) and not line.rstrip().endswith(("$", "{")):
+                return (i, "element", m.end())
+            return None
         if text.startswith("=", j) or text.startswith("+=", j):
             if _ASSIGN_PREFIX.fullmatch(line) and not line.rstrip().endswith(("$", "{")):
                 append = text.startswith("+=", j)
@@ -94,22 +105,54 @@ class ScriptVars:
             return None  # $1, $@, $#: the script's own arguments, which the job description lacks
         site = self._site_before(name, pos, 0)
         if site is not None:
-            return None if self._alternatives(name, site, pos) else self._value(name, site)
+            block = self._branch_block(name, site)
+            if block is not None and enclosing_branch(self._text, pos) != block:
+                return self._agreed(name, block)
+            return self._value(name, site)
+        if name not in self._slurm and name not in self.reasons and self._sources_files():
+            self.reasons[name] = (
+                "it is not set in the script (a sourced file or the caller's environment sets it)"
+            )
         return self._slurm.get(name)
 
-    def _alternatives(self, name: str, site: tuple[int, str, int], pos: int) -> bool:
-        """True when `site` is one branch of an `if`/`case` that sets `name` in another branch too
-        (`if ...; then TP=4; else TP=1; fi`), read from outside that block: the value depends on a
-        condition, which is not evaluated."""
+    def _sources_files(self) -> bool:
+        if self._sourced is None:
+            self._sourced = _SOURCED.search(self._text) is not None
+        return self._sourced
+
+    def _branch_block(self, name: str, site: tuple[int, str, int]) -> int | None:
+        """The `if`/`case` block (its offset) when `site` is one of several branches that set `name`
+        (`if ...; then TP=4; else TP=1; fi`), else None."""
         key = (name, site[0])
         block = self._blocks.get(key, -1)
         if block == -1:
             block = enclosing_branch(self._text, site[0])
-            others = [s for s in self.sites(name) if s[0] != site[0] and s[1] in ("set", "append")]
+            others = [s for s in self.sites(name) if s[0] != site[0] and s[1] in _ASSIGNING]
             if block is not None and not any(enclosing_branch(self._text, s[0]) == block for s in others):
                 block = None
             self._blocks[key] = block
-        return block is not None and enclosing_branch(self._text, pos) != block
+        return block
+
+    def _agreed(self, name: str, block: int) -> Value:
+        """Read from after an `if`/`case` whose branches set `name`: the value when every branch
+        sets the same one (the condition then does not matter), else unknown, and why."""
+        values: list[Value] = []
+        for s in self.sites(name)[:_MAX_SITES]:
+            if s[1] in _ASSIGNING and enclosing_branch(self._text, s[0]) == block:
+                values.append(self._value(name, s))
+        if values and values[0] is not None and all(v == values[0] for v in values):
+            return values[0]
+        line = self._text.count("\n", 0, block) + 1
+        kind = "case" if self._text.startswith("case", block) else "if"
+        if any(v is None for v in values):
+            self.reasons.setdefault(
+                name, f"a branch of the {kind} at line {line} sets it to a value the script does not fix"
+            )
+        else:
+            self.reasons.setdefault(
+                name, f"the branches of the {kind} at line {line} set it to different values"
+            )
+        return None
 
     def _site_before(self, name: str, pos: int, floor: int) -> tuple[int, str, int] | None:
         sites = self.sites(name)
@@ -133,7 +176,12 @@ class ScriptVars:
         pos, kind, value_pos = site
         self._evals += 1
         if kind == "unknown" or self._evals > _MAX_EVALS:
+            if kind == "unknown":
+                line = self._text.count("\n", 0, pos) + 1
+                self.reasons.setdefault(name, f"it is set by a loop or `read` at line {line}")
             return None
+        if kind == "element":
+            return self._element(name, site)
         if kind == "default":
             earlier = self.lookup(name, pos)
             if earlier:
@@ -142,6 +190,9 @@ class ScriptVars:
         text = self._text
         if value_pos < len(text) and text[value_pos] == "(":
             tokens, _ = read_array(text, value_pos)
+            if tokens and all(_KEYED.match(t.raw) for t in tokens):
+                table = self._table(tokens)
+                return self._append(name, pos, table) if kind == "append" and table is not None else table
             items: list[str] = []
             for tok in tokens:
                 for w in self.expander.words(tok):
@@ -159,13 +210,59 @@ class ScriptVars:
                 return None  # e.g. MODEL=$1: unknown; MODEL=/scratch/$USER/m keeps its known parts
         return self._append(name, pos, value) if kind == "append" else value
 
-    def _append(self, name: str, pos: int, value: str | list[str]) -> Value:
+    def _append(self, name: str, pos: int, value: str | list[str] | dict[str, str]) -> Value:
         earlier = self.lookup(name, pos)
         if earlier is None:
+            return None
+        if isinstance(value, dict):
+            return {**earlier, **value} if isinstance(earlier, dict) else None
+        if isinstance(earlier, dict):
             return None
         if isinstance(value, list):
             return (earlier if isinstance(earlier, list) else [earlier]) + value
         return (earlier if isinstance(earlier, str) else " ".join(earlier)) + value
+
+    def _table(self, tokens: list[Token]) -> dict[str, str] | None:
+        """`([small]=Qwen/Qwen3-8B [large]=Qwen/Qwen3-32B)`: a table of known keys and values."""
+        table: dict[str, str] = {}
+        for tok in tokens:
+            m = _KEYED.match(tok.raw)
+            assert m is not None
+            key_words = self.expander.words(Token("word", m.group(1), tok.start, tok.start))
+            words = self.expander.words(Token("word", tok.raw[m.end() :], tok.start, tok.end))
+            if not all(w.known for w in key_words):
+                return None
+            value = " ".join(w.value for w in words)
+            if all(w.known for w in words) or informative(value):
+                table[" ".join(w.value for w in key_words)] = value
+            # else: an entry the script does not fix; looking it up stays unknown
+        return table
+
+    def _element(self, name: str, site: tuple[int, str, int]) -> Value:
+        """`MAP[key]=value` (or `ARR[2]=value`): the table before it, with that entry set."""
+        pos, _, value_pos = site
+        m = _ELEMENT.match(self._text, pos + len(name))
+        if m is None:  # pragma: no cover - indexed by the same pattern
+            return None
+        key_words = self.expander.words(Token("word", m.group(1), pos, pos))
+        word = read_word(self._text, value_pos)
+        words = self.expander.words(word) if word is not None else []
+        value = " ".join(w.value for w in words)
+        if not all(w.known for w in key_words) or (
+            not all(w.known for w in words) and not informative(value)
+        ):
+            return None
+        key = " ".join(w.value for w in key_words)
+        earlier = self.lookup(name, pos)
+        if isinstance(earlier, list) and key.isdigit():
+            items = list(earlier)
+            k = int(key)
+            items.extend([""] * (k + 1 - len(items)))
+            items[k] = (items[k] + value) if m.group(2) == "+=" else value
+            return items
+        table = dict(earlier) if isinstance(earlier, dict) else {}
+        table[key] = (table.get(key, "") + value) if m.group(2) == "+=" else value
+        return table
 
     def _default_value(self, brace_pos: int) -> Value:
         # `${NAME:=default}` with NAME unset: the default, itself expanded, is the value
@@ -189,6 +286,8 @@ class _CallScope(ScriptVars):
         self._cache = {}
         self._blocks = base._blocks
         self._evals = base._evals
+        self.reasons = base.reasons
+        self._sourced = base._sourced
         self._base = base
         self._body = body
         self._call = call_pos
@@ -210,3 +309,21 @@ class _CallScope(ScriptVars):
         if site is not None:
             return self._value(name, site)
         return self._base.lookup(name, self._call)
+
+
+_GENERIC = "the script does not fix its value (it comes from the caller, a loop or a condition)"
+_VAR_REF = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)")
+
+
+def explain(lines: list[str], env: ScriptVars) -> list[str]:
+    """`lines` (what could not be read), each with the specific reason its variable is unknown when
+    the variables know one (`$MODEL`: the branches of the if at line 12 set it to different values)."""
+    out: list[str] = []
+    for line in lines:
+        if _GENERIC in line:
+            names = _VAR_REF.findall(line.split(":", 1)[0])
+            why = next((env.reasons[n] for n in names if n in env.reasons), None)
+            if why is not None:
+                line = line.replace(_GENERIC, why)
+        out.append(line)
+    return out

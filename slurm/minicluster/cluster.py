@@ -54,6 +54,19 @@ NODES: tuple[NodeDef, ...] = (
     NodeDef(name="h100-2", gres_type="h100", gpus=8, partition="h100"),
     NodeDef(name="h200-1", gres_type="h200", gpus=8, partition="h200"),
 )
+# Partitions a site restricts, for the enforce tests (each holds one H100 node, so a rewrite to H100
+# would try it before the two-node `h100` partition): the daemon must see why a job may not go there.
+# The group has no members anywhere (AllowGroups of an unresolvable group); the account is one no
+# test job uses; MaxMemPerNode is below what any job gets by DefMemPerCPU.
+RESTRICTED_PARTITIONS: tuple[tuple[str, str], ...] = (
+    ("h100-grp", "AllowGroups=omnipilot-nobody-is-in"),
+    ("h100-acct", "AllowAccounts=omnipilot-other"),
+    ("h100-mem", "MaxMemPerNode=1000"),
+)
+RESTRICTED_NODE = "h100-1"
+# Memory counted as sites count it (CR_Core_Memory): a job without --mem* gets DefMemPerCPU per CPU,
+# so GPU jobs on one node share its RealMemory instead of each taking all of it.
+DEF_MEM_PER_CPU_MB = 2000
 
 
 class ClusterError(RuntimeError):
@@ -226,7 +239,8 @@ class MiniCluster:
             "ProctrackType=proctrack/linuxproc",
             "TaskPlugin=task/none",
             "SelectType=select/cons_tres",
-            "SelectTypeParameters=CR_Core",
+            "SelectTypeParameters=CR_Core_Memory",
+            f"DefMemPerCPU={DEF_MEM_PER_CPU_MB}",
             "MpiDefault=none",
             "ReturnToService=2",
             "SlurmdParameters=config_overrides",
@@ -264,6 +278,11 @@ class MiniCluster:
             lines.append(
                 f"PartitionName={p} Nodes={','.join(names)} MaxTime=2-00:00:00 DefaultTime=01:00:00 State=UP"
             )
+        for p, limit in RESTRICTED_PARTITIONS:
+            lines.append(
+                f"PartitionName={p} Nodes={RESTRICTED_NODE} {limit} MaxTime=2-00:00:00 "
+                "DefaultTime=01:00:00 State=UP"
+            )
         info.slurm_conf.write_text("\n".join(lines) + "\n")
 
     def _write_gres(self, info: ClusterInfo) -> None:
@@ -299,6 +318,7 @@ class MiniCluster:
             f'[daemon]\nendpoint = "{info.endpoint}"\ncontrol_socket = "{info.control_socket}"\n'
             f'state_dir = "{self.dir}/omnipilot"\nslurm_user = "root"\nlog_format = "json"\n'
             f'[hook]\nkill_switch = "{self.dir}/etc/omnipilot.disabled"\n'
+            "[metrics]\nenabled = true\nport = 0\n"  # any free port: `omnipilot status` names it
         )
         info.omnipilot_config.write_text(_merge_toml_sections(src, override))
 
@@ -446,10 +466,17 @@ class MiniCluster:
         )
         info.pids["omnipilot-daemon"] = proc.pid
         self._save(info)
+        # ready = it answers on its control socket (a SIGKILLed daemon leaves its socket files behind)
+        from omnipilot.daemon.control import ControlError, control_call
+
         sock = Path(info.endpoint.removeprefix("ipc://"))
         for _ in range(200):
             if sock.exists():
-                return
+                try:
+                    control_call(info.control_socket, {"cmd": "status"})
+                    return
+                except ControlError:
+                    pass
             if proc.poll() is not None:
                 raise ClusterError(
                     f"the OmniPilot daemon exited ({proc.returncode}); see {self.dir}/log/omnipilot-daemon.log"

@@ -9,7 +9,10 @@ from omnipilot.daemon.protocol import AdviseRequest
 from omnipilot.paths import packaged
 
 # Fields of the request that the hook builds itself rather than copying from job_desc.
-HOOK_BUILT = {"v", "type", "id", "submit_uid", "script", "script_truncated", "part_list", "argv", "fail_open_since_last"}
+HOOK_BUILT = {
+    "v", "type", "id", "submit_uid", "script", "script_truncated", "script_sanitized", "part_list", "argv",
+    "argv_dropped", "fail_open_since_last", "fail_open_total", "hook_id", "given_up", "gpu_env",
+}  # fmt: skip
 
 
 def _lua_table(name: str) -> list[str]:
@@ -25,6 +28,13 @@ def test_the_hook_sends_the_fields_the_protocol_reads() -> None:
     read = set(AdviseRequest.model_fields) - HOOK_BUILT
     assert set(sent) - read == set(), "sent by the hook, dropped by the daemon"
     assert read - set(sent) == set(), "read by the daemon, never sent by the hook"
+
+
+def test_every_field_the_hook_builds_is_set_by_the_hook() -> None:
+    text = packaged("omnipilot.slurm", "job_submit.lua").read_text()
+    for name in HOOK_BUILT - {"v", "type", "id"}:
+        assert re.search(rf"\b(req\.{name}\b|{name} = )", text), f"job_submit.lua never sets {name}"
+    assert HOOK_BUILT <= set(AdviseRequest.model_fields), "a hook-built field the protocol does not know"
 
 
 def test_the_hook_only_sets_fields_it_also_sends() -> None:

@@ -209,9 +209,10 @@ def test_reply_for_another_request_then_a_good_one(rig: Rig) -> None:
 
 @pytest.mark.parametrize("recovers", [True, False])
 def test_breaker_opens_after_three_failures_then_tries_once(rig: Rig, recovers: bool) -> None:
+    # a daemon that answers nonsense is broken for everyone: that counts for the breaker
     def reply(req: dict[str, Any]) -> dict[str, Any]:
         if len(rig.requests()) <= 3 or not recovers:
-            return _ok(req, status="error", error="boom")
+            return _ok(req, action="bogus")
         return _ok(req, action="suggest", comment="advice")
 
     endpoint = rig.daemon(reply)
@@ -221,7 +222,7 @@ def test_breaker_opens_after_three_failures_then_tries_once(rig: Rig, recovers: 
     ]
     _, res = rig.run(jobs, socket=endpoint, timeout_ms=500, breaker_failures=3, breaker_cooloff_s=0.5)
     comments = [r["job"]["comment"] for r in res]
-    assert comments[:3] == [f"{i}; omnipilot: unavailable (daemon error: boom)" for i in range(3)]
+    assert comments[:3] == [f"{i}; omnipilot: unavailable (bad reply action bogus)" for i in range(3)]
     assert comments[3] == "3; omnipilot: unavailable (breaker open)"
     assert res[3]["ms"] < 20  # no round trip while open (the request count says so too)
     if recovers:
@@ -229,10 +230,20 @@ def test_breaker_opens_after_three_failures_then_tries_once(rig: Rig, recovers: 
         assert len(rig.requests()) == 5
     else:
         assert comments[4:] == [
-            "trial; omnipilot: unavailable (daemon error: boom)",
+            "trial; omnipilot: unavailable (bad reply action bogus)",
             "after; omnipilot: unavailable (breaker open)",
         ]
         assert len(rig.requests()) == 4
+
+
+def test_error_replies_count_against_their_job_not_the_breaker(rig: Rig) -> None:
+    # one user's malformed job gets an error reply; it must not switch advice off for the others
+    endpoint = rig.daemon(lambda req: _ok(req, status="error", error="boom"))
+    jobs = [_job(comment=str(i)) for i in range(5)]
+    _, res = rig.run(jobs, socket=endpoint, timeout_ms=500, breaker_failures=3, breaker_cooloff_s=30)
+    comments = [r["job"]["comment"] for r in res]
+    assert comments == [f"{i}; omnipilot: unavailable (daemon error: boom)" for i in range(5)]
+    assert len(rig.requests()) == 5  # every job reached the daemon: the breaker stayed closed
 
 
 def test_reject_action_returns_the_code_and_message(rig: Rig) -> None:

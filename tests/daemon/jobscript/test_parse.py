@@ -428,3 +428,97 @@ def test_values_set_in_branches_of_a_condition_are_unknown(cat: Catalog) -> None
     assert parse(cat, default).model_name == "Qwen/Qwen2.5-7B"
     inside = "if true; then\n  TP=2\n  vllm serve Qwen/Qwen2.5-7B -tp $TP\nelse\n  TP=4\nfi\n"
     assert parse(cat, inside).tp == 2
+
+
+def test_branches_that_agree_resolve_and_those_that_differ_say_where(cat: Catalog) -> None:
+    agree = (
+        'if [ "$P" = a ]; then\n  TP=2\nelif [ "$P" = b ]; then\n  TP=2\nelse\n  TP=2\nfi\n'
+        "vllm serve Qwen/Qwen3-8B -tp $TP\n"
+    )
+    assert parse(cat, agree).tp == 2
+    case = "case $P in\n  a) M=Qwen/Qwen3-8B ;;\n  *) M=Qwen/Qwen3-8B ;;\nesac\nvllm serve $M\n"
+    assert parse(cat, case).model == "Qwen/Qwen3-8B"
+    differ = "if x; then\n  M=Qwen/Qwen3-8B\nelse\n  M=Qwen/Qwen3-32B\nfi\nvllm serve $M\n"
+    job = parse(cat, differ)
+    assert job.model_name is None and job.model_unresolved_hint is not None
+    assert any("the branches of the if at line 1 set it to different values" in u for u in job.unresolved)
+
+
+def test_declare_A_tables_and_indexed_lookups(cat: Catalog) -> None:
+    table = "declare -A M=([s]=Qwen/Qwen3-8B [l]=Qwen/Qwen3-32B)\nK=${K:-l}\nvllm serve ${M[$K]}\n"
+    assert parse(cat, table).model == "Qwen/Qwen3-32B"
+    elements = 'declare -A M\nM[s]=Qwen/Qwen3-8B\nM[l]=Qwen/Qwen3-32B\nvllm serve "${M[s]}"\n'
+    assert parse(cat, elements).model == "Qwen/Qwen3-8B"
+    missing = "declare -A M=([s]=Qwen/Qwen3-8B)\nvllm serve ${M[$WHICH]}\n"
+    job = parse(cat, missing)
+    assert job.model_name is None and job.model_unresolved_hint is not None
+    indexed = "A=(Qwen/Qwen3-8B Qwen/Qwen3-14B)\nI=1\nTPS=(1 2)\nvllm serve ${A[$I]} -tp ${TPS[I]}\n"
+    job = parse(cat, indexed)
+    assert job.model == "Qwen/Qwen3-14B" and job.tp is None  # `${TPS[I]}` is arithmetic: not read
+
+
+@pytest.mark.parametrize(
+    ("script", "model"),
+    [
+        ('D=/w/Qwen3-8B\napptainer exec --nv --bind "$D:/model" i.sif vllm serve /model\n', "/w/Qwen3-8B"),
+        ("singularity exec -B /a,/w:/m:ro i.sif vllm serve /m/Qwen3-8B\n", "/w/Qwen3-8B"),
+        ("apptainer exec --mount type=bind,src=/w/q,dst=/m i.sif vllm serve /m\n", "/w/q"),
+        ("docker run -m 64g -v /w/q:/m vllm/vllm-openai --model /m/snap\n", "/w/q/snap"),
+        ("docker run -v hfcache:/m vllm/vllm-openai --model /m\n", "/m"),  # a named volume: no host path
+        ("srun --container-image=i --container-mounts=/w/q:/m vllm serve /m\n", "/w/q"),
+        ("enroot start --mount /w/q:/m img vllm serve /m\n", "/w/q"),
+        ('export APPTAINER_BIND="/w/q:/m"\napptainer exec i.sif vllm serve /m\n', "/w/q"),
+        ("apptainer exec --bind /m i.sif vllm serve /m/q\n", "/m/q"),  # same path inside and out
+    ],
+)
+def test_container_paths_map_to_host_paths(cat: Catalog, script: str, model: str) -> None:
+    job = parse(cat, script)
+    assert job.is_serving and job.model == model, (job.model, job.unresolved)
+    assert (job.model_container_path is not None) is model.startswith("/w")
+
+
+def test_a_mount_from_an_unset_variable_leaves_the_model_unknown(cat: Catalog) -> None:
+    job = parse(cat, 'apptainer exec --bind "$DIR:/model" i.sif vllm serve /model\n')
+    assert job.model_name is None and job.model_unresolved_hint is not None
+    assert any("mounts it from $DIR" in u for u in job.unresolved)
+
+
+@pytest.mark.parametrize(
+    "script",
+    [
+        "apptainer exec --nv --newopt val --other=x i.sif vllm serve Qwen/Qwen3-8B -tp 2\n",
+        "apptainer exec --newflag --nv $SIF vllm serve Qwen/Qwen3-8B -tp 2\n",
+        "docker run --gpus all --cgroupns host --stop-timeout 30 org/img:1 vllm serve Qwen/Qwen3-8B -tp 2\n",
+        "docker run --newflag vllm/vllm-openai:latest --model Qwen/Qwen3-8B -tp 2\n",
+        "uv run -- vllm serve Qwen/Qwen3-8B -tp 2\n",
+        "sitetool run --profile gpu -- vllm serve Qwen/Qwen3-8B -tp 2\n",
+        "hpcenv exec llm-2025 vllm serve Qwen/Qwen3-8B -tp 2\n",
+        "guix shell -m m.scm -- python -m vllm.entrypoints.openai.api_server --model Qwen/Qwen3-8B -tp 2\n",
+        "source env.sh\n$PY -u -m vllm.entrypoints.openai.api_server --model Qwen/Qwen3-8B -tp 2\n",
+        "source env.sh\n$WRAP vllm serve Qwen/Qwen3-8B -tp 2\n",
+        "python -u -m `#note` vllm.entrypoints.openai.api_server --model Qwen/Qwen3-8B `#x` -tp 2\n",
+    ],
+)
+def test_wrappers_and_unknown_options_are_looked_through(cat: Catalog, script: str) -> None:
+    job = parse(cat, script)
+    assert job.is_serving and job.model == "Qwen/Qwen3-8B" and job.tp == 2, (
+        job.not_serving_reason,
+        job.model,
+    )
+
+
+def test_wrappers_do_not_turn_arguments_into_launches(cat: Catalog) -> None:
+    for script in (
+        "sitetool run train.py --backend vllm\n",
+        "sbatch --wrap 'vllm serve Qwen/Qwen3-8B'\n",
+        "conda activate vllm\npython client.py\n",
+    ):
+        assert not parse(cat, script).is_serving, script
+
+
+def test_an_unset_interpreter_with_unclear_arguments_gets_the_tag_hint(cat: Catalog) -> None:
+    job = parse(cat, 'source settings.sh\n"$LAUNCHER" serve_model.py --engine vllm\n')
+    assert not job.is_serving and job.not_serving_reason is not None
+    assert "$LAUNCHER" in job.not_serving_reason and "#OMNIPILOT model=" in job.not_serving_reason
+    job = parse(cat, "source env.sh\n$PY -m vllm.entrypoints.openai.api_server --model Qwen/Qwen3-8B\n")
+    assert job.is_serving and any("$PY" in u and "sourced file" in u for u in job.unresolved)
