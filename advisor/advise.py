@@ -21,7 +21,7 @@ from omnipilot.config import Settings, load_settings
 GPUS_PER_NODE = 8
 
 
-class AdviseRequest(BaseModel):
+class AdviseQuery(BaseModel):
     """One request (flags, or one `--batch` line in snake_case)."""
 
     model_config = ConfigDict(extra="forbid")
@@ -46,7 +46,7 @@ def site_settings() -> Settings:
         return Settings()
 
 
-def candidate_gpus(model: CostModel, catalog: Catalog, req: AdviseRequest, settings: Settings) -> list[GpuSpec]:
+def candidate_gpus(model: CostModel, catalog: Catalog, req: AdviseQuery, settings: Settings) -> list[GpuSpec]:
     entry = model.manifest.targets.get("tokens_per_s")
     names = list(entry.envelope.categories.get("gpu", [])) if entry else []
     names += list(settings.cost.per_gpu_hour)
@@ -60,7 +60,7 @@ def candidate_gpus(model: CostModel, catalog: Catalog, req: AdviseRequest, setti
     return out
 
 
-def advise(model: CostModel, req: AdviseRequest, settings: Settings) -> dict[str, Any]:
+def advise(model: CostModel, req: AdviseQuery, settings: Settings) -> dict[str, Any]:
     """The answer to one request: assumed workload, arms best first, and notes."""
     catalog = model.catalog
     spec = catalog.model(req.model)
@@ -91,7 +91,7 @@ def advise(model: CostModel, req: AdviseRequest, settings: Settings) -> dict[str
     return {"model": spec.name, "arms": arms, "notes": notes, "rule": decision.rule}
 
 
-def _matches(s: ScoredArm, req: AdviseRequest) -> bool:
+def _matches(s: ScoredArm, req: AdviseQuery) -> bool:
     return (req.tp is None or s.arm.tp == req.tp) and (req.precision is None or s.arm.precision == req.precision)
 
 

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from omnipilot.advisor.unvalidated import construct
+from omnipilot.advisor.prevalidated import construct
 from omnipilot.catalog import MIN_CAPABILITY, PRECISIONS, GpuSpec, ModelSpec
 
 TP_DEGREES: tuple[int, ...] = (1, 2, 4, 8)

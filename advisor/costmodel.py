@@ -38,9 +38,9 @@ from omnipilot.advisor.artifact import (
 from omnipilot.advisor.conformal import apply_offset
 from omnipilot.advisor.envelope import Confidence, worst
 from omnipilot.advisor.features import FeatureSpec, Featurizer, RooflineMode, TextColumn
+from omnipilot.advisor.prevalidated import construct
 from omnipilot.advisor.quantile import QuantileModel, rearrange
 from omnipilot.advisor.training import Base, TrainConfig, data_hash, fit_all, select_training_rows
-from omnipilot.advisor.unvalidated import construct
 from omnipilot.advisor.utility import Quantiles
 from omnipilot.catalog import Catalog
 from omnipilot.collectors.rows import LoadRegime

@@ -14,8 +14,8 @@ from pydantic import BaseModel, Field
 
 from omnipilot.advisor.arms import Arm, ArmFit, Workload, enumerate_arms
 from omnipilot.advisor.fallback import rank_cheapest_fit
+from omnipilot.advisor.prevalidated import construct
 from omnipilot.advisor.prior import LaunchPrior
-from omnipilot.advisor.unvalidated import construct
 from omnipilot.advisor.utility import (
     ArmInputs,
     Quantiles,

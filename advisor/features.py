@@ -26,27 +26,8 @@ from omnipilot.collectors.rows import LoadRegime
 
 LOAD_REGIMES: tuple[str, ...] = LoadRegime.__args__  # type: ignore[attr-defined]
 RooflineMode = Literal["none", "feature", "offset"]
-# Axis columns: a history frame, or a dict of lists built from queries.
+# Axis columns (collectors/store.py FRAME_COLUMNS): a history frame, or a dict of lists built from queries.
 Columns = Mapping[str, Any] | pd.DataFrame
-
-# Columns the featurizer reads; `load_frame` provides all of them (engine_version may be absent).
-AXIS_COLUMNS: tuple[str, ...] = (
-    "model",
-    "family",
-    "params_b",
-    "active_params_b",
-    "gpu",
-    "tp",
-    "precision",
-    "kv_cache_dtype",
-    "engine",
-    "load_regime",
-    "context_len",
-    "prompt_len",
-    "output_len",
-    "concurrency",
-    "engine_version",
-)
 
 NUMERIC_FEATURES: tuple[str, ...] = (
     "log_params_b",

@@ -17,7 +17,7 @@ from typing import Any
 import structlog
 from pydantic import ValidationError
 
-from omnipilot.advisor.advise import AdviseRequest, advise, site_settings
+from omnipilot.advisor.advise import AdviseQuery, advise, site_settings
 from omnipilot.advisor.costmodel import BUNDLED_DIR, CostModel, ModelLoadError, save, train
 from omnipilot.advisor.features import RooflineMode
 from omnipilot.advisor.training import TrainConfig
@@ -169,9 +169,9 @@ def cmd_advise(args: argparse.Namespace) -> int:
     if not args.model:
         print("error: advise needs --model (or --batch FILE.jsonl)", file=sys.stderr)
         return 2
-    fields = {k: getattr(args, k) for k in AdviseRequest.model_fields if getattr(args, k, None) is not None}
+    fields = {k: getattr(args, k) for k in AdviseQuery.model_fields if getattr(args, k, None) is not None}
     try:
-        request = AdviseRequest(**fields)
+        request = AdviseQuery(**fields)
     except ValidationError as exc:  # bad input: one line naming the flag, never a traceback
         first = exc.errors()[0]
         flag = "--" + ".".join(str(p) for p in first["loc"]).replace("_", "-")
@@ -196,7 +196,7 @@ def _advise_batch(model: CostModel, path: Path, defaults: Any) -> int:
         if not raw.strip():
             continue
         try:
-            req = AdviseRequest.model_validate_json(raw)
+            req = AdviseQuery.model_validate_json(raw)
         except ValidationError as exc:
             first = exc.errors()[0]
             where = ".".join(str(p) for p in first["loc"]) or "line"

@@ -12,7 +12,7 @@ import numpy as np
 
 from omnipilot.advisor.arms import Arm, Workload
 from omnipilot.advisor.decide import Prediction, Scorer
-from omnipilot.advisor.unvalidated import construct
+from omnipilot.advisor.prevalidated import construct
 from omnipilot.advisor.utility import Quantiles
 from omnipilot.catalog import ModelSpec
 from omnipilot.config import DefaultsSettings

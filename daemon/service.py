@@ -87,7 +87,7 @@ class AdviceService:
 
     def load_model(self) -> str | None:
         """(Re)load catalogs and the cost model; on failure keep what was serving and say why."""
-        from omnipilot.daemon.scoring import load_scorer
+        from omnipilot.daemon.model_loading import load_scorer
 
         warning = None
         try:

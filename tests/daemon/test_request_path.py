@@ -14,8 +14,8 @@ from omnipilot.advisor.arms import Arm, Workload
 from omnipilot.catalog import Catalog
 from omnipilot.config import Settings
 from omnipilot.daemon.clusterstate.cache import StateCache
+from omnipilot.daemon.model_loading import load_scorer
 from omnipilot.daemon.modes import ModeStore
-from omnipilot.daemon.scoring import load_scorer
 from omnipilot.daemon.service import AdviceService
 
 from .test_service import QWEN, req, snapshot
