@@ -10,14 +10,16 @@ from __future__ import annotations
 
 from typing import Any
 
+import structlog
 from pydantic import BaseModel, ConfigDict, Field
 
 from omnipilot.advisor.costmodel import ArmPrediction, CostModel
 from omnipilot.advisor.decide import Intent, ScoredArm, decide
 from omnipilot.advisor.workload import arm_query, cost_model_scorer, resolve_workload
 from omnipilot.catalog import Catalog, GpuSpec
-from omnipilot.config import Settings, load_settings
+from omnipilot.config import ConfigError, Settings, load_settings
 
+log = structlog.get_logger(__name__)
 GPUS_PER_NODE = 8
 
 
@@ -38,11 +40,16 @@ class AdviseQuery(BaseModel):
     slo_ttft_ms: float | None = Field(default=None, gt=0)
 
 
-def site_settings() -> Settings:
-    """The site's configuration; the shipped defaults when none is readable (a what-if study must run)."""
+def site_settings(path: str | None = None) -> Settings:
+    """The site's configuration (`--config`, else the usual lookup). A file named explicitly must be
+    valid (ConfigError); otherwise an unreadable or invalid one gives way to the shipped defaults, with
+    a warning, so a what-if study on any machine still runs."""
     try:
-        return load_settings()
-    except Exception:
+        return load_settings(path)
+    except ConfigError as exc:
+        if path:
+            raise
+        log.warning("advise_uses_default_settings", reason=str(exc))
         return Settings()
 
 

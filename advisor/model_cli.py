@@ -1,4 +1,4 @@
-"""`omnipilot train`, `omnipilot evaluate [--json]`, `omnipilot advise ... [--json] [--batch FILE]`.
+"""`omnipilot train [--json]`, `omnipilot evaluate [--json]`, `omnipilot advise ... [--json] [--batch FILE]`.
 
 Exit status: 0 = done; 1 = a batch line could not be answered (its error is printed as that
 line's answer and the batch goes on); 2 = bad usage, a missing history or an unloadable model.
@@ -21,7 +21,8 @@ from omnipilot.advisor.advise import AdviseQuery, advise, site_settings
 from omnipilot.advisor.costmodel import BUNDLED_DIR, CostModel, ModelLoadError, save, train
 from omnipilot.advisor.features import RooflineMode
 from omnipilot.advisor.training import TrainConfig
-from omnipilot.cli_options import add_history_arg, add_model_dir_arg
+from omnipilot.cli_options import add_config_arg, add_history_arg, add_json_arg, add_model_dir_arg
+from omnipilot.config import ConfigError
 from omnipilot.paths import default_history, default_models_dir
 from omnipilot.progress import progress
 
@@ -41,6 +42,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     t = subparsers.add_parser("train", help="train the cost model from a history (default: the seed)")
     _history_arg(t)
     add_model_dir_arg(t, "where to write the new model folder (default: ~/.local/share/omnipilot/models/VERSION)")
+    add_json_arg(t)
     t.set_defaults(func=cmd_train)
 
     e = subparsers.add_parser("evaluate", help="leakage-free evaluation: the paper's tables on our data")
@@ -61,6 +63,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     a.add_argument("--engine", default="vllm")
     a.add_argument("--slo-ttft-ms", type=float)
     add_model_dir_arg(a, "cost-model folder (default: the bundled model)")
+    add_config_arg(a)
     a.add_argument(
         "--batch", type=Path, help="JSONL of requests (snake_case fields); one JSON answer per line"
     )
@@ -107,10 +110,20 @@ def cmd_train(args: argparse.Namespace) -> int:
         return 2
     roofline: RooflineMode = args.roofline
     t0 = time.perf_counter()
-    with progress("train"):
+    with progress("train", args.json):
         manifest, texts = train(frame, config=_config(args), roofline=roofline)
     out = args.model_dir or default_models_dir() / manifest.version
     save(out, manifest, texts)
+    if args.json:
+        print(json.dumps(json_safe({
+            "model_dir": str(out), "version": manifest.version, "rows": manifest.n_rows,
+            "data_hash": manifest.data_hash, "model_hash": manifest.model_hash,
+            "seconds": round(time.perf_counter() - t0, 1),
+            "targets": {name: {"rows": e.n_rows, "offset": e.offset, "crossing_rate": e.crossing_rate, **e.metrics}
+                        for name, e in manifest.targets.items()},
+            "unfitted": manifest.unfitted,
+        }), indent=2))  # fmt: skip
+        return 0
     print(
         f"model {manifest.version}: {manifest.n_rows} rows, data {manifest.data_hash[:12]}, "
         f"model {manifest.model_hash[:12]}, {time.perf_counter() - t0:.1f} s → {out}"
@@ -163,7 +176,11 @@ def cmd_advise(args: argparse.Namespace) -> int:
     model = _load_model(args.model_dir)
     if model is None:
         return 2
-    defaults = site_settings()
+    try:
+        defaults = site_settings(args.config)
+    except ConfigError as exc:
+        print(f"omnipilot advise: {exc}", file=sys.stderr)
+        return 2
     if args.batch:
         return _advise_batch(model, args.batch, defaults)
     if not args.model:

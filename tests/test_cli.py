@@ -46,3 +46,9 @@ def test_help_does_not_import_pandas_or_lightgbm() -> None:
     )
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
     assert json.loads(res.stdout.splitlines()[-1]) == []
+
+
+def test_advise_reads_the_config_it_is_given(tmp_path: object, capsys: pytest.CaptureFixture[str]) -> None:
+    # a file named with --config must be valid; the usual lookup may fall back to the defaults
+    assert main(["advise", "--model", "Qwen/Qwen2.5-7B-Instruct", "--gpu", "h100", "--config", "/nonexistent.toml"]) == 2
+    assert "/nonexistent.toml does not exist" in capsys.readouterr().err
