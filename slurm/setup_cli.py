@@ -14,6 +14,16 @@ from omnipilot.config import ConfigError, Settings, is_example, load_settings
 HOOK_REQUEST_BYTES = 262_144
 
 
+def _command(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], name: str, help_text: str, *example: str
+) -> argparse.ArgumentParser:
+    """A subcommand with --config and --json and its examples at the end of --help."""
+    p = sub.add_parser(name, help=help_text, epilog=examples(*example), formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_config_arg(p)
+    add_json_arg(p)
+    return p
+
+
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "config",
@@ -22,14 +32,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     csub = p.add_subparsers(dest="config_cmd", required=True, metavar="SUBCOMMAND")
-    c = csub.add_parser(
-        "check",
-        help="validate omnipilot.toml and the rendered hook settings",
-        epilog=examples("omnipilot config check --config /etc/omnipilot/omnipilot.toml --hook-dir /etc/slurm"),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    add_config_arg(c)
-    add_json_arg(c)
+    c = _command(
+        csub, "check", "validate omnipilot.toml and the rendered hook settings",
+        "omnipilot config check --config /etc/omnipilot/omnipilot.toml --hook-dir /etc/slurm",
+    )  # fmt: skip
     c.add_argument("--hook-dir", type=Path, help="directory holding job_submit.lua and omnipilot_settings.lua")
     c.set_defaults(func=cmd_config_check)
 
@@ -40,24 +46,16 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     hsub = p.add_subparsers(dest="hook_cmd", required=True, metavar="SUBCOMMAND")
-    h = hsub.add_parser(
-        "install",
-        help="copy job_submit.lua and its ZMTP client into DIR and render omnipilot_settings.lua there",
-        epilog=examples("omnipilot hook install --hook-dir /etc/slurm --config /etc/omnipilot/omnipilot.toml"),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    add_config_arg(h)
-    add_json_arg(h)
+    h = _command(
+        hsub, "install", "copy job_submit.lua and its ZMTP client into DIR and render omnipilot_settings.lua there",
+        "omnipilot hook install --hook-dir /etc/slurm --config /etc/omnipilot/omnipilot.toml",
+    )  # fmt: skip
     h.add_argument("--hook-dir", type=Path, required=True, help="the directory of slurm.conf (usually /etc/slurm)")
     h.set_defaults(func=cmd_hook_install)
-    h = hsub.add_parser(
-        "render",
-        help="write omnipilot_settings.lua beside job_submit.lua and touch the hook (after a config change)",
-        epilog=examples("omnipilot hook render --hook-dir /etc/slurm"),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    add_config_arg(h)
-    add_json_arg(h)
+    h = _command(
+        hsub, "render", "write omnipilot_settings.lua beside job_submit.lua and touch the hook (after a config change)",
+        "omnipilot hook render --hook-dir /etc/slurm",
+    )  # fmt: skip
     h.add_argument("--hook-dir", type=Path, required=True, help="the directory of job_submit.lua (usually /etc/slurm)")
     h.set_defaults(func=cmd_hook_render)
 

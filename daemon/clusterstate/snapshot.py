@@ -16,26 +16,6 @@ from pydantic import BaseModel
 Freshness = Literal["fresh", "usable-stale", "stale", "missing"]
 Metric = Literal["nodes", "partitions", "queue"]
 
-_BAD_FLAGS = {
-    "DRAIN",
-    "DRAINED",
-    "DRAINING",
-    "DOWN",
-    "FAIL",
-    "FAILING",
-    "NOT_RESPONDING",
-    "INVALID",
-    "INVALID_REG",
-    "MAINTENANCE",
-    "POWER_DOWN",
-    "POWERED_DOWN",
-    "POWERING_DOWN",
-    "POWERING_UP",
-    "REBOOT_REQUESTED",
-    "REBOOT_ISSUED",
-    "FUTURE",
-    "UNKNOWN",
-}
 # States under which Slurm's Reason describes the node now. Slurm sets a reason together with one of
 # these; 24.11 keeps the old reason after `scontrol update state=resume` while the node is IDLE again
 # (22.05 clears it), so a reason on a node without one of these flags is history, not health.
@@ -53,6 +33,8 @@ _REASON_FLAGS = {
     "REBOOT_REQUESTED",
     "REBOOT_ISSUED",
 }
+# States in which a node takes no new jobs: the reason-carrying ones, and power and boot transitions.
+_BAD_FLAGS = _REASON_FLAGS | {"POWER_DOWN", "POWERED_DOWN", "POWERING_DOWN", "POWERING_UP", "FUTURE", "UNKNOWN"}
 _GRES_RE = re.compile(r"gpu:(?:(?P<type>[A-Za-z0-9_.\-]+):)?(?P<count>\d+)")
 # Reasons admins and health checks (NHC, DCGM health) give for GPU faults: the safety shield's input
 _HEALTH_RE = re.compile(
