@@ -2,10 +2,11 @@
 
 It starts the server command, times cold start (launch → `/v1/models` answers), then observes
 the serving window by scraping `/metrics` (DECISIONS.md §7: it drives load only with
-`--drive-load N`), samples NVML over the same window, and appends one `inference_run` row with
-`serve_start`/`serve_end` to the history — or one `failed_launch` row when the server never became
-ready. Its exit code is the server's. SIGTERM/SIGINT (scancel, the job's time limit) are passed to
-the server and the row is still written.
+`--drive-load N`), samples NVML over the same window (power from the energy counter; SM and
+tensor activity from GPM on Hopper and newer; each figure's source in the row's provenance notes),
+and appends one `inference_run` row with `serve_start`/`serve_end` to the history — or one
+`failed_launch` row when the server never became ready. Its exit code is the server's.
+SIGTERM/SIGINT (scancel, the job's time limit) are passed to the server and the row is still written.
 """
 
 from __future__ import annotations
@@ -128,6 +129,8 @@ def targets_from(first: Scrape, last: Scrape, power: NvmlSummary, cold_start_s: 
         kv_cache_peak_frac=min(max(kv), 1.0) if kv else None,
         preemptions=max(last.preemptions - first.preemptions, 0.0),
         power_avg_w=power.power_avg_w if power.power_avg_w else None,
+        sm_active_frac=power.sm_active_frac,
+        tensor_active_frac=power.tensor_active_frac,
     )
 
 
@@ -247,8 +250,7 @@ def _serve_window(
     ]
     if standin:
         notes.append("STAND-IN server (omnipilot.slurm.minicluster.standin_server), not vLLM: not a measurement")
-    if not power.available:
-        notes.append(power.reason)
+    notes.extend(power.notes if power.available else [power.reason])
     # vLLM's counters start at zero when the server starts, so the window is counted from readiness,
     # not from the first scrape (requests sent before that scrape still belong to the window)
     first = Scrape(t=ready_at)

@@ -5,6 +5,9 @@ It is used only when $OMNIPILOT_NVML_STANDIN names such a file, and everything t
 so. What it answers mirrors a real H200 (../shared/GPU_NOTES.md): remapped rows as (correctable,
 uncorrectable, pending, failure), the volatile uncorrected ECC count, the energy counter in mJ, and
 GPM metrics on Hopper and newer (a device with `"gpm": null` answers NotSupported, like an A100).
+The energy counter advances at `power_w` (`"energy_mj": null`: NotSupported, like a pre-Volta GPU);
+`"raise": ["nvmlGpmMetricsGet", ...]` makes those calls fail on that device with an NVML error, so
+tests can check that an NVML error never fails what calls it.
 
     {"devices": [{"name": "NVIDIA H200", "pci_bus_id": "00000000:18:00.0",
                   "remapped_rows": [0, 0, 0, 0], "ecc_uncorrected_volatile": 0,
@@ -84,6 +87,10 @@ def module() -> types.ModuleType:
     def spec(h: _Handle) -> dict[str, Any]:
         return _devices()[h.index]
 
+    def fails(index: int, call: str) -> None:
+        if call in _devices()[index].get("raise", []):
+            raise NVMLError("Unknown Error")
+
     def gpm(h: _Handle) -> dict[str, float]:
         g = spec(h).get("gpm")
         if not g:
@@ -91,12 +98,22 @@ def module() -> types.ModuleType:
         return dict(g)
 
     def sample_get(h: _Handle, sample: dict[str, Any]) -> None:
-        sample.update(gpm(h), t=time.monotonic())
+        fails(h.index, "nvmlGpmSampleGet")
+        sample.update(gpm(h), t=time.monotonic(), index=h.index)
 
     def metrics_get(mg: MetricsGet) -> MetricsGet:
+        fails(int(mg.sample2.get("index", 0)), "nvmlGpmMetricsGet")
         for metric in mg.metrics[: mg.numMetrics]:
             metric.value = float(mg.sample2.get(_GPM_KEYS.get(metric.metricId, ""), 0.0))
         return mg
+
+    def energy(h: _Handle) -> int:
+        fails(h.index, "nvmlDeviceGetTotalEnergyConsumption")
+        s = spec(h)
+        if s.get("energy_mj", 0) is None:
+            raise NVMLError_NotSupported()
+        # a counter in mJ that advances at power_w, as the real one does under a steady load
+        return int(s.get("energy_mj", 0)) + int(time.monotonic() * 1000 * float(s.get("power_w", 0.0)))
 
     def ecc(h: _Handle, error_type: int, counter_type: int) -> int:
         if error_type == NVML_MEMORY_ERROR_TYPE_UNCORRECTED and counter_type == NVML_VOLATILE_ECC:
@@ -120,10 +137,11 @@ def module() -> types.ModuleType:
         "nvmlDeviceGetPciInfo": lambda h: types.SimpleNamespace(
             busId=str(spec(h).get("pci_bus_id", f"00000000:{h.index + 0x18:02X}:00.0"))
         ),
-        "nvmlDeviceGetRemappedRows": lambda h: tuple(int(v) for v in spec(h).get("remapped_rows", [0, 0, 0, 0])),
+        "nvmlDeviceGetRemappedRows": lambda h: tuple(
+            int(v) for v in spec(h).get("remapped_rows", [0, 0, 0, 0])
+        ),
         "nvmlDeviceGetTotalEccErrors": ecc,
-        "nvmlDeviceGetTotalEnergyConsumption": lambda h: int(spec(h).get("energy_mj", 0))
-        + int(time.monotonic() * 1000 * float(spec(h).get("power_w", 0.0))),
+        "nvmlDeviceGetTotalEnergyConsumption": energy,
         "nvmlDeviceGetPowerUsage": lambda h: int(float(spec(h).get("power_w", 0.0)) * 1000),
         "nvmlDeviceGetMemoryInfo": lambda h: types.SimpleNamespace(
             used=int(float(spec(h).get("memory_used_frac", 0.0)) * 1e9), total=int(1e9)

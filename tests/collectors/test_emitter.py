@@ -128,7 +128,7 @@ def test_record_drives_load_and_appends_one_inference_run(tmp_path: Path) -> Non
     assert 0.4 <= t["cold_start_s"] < time.time() - t0
     assert t["tokens_per_s"] > 0 and t["requests_per_s"] > 0 and 0 < t["ttft_p50_s"] <= 0.04
     assert 0 < t["kv_cache_peak_frac"] <= 1
-    assert row["serve_start"] < row["serve_end"]
+    assert str(row["serve_start"]) < str(row["serve_end"])  # ISO 8601, both UTC
     notes = " ".join(row["provenance"]["notes"])  # type: ignore[index]
     assert "STAND-IN" in notes and row["stack"]["engine_version"] == "standin"  # type: ignore[index]
 
@@ -221,3 +221,64 @@ def test_record_without_a_command_says_how(tmp_path: Path) -> None:
         [*CLI, "--history", str(tmp_path / "h.jsonl")], capture_output=True, text=True, timeout=60
     )
     assert res.returncode == 2 and "give the server command after --" in res.stderr
+
+
+# GPM and energy through the real `omnipilot record` path, the NVML stand-in in place of a GPU
+_H200 = {"name": "NVIDIA H200", "energy_mj": 1_000_000, "power_w": 682, "util_pct": 99,
+         "gpm": {"sm_util": 95.0, "any_tensor_util": 93.0}}  # fmt: skip
+_A100 = {"name": "NVIDIA A100-SXM4-40GB", "energy_mj": 2_000, "power_w": 250, "util_pct": 80, "gpm": None}
+
+
+def _record_on(tmp_path: Path, *devices: dict[str, object]) -> dict[str, object]:
+    gpus = tmp_path / "gpus.json"
+    gpus.write_text(json.dumps({"devices": list(devices)}))
+    hist = tmp_path / "history.jsonl"
+    res = subprocess.run(
+        [*CLI, "--history", str(hist), "--drive-load", "12", "--concurrency", "2", "--prompt-len", "16",
+         "--output-len", "8", "--scrape-interval", "0.1", "--",
+         *STANDIN, "--port", str(_port()), "--model", "Qwen/Qwen2.5-7B-Instruct", "--startup-delay", "0.2"],
+        capture_output=True,
+        text=True,
+        timeout=90,
+        env={**os.environ, "OMNIPILOT_NVML_STANDIN": str(gpus)},
+    )  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    (row,) = _rows(hist)
+    return row
+
+
+def test_record_on_hopper_writes_gpm_activity_and_energy_power(tmp_path: Path) -> None:
+    row = _record_on(tmp_path, _H200)
+    t = row["targets"]
+    assert isinstance(t, dict)
+    assert row["gpu"] == "H200-141GB"  # from the NVML device name
+    assert (t["sm_active_frac"], t["tensor_active_frac"]) == (0.95, 0.93)
+    assert t["power_avg_w"] == pytest.approx(682, abs=1)
+    notes = row["provenance"]["notes"]  # type: ignore[index]
+    assert "NVML STAND-IN ($OMNIPILOT_NVML_STANDIN), not a real GPU: not a measurement" in notes
+    assert "power_avg_w: NVML energy counter over the serving window, sum over 1 GPU" in notes
+    assert any(n.startswith("sm_active_frac, tensor_active_frac: NVML GPM") for n in notes)
+
+
+def test_record_on_a100_leaves_gpm_activity_out_with_the_reason(tmp_path: Path) -> None:
+    row = _record_on(tmp_path, _A100)
+    t = row["targets"]
+    assert isinstance(t, dict)
+    assert row["gpu"] == "A100-40GB"
+    assert t["sm_active_frac"] is None and t["tensor_active_frac"] is None
+    assert t["power_avg_w"] == pytest.approx(250, abs=1)
+    notes = " | ".join(row["provenance"]["notes"])  # type: ignore[index]
+    assert "sm_active_frac, tensor_active_frac left out: GPM not supported on NVIDIA A100-SXM4-40GB" in notes
+
+
+def test_record_survives_nvml_errors_and_notes_them(tmp_path: Path) -> None:
+    row = _record_on(
+        tmp_path, {**_H200, "raise": ["nvmlGpmMetricsGet", "nvmlDeviceGetTotalEnergyConsumption"]}
+    )
+    t = row["targets"]
+    assert isinstance(t, dict)
+    assert row["kind"] == "inference_run" and t["tokens_per_s"]
+    assert t["sm_active_frac"] is None and t["power_avg_w"] == 682  # the power samples' mean
+    notes = " | ".join(row["provenance"]["notes"])  # type: ignore[index]
+    assert "left out: GPM errors: nvmlGpmMetricsGet: Unknown Error" in notes
+    assert "mean of NVML power samples" in notes and "Unknown Error" in notes
