@@ -54,12 +54,16 @@ def _by_name(m: re.Match[str]) -> str:
     return m.group(1) + m.group(2) + inner
 
 
-def redact_text(text: str) -> str:
-    """The text with every secret value replaced by `[redacted]`."""
+def redact_text(text: str, keep: tuple[str, ...] = ()) -> str:
+    """The text with every secret value replaced by `[redacted]`. Values in `keep` are OmniPilot's
+    own (the advice token in `omnipilot explain --token T`, which users must be able to follow)."""
     out = _BY_PATTERN.sub(REDACTED, text)
     low = out.lower()
     if any(h in low for h in _HINTS):
-        out = _FLAG.sub(_by_name, _ASSIGN.sub(_by_name, out))
+        def by_name(m: re.Match[str]) -> str:
+            return m.group(0) if m.group(3) in keep else _by_name(m)
+
+        out = _FLAG.sub(by_name, _ASSIGN.sub(by_name, out))
     return out
 
 

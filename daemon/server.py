@@ -91,10 +91,11 @@ class Server:
             req = decode_request(body, self.max_bytes, parts[1] if len(parts) == 2 else None)
             reply, record = self.answer(req)
             # the comment is stored by Slurm where every user can read it; the message is printed
+            own = (reply.token,) if reply.token else ()
             if reply.comment:
-                reply.comment = redact_text(reply.comment)
+                reply.comment = redact_text(reply.comment, own)
             if reply.user_message:
-                reply.user_message = redact_text(reply.user_message)
+                reply.user_message = redact_text(reply.user_message, own)
         except ProtocolError as exc:
             self.errors += 1
             log.warning("bad_request", error=str(exc), bytes=sum(len(p) for p in parts))

@@ -47,6 +47,8 @@ def test_suggest_appends_advice_and_leaves_the_request(cluster: Cluster) -> None
     assert comment.startswith("my own note; omnipilot["), comment  # appended, never replaced
     assert " suggest: " in comment and ("(asked a100x2" in comment or "(as asked)" in comment)
     assert "omnipilot: Qwen/Qwen2.5-7B" in sub.stderr  # the sbatch message
+    # the hint the user is told to follow carries the job's real token (never redacted away)
+    assert f"omnipilot explain --token {token_of(comment)}" in sub.stderr, sub.stderr
     assert "a100:2" in _tres(job) and job["Partition"] == "a100"  # untouched
     # the daemon replies first and writes the record after: wait for this job's record
     rec = cluster.record(token_of(comment))
