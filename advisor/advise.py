@@ -14,7 +14,7 @@ import structlog
 from pydantic import BaseModel, ConfigDict, Field
 
 from omnipilot.advisor.costmodel import ArmPrediction, CostModel
-from omnipilot.advisor.decide import Intent, ScoredArm, decide
+from omnipilot.advisor.decide import Intent, ScoredArm, decide, short_reason
 from omnipilot.advisor.workload import arm_query, cost_model_scorer, resolve_workload
 from omnipilot.catalog import Catalog, GpuSpec
 from omnipilot.config import ConfigError, Settings, load_settings
@@ -80,7 +80,11 @@ def advise(model: CostModel, req: AdviseQuery, settings: Settings) -> dict[str, 
              f"prompt {work.prompt_len}, output {work.output_len}"]  # fmt: skip
     if req.gpu and catalog.gpu(req.gpu) is None:
         q = arm_query(spec.name, req.gpu, req.tp or 1, req.precision or "bf16", work, req.engine)
-        return {"model": spec.name, "arms": [_unknown_kind_json(p) for p in model.predict([q])], "notes": notes}
+        return {
+            "model": spec.name,
+            "arms": [_unknown_kind_json(p) for p in model.predict([q])],
+            "notes": notes,
+        }
     rates = {g.name: g.cost_per_gpu_hour for g in catalog.gpus} | settings.cost.per_gpu_hour
     intent = Intent(model_name=spec.name, model=spec, workload=work, slo_ttft_ms=req.slo_ttft_ms,
                     runtime_h=settings.defaults.time_limit_min / 60.0)  # fmt: skip
@@ -92,14 +96,18 @@ def advise(model: CostModel, req: AdviseQuery, settings: Settings) -> dict[str, 
     if decision.outcome == "no_fit":
         notes.append("no single-node arm fits" + (f"; smallest elsewhere: {decision.smallest_elsewhere}"
                                                    if decision.smallest_elsewhere else ""))  # fmt: skip
-    order = ([decision.choice] if decision.choice else []) + [s for s in decision.ranked if s is not decision.choice]
+    order = ([decision.choice] if decision.choice else []) + [
+        s for s in decision.ranked if s is not decision.choice
+    ]
     arms = [_arm_json(s) for s in order if _matches(s, req)]
     _apply_slo(arms, req.slo_ttft_ms, notes)
     return {"model": spec.name, "arms": arms, "notes": notes, "rule": decision.rule}
 
 
 def _matches(s: ScoredArm, req: AdviseQuery) -> bool:
-    return (req.tp is None or s.arm.tp == req.tp) and (req.precision is None or s.arm.precision == req.precision)
+    return (req.tp is None or s.arm.tp == req.tp) and (
+        req.precision is None or s.arm.precision == req.precision
+    )
 
 
 def _unknown_kind_json(p: ArmPrediction) -> dict[str, Any]:
@@ -125,7 +133,13 @@ def _arm_json(s: ScoredArm) -> dict[str, Any]:
     if s.utility is not None:
         out["utility"] = s.utility.model_dump()
     out["reasons"] += [r for r in s.fit.reasons if r not in out["reasons"]]
+    # one line per arm; the whole list stays in `reasons_all` (and in `omnipilot explain`)
+    out["reasons_all"] = out["reasons"]
+    line = short_reason(out["reasons"])
+    out["reasons"] = [line] if line else []
     return out
+
+
 def _apply_slo(arms: list[dict[str, Any]], slo_ms: float | None, notes: list[str]) -> None:
     if slo_ms is None:
         return
@@ -137,6 +151,8 @@ def _apply_slo(arms: list[dict[str, Any]], slo_ms: float | None, notes: list[str
         checked = True
         a["slo_ttft_met"] = ttft["q90"] * 1000.0 <= slo_ms
         if not a["slo_ttft_met"]:
-            a["reasons"].append(f"TTFT q90 {ttft['q90'] * 1000:.0f} ms above the SLO {slo_ms:.0f} ms")
+            why = f"TTFT q90 {ttft['q90'] * 1000:.0f} ms above the SLO {slo_ms:.0f} ms"
+            a["reasons_all"] = [*a.get("reasons_all", []), why]
+            a["reasons"] = [why + ("; " + a["reasons"][0] if a["reasons"] else "")]
     if not checked:
         notes.append("TTFT is not predicted (no data): the SLO was not checked")

@@ -37,7 +37,7 @@ from omnipilot.advisor.artifact import (
 )
 from omnipilot.advisor.conformal import apply_offset
 from omnipilot.advisor.envelope import Confidence, worst
-from omnipilot.advisor.features import FeatureSpec, Featurizer, RooflineMode, TextColumn
+from omnipilot.advisor.features import FeatureSpec, Featurizer, HardwareMode, RooflineMode, TextColumn
 from omnipilot.advisor.prevalidated import construct
 from omnipilot.advisor.quantile import QuantileModel, rearrange
 from omnipilot.advisor.training import Base, TrainConfig, data_hash, fit_all, select_training_rows
@@ -408,6 +408,7 @@ def train(
     roofline: RooflineMode = "offset",
     conformal: bool = True,
     data_sources: Sequence[str] = (),
+    hardware: HardwareMode = "identity",
 ) -> tuple[Manifest, dict[str, list[str]]]:
     """Fit every target with enough rows from a history frame (`collectors.store.load_frame`)."""
     catalog = catalog or Catalog.load()
@@ -417,7 +418,7 @@ def train(
         raise ValueError(
             f"no training rows: the history has no inference rows of engines {list(config.engines)}"
         )
-    featurizer = Featurizer(FeatureSpec.from_catalog(catalog, roofline), catalog)
+    featurizer = Featurizer(FeatureSpec.from_catalog(catalog, roofline, hardware), catalog)
     fits, unfitted = fit_all(featurizer, rows, config, conformal=conformal)
     texts = {t: f.model.model_texts() for t, f in fits.items()}
     dhash = data_hash(rows)

@@ -7,6 +7,7 @@ intervals and a confidence, and arms the model abstains on are marked so.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Literal
 
@@ -213,11 +214,42 @@ def rank_by_utility(
     pred = best.prediction
     unsure = pred is None or pred.confidence == "low" or "tokens_per_s" not in pred.targets
     if settings.fallback_on_low_confidence and unsure:
-        why = "; ".join(pred.reasons[:2]) if pred and pred.reasons else "no prediction"
+        why = short_reason(pred.reasons) if pred and pred.reasons else "no prediction"
         notes = [*notes, f"the best-utility arm {best.arm.label} tp{best.arm.tp} is low-confidence ({why}): "
                          "the cheapest-fit rule's arm is advised instead"]  # fmt: skip
         return _advised(ranked, ranked[0], notes, abstained=True)
     return _advised(order, best, notes, rule="utility")
+
+
+# A one-line summary stays readable in a job comment and a table; `explain` keeps the whole list.
+SHORT_REASON_CHARS = 160
+_SECONDARY = re.compile(r"^([a-z0-9_]+): (?:low confidence: )?")
+_MORE = re.compile(r" \(\+\d+ more\)$")
+
+
+def short_reason(reasons: Sequence[str], limit: int = SHORT_REASON_CHARS) -> str:
+    """One line for an arm: its distinct reasons, each once (a reason repeated for several targets,
+    "requests_per_s: low confidence: precision awq not measured", counts as one; another target's
+    own reason keeps its target's name), targets that are not predicted left to the notes, cut at
+    `limit` characters with a count of what was left out."""
+    cores: list[str] = []
+    shown: list[str] = []
+    for r in reasons:
+        if "not predicted (no data)" in r:
+            continue
+        m = _SECONDARY.match(r)
+        core = _MORE.sub("", r[m.end() :] if m else r).strip()
+        if core and core not in cores:
+            cores.append(core)
+            shown.append(f"{m.group(1)}: {core}" if m else core)
+    line = ""
+    for i, part in enumerate(shown):
+        more = f" (+{len(shown) - i} more: omnipilot explain)"
+        cand = f"{line}; {part}" if line else part
+        if len(cand) > limit:
+            return (line if line else part[: limit - 1] + "…") + (more if i + (not line) < len(shown) else "")
+        line = cand
+    return line
 
 
 def smallest_fit_anywhere(intent: Intent, catalog: Catalog, gpu_memory_utilization: float) -> str | None:

@@ -252,6 +252,8 @@ def evaluate(
         if len(lab) < MIN_LABELLED_ROWS or len(set(cell_keys(lab))) < config.n_splits:
             report["targets"][target] = {
                 "n_rows": len(lab),
+                "n_labelled": len(lab),
+                "source": "none",
                 "fitted": False,
                 "reason": "not predicted (no data): too few labelled rows or cells",
             }
@@ -259,6 +261,8 @@ def evaluate(
         oof = nested_cv(featurizer, lab, target, config)
         report["targets"][target] = {
             "fitted": True,
+            "n_labelled": len(lab),
+            "source": "trees",
             **target_metrics(oof, np.log(lab[target].to_numpy(dtype=float))),
         }
         log.info("evaluate.target", target=target, mape=report["targets"][target]["mape"])

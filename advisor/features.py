@@ -20,12 +20,34 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
-from omnipilot.advisor.roofline import roofline_tokens_per_s
+from omnipilot.advisor.roofline import prefill_seconds, roofline_tokens_per_s
 from omnipilot.catalog import BITS, PRECISIONS, WEIGHT_BITS, Catalog
 from omnipilot.collectors.rows import LoadRegime
 
 LOAD_REGIMES: tuple[str, ...] = LoadRegime.__args__  # type: ignore[attr-defined]
 RooflineMode = Literal["none", "feature", "offset"]
+# How a GPU kind enters the matrix: "identity" (format of older models: a one-hot per kind, which
+# can override the hardware numbers) or "numbers" (only its numbers plus its software stack, with
+# monotone constraints on the numbers: issue 15, "physics first, trees second").
+HardwareMode = Literal["identity", "numbers"]
+# The software stack a vendor's GPUs run vLLM on: CUDA and ROCm rows must not stand in for each other.
+STACKS: tuple[str, ...] = ("cuda", "rocm", "other")
+_STACK_OF_VENDOR = {"nvidia": "cuda", "amd": "rocm"}
+
+# Direction in which a tokens/s-like target moves with each hardware feature, other features held:
+# more memory, bandwidth, FLOP/s, FP8 units or interconnect never slow an arm; a larger KV or
+# weight share of memory never speeds it. A faster GPU (>= on every number) moves all of them the
+# "better" way, so the trees can never predict it slower (LightGBM monotone_constraints).
+HARDWARE_DIRECTIONS: dict[str, int] = {
+    "gpu_memory_gb": 1,
+    "log_mem_bw_gbs": 1,
+    "log_tflops": 1,
+    "fp8_compute": 1,
+    "log_interconnect_gbs": 1,
+    "log_kv_pressure": -1,
+    "weight_mem_frac": -1,
+    "log_kv_overflow": -1,
+}
 # Axis columns (collectors/store.py FRAME_COLUMNS): a history frame, or a dict of lists built from queries.
 Columns = Mapping[str, Any] | pd.DataFrame
 
@@ -50,6 +72,17 @@ NUMERIC_FEATURES: tuple[str, ...] = (
     "engine_version",
 )
 
+# The "numbers" layout: the KV cache enters only where it overflows (pressure > 1: vLLM preempts;
+# below that the cache size changes nothing physical), and the weights by their bytes per GPU (no
+# GPU number in it), so every feature that moves with the GPU kind has a physical direction.
+NUMBERS_LAYOUT_FEATURES: tuple[str, ...] = (
+    *(
+        {"log_kv_pressure": "log_kv_overflow", "weight_mem_frac": "log_weight_gb_per_gpu"}.get(f, f)
+        for f in NUMERIC_FEATURES
+    ),
+    "log_kv_gb_per_gpu",
+)
+
 # Free memory vLLM may use is 0.9 of the card; runtime overhead ~2 GiB per GPU (as advisor/arms.py).
 _MEM_UTIL = 0.9
 _OVERHEAD_BYTES = 2.0 * 1024.0**3
@@ -65,18 +98,26 @@ class FeatureSpec(BaseModel):
     precisions: tuple[str, ...] = PRECISIONS
     load_regimes: tuple[str, ...] = LOAD_REGIMES
     roofline: RooflineMode = "offset"
+    hardware: HardwareMode = "identity"
 
     @classmethod
-    def from_catalog(cls, catalog: Catalog, roofline: RooflineMode = "offset") -> FeatureSpec:
+    def from_catalog(
+        cls, catalog: Catalog, roofline: RooflineMode = "offset", hardware: HardwareMode = "identity"
+    ) -> FeatureSpec:
         families = tuple(sorted({m.family for m in catalog.models}))
-        return cls(families=families, gpus=tuple(g.name for g in catalog.gpus), roofline=roofline)
+        return cls(
+            families=families, gpus=tuple(g.name for g in catalog.gpus), roofline=roofline, hardware=hardware
+        )
 
     def names(self) -> list[str]:
-        out = list(NUMERIC_FEATURES)
+        out = list(NUMERIC_FEATURES if self.hardware == "identity" else NUMBERS_LAYOUT_FEATURES)
         out += [f"precision={p}" for p in self.precisions]
         out += [f"load_regime={r}" for r in self.load_regimes]
         out += [f"family={f}" for f in self.families]
-        out += [f"gpu={g}" for g in self.gpus]
+        if self.hardware == "identity":
+            out += [f"gpu={g}" for g in self.gpus]
+        else:
+            out += [f"stack={s}" for s in STACKS]
         if self.roofline == "feature":
             out.append("log_roofline_tokens_per_s")
         return out
@@ -109,6 +150,7 @@ class Featurizer:
         self._gpu_index = {g: i for i, g in enumerate(spec.gpus)}
         self._precision_index = {p: i for i, p in enumerate(spec.precisions)}
         self._regime_index = {r: i for i, r in enumerate(spec.load_regimes)}
+        self._stack_index = {s: i for i, s in enumerate(STACKS)}
 
     def gpu_numbers(self, name: object) -> tuple[float, ...]:
         """(memory_gb, mem_bw_gbs, bf16_tflops, fp8_tflops, interconnect_gbs); NaN when unknown."""
@@ -122,6 +164,11 @@ class Featurizer:
             )
             self._gpu_cache[key] = nums
         return self._gpu_cache[key]
+
+    def gpu_stack(self, name: object) -> str:
+        """The GPU kind's software stack (cuda / rocm / other); "" when the kind is unknown."""
+        g = self.catalog.gpu(str(name))
+        return _STACK_OF_VENDOR.get(g.vendor, "other") if g else ""
 
     def kv_bytes_per_token(self, model: object) -> float:
         """16-bit KV bytes per token for a model (all layers, K and V); NaN when not in the catalog."""
@@ -158,6 +205,7 @@ class Featurizer:
         tflops = np.where((bits == 8.0) & (fp8 > 0), gpu[:, 3], gpu[:, 2])
         active = np.where(np.isnan(num["active_params_b"]), num["params_b"], num["active_params_b"])
         versions = cols.get("engine_version")
+        identity = self.spec.hardware == "identity"
         cols_out = [
             np.log(num["params_b"]),
             np.log(active),
@@ -166,8 +214,8 @@ class Featurizer:
             np.log(num["context_len"]),
             np.log(num["prompt_len"]),
             np.log(num["output_len"]),
-            np.log(kv_need / free),
-            weights_per_gpu / (gpu[:, 0] * 1e9),
+            np.log(kv_need / free) if identity else np.maximum(np.log(kv_need / free), 0.0),
+            weights_per_gpu / (gpu[:, 0] * 1e9) if identity else np.log(weights_per_gpu / 1e9),
             num["tp"],
             bits,
             kv_bits,
@@ -178,11 +226,15 @@ class Featurizer:
             np.log(gpu[:, 4] + 1.0),
             np.full(n, math.nan) if versions is None else lookup(versions, engine_version_number),
         ]
+        if not identity:
+            cols_out.append(np.log(kv_need / 1e9))
         onehots = [
             _onehot(precision, str, self._precision_index, n),
             _onehot(cols["load_regime"], str, self._regime_index, n),
             _onehot(cols["family"], str, self._fam_index, n),
-            _onehot(cols["gpu"], self.gpu_name, self._gpu_index, n),
+            _onehot(cols["gpu"], self.gpu_name, self._gpu_index, n)
+            if self.spec.hardware == "identity"
+            else _onehot(cols["gpu"], self.gpu_stack, self._stack_index, n),
         ]
         parts = [np.column_stack(cols_out), *onehots]
         if self.spec.roofline == "feature":
@@ -219,6 +271,29 @@ class Featurizer:
             mem_bw_gbs=gpu[:, 1],
             bf16_tflops=gpu[:, 2],
             fp8_tflops=gpu[:, 3],
+        )
+
+    def prefill(self, cols: Columns) -> np.ndarray:
+        """Physics TTFT in seconds per row (roofline.prefill_seconds; NaN where not described)."""
+        n = len(cols["model"])
+        num = _numbers(cols, n)
+        gpu = lookup(cols["gpu"], self.gpu_numbers, (5,))
+        precision = cols["precision"]
+        active = np.where(np.isnan(num["active_params_b"]), num["params_b"], num["active_params_b"])
+        prompt = np.where(np.isnan(num["prompt_len"]), num["context_len"] / 2.0, num["prompt_len"])
+        return np.asarray(
+            prefill_seconds(
+                active_params_b=active,
+                weight_bits=_weight_bits(precision),
+                compute_fp8=lookup(precision, lambda p: str(p) == "fp8", dtype=bool),
+                tp=num["tp"],
+                concurrency=num["concurrency"],
+                prompt_len=prompt,
+                mem_bw_gbs=gpu[:, 1],
+                bf16_tflops=gpu[:, 2],
+                fp8_tflops=gpu[:, 3],
+            ),
+            dtype=float,
         )
 
 

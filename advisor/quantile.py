@@ -9,7 +9,7 @@ one thread, no bagging or feature sampling, so the same rows give byte-identical
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import lightgbm as lgb
 import numpy as np
@@ -38,6 +38,8 @@ LGB_PARAMS: dict[str, object] = {
     "verbosity": -1,
 }
 NUM_ROUNDS = 300
+# "basic" keeps every split's children ordered; "intermediate" is less conservative, same guarantee.
+MONOTONE_METHOD = "intermediate"
 
 
 class QuantileModel:
@@ -60,6 +62,7 @@ class QuantileModel:
         columns: Sequence[int],
         base: np.ndarray | None = None,
         feature_names: Sequence[str] | None = None,
+        monotone: Sequence[int] | None = None,
     ) -> QuantileModel:
         """Fit q0.1/q0.5/q0.9 on log targets; `base` (log space) is the per-row starting point."""
         if len(y_log) < MIN_LABELLED_ROWS:
@@ -69,7 +72,14 @@ class QuantileModel:
         names = [feature_names[int(i)] for i in cols] if feature_names is not None else None
         boosters = []
         for alpha in QUANTILES:
-            params = {**LGB_PARAMS, "alpha": alpha}
+            params: dict[str, object] = {**LGB_PARAMS, "alpha": alpha}
+            if monotone is not None and any(monotone):
+                # LightGBM refuses monotone constraints with its quantile objective (it renews leaf
+                # values after each tree, which could break the order): the same pinball loss as a
+                # custom objective keeps the constrained leaves as they are.
+                params["objective"] = _pinball(alpha)
+                params["monotone_constraints"] = list(monotone)
+                params["monotone_constraints_method"] = MONOTONE_METHOD
             ds = lgb.Dataset(
                 xs,
                 label=y_log,
@@ -103,6 +113,17 @@ class QuantileModel:
 
     def model_texts(self) -> list[str]:
         return [b.model_to_string() for b in self.boosters]
+
+
+def _pinball(alpha: float) -> Callable[[np.ndarray, lgb.Dataset], tuple[np.ndarray, np.ndarray]]:
+    """Gradient and (unit) hessian of the pinball loss at quantile `alpha`, for LightGBM."""
+
+    def objective(pred: np.ndarray, data: lgb.Dataset) -> tuple[np.ndarray, np.ndarray]:
+        y = np.asarray(data.get_label(), dtype=float)
+        grad = np.where(pred >= y, 1.0 - alpha, -alpha)
+        return grad, np.ones_like(grad)
+
+    return objective
 
 
 def rearrange(q: np.ndarray) -> np.ndarray:

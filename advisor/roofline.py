@@ -43,3 +43,25 @@ def roofline_tokens_per_s(
     total_tokens = concurrency * (prompt_len + output_len)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.asarray(total_tokens / (decode_s + prefill_s), dtype=float)
+
+
+def prefill_seconds(
+    *,
+    active_params_b: np.ndarray,
+    weight_bits: np.ndarray,
+    compute_fp8: np.ndarray,
+    tp: np.ndarray,
+    concurrency: np.ndarray,
+    prompt_len: np.ndarray,
+    mem_bw_gbs: np.ndarray,
+    bf16_tflops: np.ndarray,
+    fp8_tflops: np.ndarray,
+) -> np.ndarray:
+    """A physics TTFT: the median request of a burst of `concurrency` prompts waits for half the
+    batch's prefill FLOPs (compute-bound) plus one read of the weights (memory-bound). It grows
+    with the prompt and falls with FLOP/s and bandwidth; the trees learn queueing and scheduling."""
+    tflops = np.where(compute_fp8 & (fp8_tflops > 0), fp8_tflops, bf16_tflops) * 1e12
+    flops = 2.0 * active_params_b * 1e9 * prompt_len * np.maximum(concurrency / 2.0, 1.0)
+    weight_read = active_params_b * 1e9 * weight_bits / 8.0 / tp / (mem_bw_gbs * 1e9)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.asarray(flops / (tp * tflops) + weight_read, dtype=float)

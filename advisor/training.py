@@ -20,14 +20,14 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from omnipilot.advisor.conformal import conformal_offset, conformity_scores, group_kfold, random_kfold
 from omnipilot.advisor.envelope import Envelope
-from omnipilot.advisor.features import Columns, Featurizer
+from omnipilot.advisor.features import HARDWARE_DIRECTIONS, Columns, Featurizer
 from omnipilot.advisor.quantile import MIN_LABELLED_ROWS, QuantileModel, crossing_rate, rearrange
 from omnipilot.catalog import PRECISIONS, SHIPPED_PRECISIONS, Catalog
 from omnipilot.collectors.rows import TARGETS
 
 log = structlog.get_logger(__name__)
 
-BaseKind = Literal["none", "roofline_tokens", "roofline_requests"]
+BaseKind = Literal["none", "roofline_tokens", "roofline_requests", "prefill_ttft"]
 
 # Per-target feature exclusions, fixed a priori (paper, Table B5 note), never selected inside folds.
 # Cold start happens before any request: the load axes cannot cause it and would only add noise.
@@ -36,6 +36,13 @@ EXCLUSIONS: dict[str, tuple[str, ...]] = {
 }
 # Throughput targets start from the roofline (log space) when FeatureSpec.roofline == "offset".
 BASES: dict[str, BaseKind] = {"tokens_per_s": "roofline_tokens", "requests_per_s": "roofline_requests"}
+# Models whose GPU enters by its numbers only (FeatureSpec.hardware == "numbers") also start TTFT
+# from the prefill physics, and constrain each target to move with the hardware as physics says:
+# +1 = a faster GPU never lowers it (throughput), -1 = never raises it (latency).
+NUMBERS_BASES: dict[str, BaseKind] = {**BASES, "ttft_p50_s": "prefill_ttft"}
+TARGET_DIRECTIONS: dict[str, int] = {"tokens_per_s": 1, "requests_per_s": 1, "ttft_p50_s": -1}
+# Beyond the hardware: a longer prompt (or context) never shortens the time to the first token.
+EXTRA_MONOTONE: dict[str, dict[str, int]] = {"ttft_p50_s": {"log_prompt_len": 1, "log_context": 1}}
 
 
 class TrainConfig(BaseModel):
@@ -127,6 +134,8 @@ class Base:
         if self.kind == "none":
             return None
         with np.errstate(invalid="ignore", divide="ignore"):
+            if self.kind == "prefill_ttft":
+                return np.asarray(np.log(self.featurizer.prefill(cols)), dtype=float)
             est = np.log(self.featurizer.roofline(cols))
             if self.kind == "roofline_requests":
                 tokens = np.asarray(cols["prompt_len"], dtype=float) + np.asarray(
@@ -154,6 +163,16 @@ def target_columns(names: Sequence[str], target: str) -> list[int]:
     return [i for i, n in enumerate(names) if n not in skip]
 
 
+def monotone_constraints(featurizer: Featurizer, target: str, columns: Sequence[int]) -> list[int] | None:
+    """LightGBM monotone_constraints for these columns (None: unconstrained, the older layout)."""
+    sign = TARGET_DIRECTIONS.get(target)
+    if featurizer.spec.hardware != "numbers" or sign is None:
+        return None
+    extra = EXTRA_MONOTONE.get(target, {})
+    names = featurizer.names
+    return [sign * HARDWARE_DIRECTIONS.get(names[i], 0) or extra.get(names[i], 0) for i in columns]
+
+
 def fit_quantiles(
     featurizer: Featurizer, rows: pd.DataFrame, target: str, base_kind: BaseKind
 ) -> tuple[QuantileModel, float, float]:
@@ -166,8 +185,14 @@ def fit_quantiles(
     if raw is not None and np.isfinite(raw).any():
         shift = float(np.nanmedian(y - raw))
         fill = float(np.nanmedian(raw))
+    columns = target_columns(featurizer.names, target)
     model = QuantileModel.fit(
-        x, y, target_columns(featurizer.names, target), base.values(rows, shift, fill), featurizer.names
+        x,
+        y,
+        columns,
+        base.values(rows, shift, fill),
+        featurizer.names,
+        monotone=monotone_constraints(featurizer, target, columns),
     )
     return model, shift, fill
 
@@ -201,7 +226,10 @@ def out_of_fold(
 
 
 def base_kind_for(featurizer: Featurizer, target: str) -> BaseKind:
-    return BASES.get(target, "none") if featurizer.spec.roofline == "offset" else "none"
+    if featurizer.spec.roofline != "offset":
+        return "none"
+    bases = NUMBERS_BASES if featurizer.spec.hardware == "numbers" else BASES
+    return bases.get(target, "none")
 
 
 def fit_target(

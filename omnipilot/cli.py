@@ -105,10 +105,7 @@ def _print_overview(parser: argparse.ArgumentParser) -> None:
     text = "\n".join(
         ["usage: omnipilot [-h] [--version] COMMAND ...", "", str(parser.description), "", "commands:", *lines, "", str(parser.epilog)]
     )
-    try:
-        print(text)
-    except BrokenPipeError:  # `omnipilot --help | head`
-        pass
+    print(text)
 
 
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
@@ -148,6 +145,23 @@ def _one_line(exc: BaseException) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """The command line; a reader that leaves early (`omnipilot ... | head`) ends it quietly."""
+    try:
+        rc = _main(argv)
+        sys.stdout.flush()  # inside the guard: Python would report a failed flush at exit
+        return rc
+    except BrokenPipeError:
+        _quiet_stdout()
+        return 0
+
+
+def _quiet_stdout() -> None:
+    # what is still buffered can never be written: point stdout at /dev/null so the interpreter's
+    # final flush has nothing to complain about
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
+def _main(argv: Sequence[str] | None = None) -> int:
     args_in = list(sys.argv[1:] if argv is None else argv)
     command = _command_of(args_in)
     top = _top_parser()
@@ -179,7 +193,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(func(args))
     except BrokenPipeError:  # `omnipilot explain 9 | head`: the reader left; say nothing more
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        _quiet_stdout()
         return 0
     except KeyboardInterrupt:
         print(f"omnipilot {command}: interrupted", file=sys.stderr)

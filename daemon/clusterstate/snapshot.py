@@ -19,6 +19,8 @@ Metric = Literal["nodes", "partitions", "queue"]
 # States under which Slurm's Reason describes the node now. Slurm sets a reason together with one of
 # these; 24.11 keeps the old reason after `scontrol update state=resume` while the node is IDLE again
 # (22.05 clears it), so a reason on a node without one of these flags is history, not health.
+# NOT_RESPONDING is not one: slurmctld sets it (without a new reason) on a resumed node until its next
+# ping, and a node that stays silent becomes DOWN with a reason of its own.
 _REASON_FLAGS = {
     "DRAIN",
     "DRAINED",
@@ -26,7 +28,6 @@ _REASON_FLAGS = {
     "DOWN",
     "FAIL",
     "FAILING",
-    "NOT_RESPONDING",
     "INVALID",
     "INVALID_REG",
     "MAINTENANCE",
@@ -34,7 +35,7 @@ _REASON_FLAGS = {
     "REBOOT_ISSUED",
 }
 # States in which a node takes no new jobs: the reason-carrying ones, and power and boot transitions.
-_BAD_FLAGS = _REASON_FLAGS | {"POWER_DOWN", "POWERED_DOWN", "POWERING_DOWN", "POWERING_UP", "FUTURE", "UNKNOWN"}
+_BAD_FLAGS = _REASON_FLAGS | {"NOT_RESPONDING", "POWER_DOWN", "POWERED_DOWN", "POWERING_DOWN", "POWERING_UP", "FUTURE", "UNKNOWN"}
 _GRES_RE = re.compile(r"gpu:(?:(?P<type>[A-Za-z0-9_.\-]+):)?(?P<count>\d+)")
 # Reasons admins and health checks (NHC, DCGM health) give for GPU faults: the safety shield's input
 _HEALTH_RE = re.compile(

@@ -51,15 +51,24 @@ def _cols(**over: object) -> dict[str, list[object]]:
 
 
 def test_feature_layout_represents_axes_before_data(catalog: Catalog) -> None:
-    feat = Featurizer(FeatureSpec.from_catalog(catalog), catalog)
+    feat = Featurizer(FeatureSpec.from_catalog(catalog, hardware="numbers"), catalog)
     x = feat.transform(_cols(precision="awq", gpu="H200"))
     names = feat.names
     assert x.shape == (1, len(names))
     row = dict(zip(names, x[0], strict=True))
     assert row["precision=awq"] == 1.0 and row["precision=bf16"] == 0.0
-    assert row["gpu=H200-141GB"] == 1.0  # alias resolved to the catalog name
+    # in the numbers layout the GPU kind enters by its numbers and software stack, never by a one-hot that could
+    # override them (issue 15)
+    assert row["stack=cuda"] == 1.0 and row["stack=rocm"] == 0.0
+    assert not any(n.startswith("gpu=") for n in names)
     assert row["gpu_memory_gb"] == 141.0
     assert row["effective_bits"] == 4.0
+    amd = dict(zip(names, feat.transform(_cols(gpu="MI300X"))[0], strict=True))
+    assert amd["stack=rocm"] == 1.0 and amd["stack=cuda"] == 0.0
+    # models of the older layout keep their per-kind one-hots, so they still load and score
+    old = Featurizer(FeatureSpec.from_catalog(catalog), catalog)
+    old_row = dict(zip(old.names, old.transform(_cols(gpu="H200"))[0], strict=True))
+    assert old_row["gpu=H200-141GB"] == 1.0  # alias resolved to the catalog name
 
 
 def test_unknown_family_and_gpu_give_no_onehot_and_nan_numbers(catalog: Catalog) -> None:
@@ -70,8 +79,8 @@ def test_unknown_family_and_gpu_give_no_onehot_and_nan_numbers(catalog: Catalog)
 
 
 def test_kv_pressure_grows_with_concurrency_and_roofline_with_bandwidth(catalog: Catalog) -> None:
-    feat = Featurizer(FeatureSpec.from_catalog(catalog), catalog)
-    i = feat.names.index("log_kv_pressure")
+    feat = Featurizer(FeatureSpec.from_catalog(catalog, hardware="numbers"), catalog)
+    i = feat.names.index("log_kv_gb_per_gpu")
     low = feat.transform(_cols(concurrency=4))[0, i]
     high = feat.transform(_cols(concurrency=64))[0, i]
     assert high - low == pytest.approx(math.log(16), rel=1e-6)
