@@ -173,12 +173,19 @@ def fit_resources(req: AdviseRequest, gpus: int, part: PartitionState, nodes: li
                    part.max_mem_per_cpu_mb * out.cpus if part.max_mem_per_cpu_mb else None)  # fmt: skip
     mpg = _per_gpu(req.mem_per_tres)
     if mpg is not None:
+        # never lowered to fit: less memory than the user asked per GPU is a job that may die of OOM
         if cap_mem is not None and mpg * gpus > cap_mem:
-            if cap_mem < gpus:
-                raise Refused(f"{part.name}'s memory limit ({cap_mem} MB) cannot hold {gpus} GPUs' share")
-            out.lowered.append(f"--mem-per-gpu {mpg} -> {cap_mem // gpus} MB (limit {cap_mem} MB)")
-            mpg = cap_mem // gpus
+            raise Refused(
+                f"--mem-per-gpu {mpg} MB x {gpus} GPUs is more than {part.name} allows ({cap_mem} MB per node)"
+            )
         out.mem_mb, out.mem_per_gpu_mb = mpg * gpus, mpg
+        # 22.05 still applies DefMemPerCPU beside --mem-per-gpu when it checks MaxMemPerNode: a job
+        # under it would pend forever on MaxMemPerLimit
+        floor = part.def_mem_per_cpu_mb * out.cpus if part.def_mem_per_cpu_mb else None
+        if floor is not None and cap_mem is not None and floor > cap_mem:
+            raise Refused(
+                f"{part.name}'s DefMemPerCPU gives {out.cpus} CPUs {floor} MB, over its {cap_mem} MB per node"
+            )
     elif req.min_mem_per_node is not None:
         out.mem_mb = req.min_mem_per_node or node_mem  # --mem=0: the whole node
     elif req.min_mem_per_cpu is not None:
@@ -200,9 +207,11 @@ def fit_resources(req: AdviseRequest, gpus: int, part: PartitionState, nodes: li
 
 def access_problem(part: PartitionState, uid: int | None, account: str | None, qos: str | None) -> str | None:
     """Why the job's user, account or QOS may not use `part` (None: it may), as slurmctld judges
-    it: root may use any AllowGroups partition; a job naming no account or QOS passes a list only
-    when it is ALL (its default account is not known here)."""
-    if part.allow_groups is not None and uid != 0:
+    it. Root gets no exception: 22.05 lets root into any AllowGroups partition, 24.11 refused such a
+    job ("Requested node configuration is not available"), and enforce must never pick a partition
+    only a version's bypass opens. A job naming no account or QOS passes a list only when it is ALL
+    (its default account is not known here)."""
+    if part.allow_groups is not None:
         if uid is None or uid not in (part.allow_uids or []):
             return f"{part.name} allows only groups {','.join(part.allow_groups)}"
     if part.allow_accounts is not None and (account or "") not in part.allow_accounts:

@@ -102,16 +102,26 @@ def test_default_memory_over_max_mem_per_node_is_refused() -> None:
     assert fit_resources(_req(), 1, ok, [_node()]).mem_mb == 2000
 
 
-def test_mem_per_gpu_scales_within_max_mem_per_node() -> None:
+def test_mem_per_gpu_is_never_lowered_to_fit_a_partition() -> None:
     part = PartitionState(name="h100", nodes=["h100-1"], max_mem_per_node_mb=8192)
-    res = fit_resources(_req(mem_per_tres="gres:gpu:4096"), 4, part, [_node()])
-    assert res.mem_per_gpu_mb == 2048 and res.mem_mb == 8192
+    res = fit_resources(_req(mem_per_tres="gres:gpu:4096"), 2, part, [_node()])
+    assert res.mem_per_gpu_mb == 4096 and res.mem_mb == 8192
+    with pytest.raises(Refused, match="more than h100 allows"):
+        fit_resources(_req(mem_per_tres="gres:gpu:4096"), 4, part, [_node()])
+
+
+def test_def_mem_per_cpu_counts_beside_mem_per_gpu() -> None:
+    # what kept a rewritten job pending on MaxMemPerLimit in the mini cluster (DefMemPerCPU=2000)
+    part = PartitionState(name="h100-mem", nodes=["h100-1"], max_mem_per_node_mb=1000, def_mem_per_cpu_mb=2000)
+    with pytest.raises(Refused, match="DefMemPerCPU"):
+        fit_resources(_req(mem_per_tres="gres:gpu:500"), 1, part, [_node()])
 
 
 def test_access_lists() -> None:
     grp = PartitionState(name="g", nodes=[], allow_groups=["ml"], allow_uids=[1000])
     assert access_problem(grp, 1000, None, None) is None
-    assert access_problem(grp, 0, None, None) is None  # root may run anywhere (slurmctld agrees)
+    # root too: only 22.05 lets it into any AllowGroups partition (24.11 refused the job)
+    assert "groups ml" in str(access_problem(grp, 0, None, None))
     assert "groups ml" in str(access_problem(grp, 1001, None, None))
     acct = PartitionState(name="a", nodes=[], allow_accounts=["physics"], deny_qos=["low"])
     assert access_problem(acct, 1000, "physics", None) is None
