@@ -249,52 +249,36 @@ class Featurizer:
         kv_bits = lookup(cols["kv_cache_dtype"], lambda k: 8.0 if "fp8" in str(k).lower() else 16.0)
         return gpu, kvpt, kv_bits
 
+    def _physics_inputs(self, cols: Columns, gpu: np.ndarray) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+        """The per-row numbers both physics estimates read (decode roofline and prefill), and the axes."""
+        num = _numbers(cols, len(cols["model"]))
+        precision = cols["precision"]
+        shared = {
+            "active_params_b": np.where(np.isnan(num["active_params_b"]), num["params_b"], num["active_params_b"]),
+            "weight_bits": _weight_bits(precision),
+            "compute_fp8": lookup(precision, lambda p: str(p) == "fp8", dtype=bool),
+            "tp": num["tp"],
+            "concurrency": num["concurrency"],
+            "prompt_len": np.where(np.isnan(num["prompt_len"]), num["context_len"] / 2.0, num["prompt_len"]),
+            "mem_bw_gbs": gpu[:, 1],
+            "bf16_tflops": gpu[:, 2],
+            "fp8_tflops": gpu[:, 3],
+        }
+        return shared, num
+
     def roofline(self, cols: Columns) -> np.ndarray:
         """Roofline total tokens/s per row (NaN where the model or GPU is not in the catalog)."""
-        n = len(cols["model"])
-        num = _numbers(cols, n)
         gpu, kvpt, kv_bits = self._row_lookups(cols)
-        precision = cols["precision"]
-        active = np.where(np.isnan(num["active_params_b"]), num["params_b"], num["active_params_b"])
-        prompt = np.where(np.isnan(num["prompt_len"]), num["context_len"] / 2.0, num["prompt_len"])
+        shared, num = self._physics_inputs(cols, gpu)
         output = np.where(np.isnan(num["output_len"]), num["context_len"] / 2.0, num["output_len"])
         return roofline_tokens_per_s(
-            params_b=num["params_b"],
-            active_params_b=active,
-            weight_bits=_weight_bits(precision),
-            compute_fp8=lookup(precision, lambda p: str(p) == "fp8", dtype=bool),
-            tp=num["tp"],
-            concurrency=num["concurrency"],
-            prompt_len=prompt,
-            output_len=output,
-            kv_bytes_per_token=kvpt * kv_bits / 16.0,
-            mem_bw_gbs=gpu[:, 1],
-            bf16_tflops=gpu[:, 2],
-            fp8_tflops=gpu[:, 3],
+            params_b=num["params_b"], output_len=output, kv_bytes_per_token=kvpt * kv_bits / 16.0, **shared
         )
 
     def prefill(self, cols: Columns) -> np.ndarray:
         """Physics TTFT in seconds per row (roofline.prefill_seconds; NaN where not described)."""
-        n = len(cols["model"])
-        num = _numbers(cols, n)
-        gpu = lookup(cols["gpu"], self.gpu_numbers, (5,))
-        precision = cols["precision"]
-        active = np.where(np.isnan(num["active_params_b"]), num["params_b"], num["active_params_b"])
-        prompt = np.where(np.isnan(num["prompt_len"]), num["context_len"] / 2.0, num["prompt_len"])
-        return np.asarray(
-            prefill_seconds(
-                active_params_b=active,
-                weight_bits=_weight_bits(precision),
-                compute_fp8=lookup(precision, lambda p: str(p) == "fp8", dtype=bool),
-                tp=num["tp"],
-                concurrency=num["concurrency"],
-                prompt_len=prompt,
-                mem_bw_gbs=gpu[:, 1],
-                bf16_tflops=gpu[:, 2],
-                fp8_tflops=gpu[:, 3],
-            ),
-            dtype=float,
-        )
+        shared, _ = self._physics_inputs(cols, lookup(cols["gpu"], self.gpu_numbers, (5,)))
+        return np.asarray(prefill_seconds(**shared), dtype=float)
 
 
 def _numbers(cols: Columns, n: int) -> dict[str, np.ndarray]:
