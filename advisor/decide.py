@@ -215,10 +215,57 @@ def rank_by_utility(
     unsure = pred is None or pred.confidence == "low" or "tokens_per_s" not in pred.targets
     if settings.fallback_on_low_confidence and unsure:
         why = short_reason(pred.reasons) if pred and pred.reasons else "no prediction"
-        notes = [*notes, f"the best-utility arm {best.arm.label} tp{best.arm.tp} is low-confidence ({why}): "
-                         "the cheapest-fit rule's arm is advised instead"]  # fmt: skip
-        return _advised(ranked, ranked[0], notes, abstained=True)
+        head = f"the best-utility arm {best.arm.label} tp{best.arm.tp} is low-confidence ({why})"
+        fallback = ranked[0]
+        asked = _asked_arm(intent.asked, ranked)
+        if asked is not None and asked is not fallback:
+            keep, because = _keep_request(asked, fallback, settings.fallback_max_slowdown)
+            if keep:
+                notes = [*notes, f"{head}: your request {asked.arm.label} tp{asked.arm.tp} is kept ({because})"]
+                return _advised(ranked, asked, notes, abstained=True)
+            notes = [*notes, f"{head}: the cheapest-fit arm is advised instead ({because})"]
+            return _advised(ranked, fallback, notes, abstained=True)
+        if asked is fallback:
+            notes = [*notes, f"{head}: your request {asked.arm.label} tp{asked.arm.tp} is kept (it is also the cheapest fit)"]
+            return _advised(ranked, fallback, notes, abstained=True)
+        notes = [*notes, f"{head}: the cheapest-fit rule's arm is advised instead"]
+        return _advised(ranked, fallback, notes, abstained=True)
     return _advised(order, best, notes, rule="utility")
+
+
+def _asked_arm(asked: Asked, ranked: list[ScoredArm]) -> ScoredArm | None:
+    """The arm the job asked for, when the request names it fully (GPU kind, count, precision)."""
+    count = asked.tp or asked.gpus
+    if count is None or not (asked.gpu_kind or asked.gres_type):
+        return None
+    precision = asked.precision or "bf16"
+    for s in ranked:
+        kind_ok = asked.gpu_kind == s.arm.gpu or (asked.gres_type is not None and asked.gres_type == s.gres_type)
+        if kind_ok and s.arm.tp == count and s.arm.precision == precision:
+            return s
+    return None
+
+
+def _keep_request(asked: ScoredArm, fallback: ScoredArm, max_slowdown: float) -> tuple[bool, str]:
+    """Whether a low-confidence ranking keeps the user's own arm rather than the cheapest fit: it does
+    unless the fallback is predicted at least `max_slowdown` of the request's speed and is cheaper by
+    the utility (the fallback must not make things worse for the user), and says why in a few words."""
+    def q50(s: ScoredArm) -> float | None:
+        t = s.prediction.targets.get("tokens_per_s") if s.prediction else None
+        return t.q50 if t is not None else None
+
+    req, fb = q50(asked), q50(fallback)
+    if req is None or fb is None:
+        return True, "the cheapest fit's speed relative to it is not predicted"
+    ratio = fb / req if req > 0 else float("inf")
+    if ratio < max_slowdown:
+        return True, f"the cheapest fit {fallback.arm.label} tp{fallback.arm.tp} is predicted at {ratio:.0%} of its speed"
+    cheaper = (
+        fallback.utility is not None and asked.utility is not None and fallback.utility.utility > asked.utility.utility
+    )
+    if not cheaper:
+        return True, f"the cheapest fit {fallback.arm.label} tp{fallback.arm.tp} is not better by the utility"
+    return False, f"predicted at {ratio:.0%} of your request's speed and cheaper by the utility"
 
 
 # A one-line summary stays readable in a job comment and a table; `explain` keeps the whole list.

@@ -164,6 +164,11 @@ class UtilitySettings(_Section):
     queue_typical_job_h: float = Field(2.0, gt=0, description="mean hold time of a queued GPU job (hours)")
     queue_max_wait_h: float = Field(24.0, gt=0, description="cap of the queue-wait estimate (hours)")
     fallback_on_low_confidence: bool = Field(True, description="low-confidence best arm -> cheapest-fit rule")
+    fallback_max_slowdown: float = Field(
+        0.8, gt=0, le=1,
+        description="a low-confidence best arm: the user's own request is kept unless the fallback arm's "
+        "median is at least this share of the request's and it is cheaper by the utility",
+    )  # fmt: skip
     anchors: list[AnchorEntry] = Field(default_factory=list, description="`omnipilot calibrate` anchors")
 
 

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import pytest
 
 from omnipilot.advisor.arms import Arm, Workload
-from omnipilot.advisor.decide import Decision, Intent, Prediction, decide
+from omnipilot.advisor.decide import Asked, Decision, Intent, Prediction, decide
 from omnipilot.advisor.prior import LaunchCount, LaunchPrior
 from omnipilot.advisor.utility import ArmInputs, Quantiles, QueueView, arm_utility, kv_factor, p_exceeds
 from omnipilot.catalog import Catalog, ModelSpec
@@ -57,12 +57,14 @@ def run(
     slo_ms: float | None = None,
     prior: LaunchPrior | None = None,
     queue: QueueView | None = None,
+    asked: Asked | None = None,
 ) -> Decision:
     spec = catalog.model(MODEL)
     assert spec is not None
     intent = Intent(
         model_name=MODEL,
         model=spec,
+        asked=asked or Asked(),
         slo_ttft_ms=slo_ms,
         workload=Workload(concurrency=concurrency, context=4096, prompt_len=3072, output_len=1024),
     )
@@ -118,6 +120,28 @@ def test_low_confidence_best_arm_falls_back_to_cheapest_fit(catalog: Catalog) ->
     assert any("low-confidence" in n for n in d.notes)
     sure = run(catalog, 16, UtilitySettings(value_per_token=2e-6), scorer=stub_scorer())
     assert not sure.abstained and sure.rule == "utility"
+
+
+def test_a_low_confidence_ranking_keeps_the_request_unless_the_fallback_is_nearly_as_fast(catalog: Catalog) -> None:
+    unsure = stub_scorer(low={"H100-80GB", "A100-40GB"})
+    settings = UtilitySettings(value_per_token=2e-6)  # fallback_max_slowdown 0.8, the shipped value
+    # 4 x H100 asked; the cheapest fit (1 x A100) is predicted at 65 % of its speed: the request stays
+    big = run(catalog, 16, settings, scorer=unsure, asked=Asked(gpu_kind="H100-80GB", gpus=4, tp=4, precision="bf16"))
+    assert label(big) == "H100-80GBx4 bf16" and big.abstained
+    assert any("your request h100x4 bf16 tp4 is kept" in n and "65%" in n for n in big.notes), big.notes
+    # 2 x A100 asked; 1 x A100 runs at 87 % of its speed for half the GPUs and, at the shipped value
+    # per token, is better by the utility: the fallback is advised
+    two = Asked(gpu_kind="A100-40GB", gpus=2, tp=2, precision="bf16")
+    small = run(catalog, 16, UtilitySettings(), scorer=unsure, asked=two)
+    assert label(small) == "A100-40GBx1 bf16"
+    assert any("cheapest-fit arm is advised instead" in n and "87%" in n for n in small.notes), small.notes
+    # where tokens are worth more, 1 x A100 is not better by the utility: the request stays
+    valued = run(catalog, 16, settings, scorer=unsure, asked=two)
+    assert label(valued) == "A100-40GBx2 bf16"
+    assert any("not better by the utility" in n for n in valued.notes), valued.notes
+    # a stricter site keeps the request at 87 % too
+    kept = run(catalog, 16, UtilitySettings(fallback_max_slowdown=0.9), scorer=unsure, asked=two)
+    assert label(kept) == "A100-40GBx2 bf16"
 
 
 def test_failure_prior_penalises_unreliable_configurations(catalog: Catalog) -> None:
