@@ -17,7 +17,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from omnipilot.advisor.abstain_causes import abstain_cause
+from omnipilot.advisor.abstain_causes import Causes, abstain_cause, cause_of
 from omnipilot.config import Settings
 from omnipilot.daemon.modes import MODES
 
@@ -32,7 +32,7 @@ log = structlog.get_logger("omnipilot.metrics")
 # seconds; the hook's shipped timeout (50 ms) falls between two buckets' edges on purpose
 ANSWER_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.035, 0.05, 0.075, 0.1, 0.25, 0.5, 1.0)
 
-_ENFORCE_CAUSES: tuple[tuple[re.Pattern[str], str], ...] = (
+_ENFORCE_CAUSES: Causes = (
     (re.compile(r"scoped to partitions"), "partition_scope"),
     (re.compile(r"scoped to accounts"), "account_scope"),
     (re.compile(r"pins nodes or features"), "pinned_nodes"),
@@ -45,10 +45,6 @@ _ENFORCE_CAUSES: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"could not be rewritten"), "rewrite_unsafe"),
     (re.compile(r"GPU-hours|gpu hours", re.IGNORECASE), "more_gpu_hours"),
 )
-
-
-def cause_of(text: str, causes: tuple[tuple[re.Pattern[str], str], ...]) -> str:
-    return next((label for pattern, label in causes if pattern.search(text)), "other")
 
 
 class _Readings(Collector):

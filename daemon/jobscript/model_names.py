@@ -33,11 +33,6 @@ _QUANT_ARM = {
     "fp8_e4m3": "fp8",
 }
 _SIXTEEN = {"auto", "bfloat16", "bf16", "float16", "fp16", "half"}
-_NAME_PRECISION = (
-    (re.compile(r"(?i)(?:^|[-_.])awq(?:$|[-_.])"), "awq"),
-    (re.compile(r"(?i)(?:^|[-_.])gptq(?:$|[-_.])"), "gptq"),
-    (re.compile(r"(?i)(?:^|[-_.])(?:fp8|w8a8-fp8|fp8-dynamic)(?:$|[-_.])"), "fp8"),
-)
 
 
 def resolve_model(catalog: Catalog, name: str) -> tuple[ModelSpec | None, str | None]:
@@ -193,10 +188,9 @@ def precision_of(
         from_catalog = catalog.precision_of_checkpoint(model)
         if from_catalog is not None:
             return from_catalog, "checkpoint"
-        base = model.rstrip("/").rsplit("/", 1)[-1]
-        for pattern, arm in _NAME_PRECISION:
-            if pattern.search(base):
-                return arm, "checkpoint"
+        named = read_name(model).quantization  # what the checkpoint's name says (-AWQ, -FP8, ...)
+        if named is not None and named.arm is not None:
+            return named.arm, "checkpoint"
     if spec is not None and (dtype is None or dtype in _SIXTEEN):
         return "bf16", "checkpoint"  # the catalog's model itself is the 16-bit checkpoint
     return None, "command_line"
