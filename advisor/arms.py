@@ -59,7 +59,11 @@ class ArmFit(BaseModel):
 
 
 def precision_options(
-    model: ModelSpec, gpu: GpuSpec, own_checkpoint: str | None = None, as_shipped: tuple[str, str] | None = None
+    model: ModelSpec,
+    gpu: GpuSpec,
+    own_checkpoint: str | None = None,
+    as_shipped: tuple[str, str] | None = None,
+    own_weights: bool = False,
 ) -> list[tuple[str, str, str | None]]:
     """(precision, checkpoint, --quantization flag) choices this model offers on this GPU kind.
 
@@ -67,7 +71,10 @@ def precision_options(
     local copy): the 16-bit and dynamic-FP8 arms keep it rather than switching to the base model.
     A model released quantized (`shipped`: DeepSeek-V3's FP8, gpt-oss's MXFP4) has no 16-bit arm:
     its own checkpoint is the "as shipped" arm. `as_shipped` (precision, checkpoint) adds the job's
-    own quantized checkpoint (e.g. a compressed-tensors W8A8 copy) as one more arm.
+    own quantized checkpoint (e.g. a compressed-tensors W8A8 copy): it replaces the catalog's arm of
+    that precision, so a rewrite never swaps the job's copy for another. With `own_weights` (a
+    fine-tune, or weights only config.json describes) the catalog's releases are other models: the
+    only arms are the job's checkpoint as it is and, for 16-bit weights, its dynamic FP8.
     The arms follow the GPU: FP8 checkpoints run weight-only on Ampere (no FP8 tensor cores; vLLM
     uses its FP8 Marlin W8A16 kernels), dynamic FP8 of a 16-bit checkpoint needs FP8 tensor cores.
     """
@@ -77,6 +84,11 @@ def precision_options(
         need = MIN_CAPABILITY.get(prec)
         return need is None or (nvidia and gpu.compute_capability >= need) or (prec == "fp8" and gpu.fp8_compute)
 
+    if own_weights and as_shipped is not None:
+        prec, ck = as_shipped
+        if prec == "bf16":
+            return [("bf16", ck, None)] + ([("fp8", ck, "fp8")] if gpu.fp8_compute else [])
+        return [(prec, ck, None)] if supported(prec) else []
     options: list[tuple[str, str, str | None]] = []
     if model.shipped is None:
         base = own_checkpoint or model.name
@@ -98,8 +110,9 @@ def precision_options(
             # compressed-tensors W4A16 releases are read by vLLM from their config: no flag
             flag = None if "w4a16" in ck.lower() else prec
             options.append((prec, ck, flag))
-    if as_shipped is not None and supported(as_shipped[0]):
+    if as_shipped is not None and as_shipped[0] != "bf16" and supported(as_shipped[0]):
         if all(o[1] != as_shipped[1] for o in options):
+            options = [o for o in options if o[0] != as_shipped[0]]
             options.append((as_shipped[0], as_shipped[1], None))
     return options
 
@@ -177,6 +190,7 @@ def enumerate_arms(
     gpu_memory_utilization: float = 0.9,
     own_checkpoint: str | None = None,
     as_shipped: tuple[str, str] | None = None,
+    own_weights: bool = False,
 ) -> list[ArmFit]:
     """Every arm on the given (GPU kind, GPUs per node) pairs, fitting or not, with reasons."""
     out: list[ArmFit] = []
@@ -184,7 +198,7 @@ def enumerate_arms(
         for tp in tps:
             if tp > per_node or not tp_valid(model, tp):
                 continue
-            for option in precision_options(model, gpu, own_checkpoint, as_shipped):
+            for option in precision_options(model, gpu, own_checkpoint, as_shipped, own_weights):
                 if precisions is not None and option[0] not in precisions:
                     continue
                 out.append(

@@ -69,6 +69,12 @@ class Intent(BaseModel):
     model_name: str
     model: ModelSpec
     own_checkpoint: str | None = Field(default=None, description="the 16-bit checkpoint the job runs")
+    served: tuple[str, str] | None = Field(
+        default=None, description="(precision, checkpoint) the job serves, when quantized or its own weights"
+    )
+    own_weights: bool = Field(
+        default=False, description="a fine-tune or config.json-only model: no catalog release is the same model"
+    )
     workload: Workload
     assumed: dict[str, str] = Field(default_factory=dict, description="value → where it came from")
     asked: Asked = Asked()
@@ -148,6 +154,8 @@ def decide(
         intent.workload,
         gpu_memory_utilization=gpu_memory_utilization,
         own_checkpoint=intent.own_checkpoint,
+        as_shipped=intent.served,
+        own_weights=intent.own_weights,
     )
     ranked_fits = rank_cheapest_fit(fits, cost_per_gpu_hour, intent.runtime_h)
     if not ranked_fits:

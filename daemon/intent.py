@@ -75,6 +75,16 @@ def resolve_model(parsed: ParsedJob) -> tuple[str | None, ModelSpec | None, str]
     return parsed.model, None, ""
 
 
+def own_weights(catalog: Catalog, parsed: ParsedJob) -> bool:
+    """Does the job serve weights no catalog release has (a fine-tune, or a model known only from its
+    config.json)? Then another precision's release is another model, and a rewrite must not swap it in.
+    A same-shape config.json does not make a fine-tune the base model: the name decides."""
+    if not parsed.model or parsed.model_spec is None:
+        return False
+    found = catalog.resolve(parsed.model)
+    return found is None or found.confidence != "high"
+
+
 def asked_arm(req: AdviseRequest, parsed: ParsedJob, catalog: Catalog, snap: Snapshot) -> Asked:
     gres_type, per_node = parse_gres(req.tres_per_node or req.gres)
     job_type, per_job = parse_gres(req.tres_per_job)
@@ -157,9 +167,15 @@ def _intent(
     limit = req.time_limit
     if limit is None and req.partition and req.partition in snap.partitions:
         limit = snap.partitions[req.partition].default_time_min
+    own = own_weights(catalog, parsed)
+    if own:
+        assumed["checkpoint"] = f"{name} kept in every arm (its weights are not a catalog release)"
+    served = (parsed.precision or "bf16", name) if parsed.model and (own or parsed.precision not in (None, "bf16")) else None
     return Intent(
         model_name=name,
         model=spec,
+        served=served,
+        own_weights=own,
         own_checkpoint=name
         if (parsed.precision in (None, "bf16") and parsed.model_spec is not None)
         else None,

@@ -151,7 +151,7 @@ class AdviceService:
         cost model took (None: answered from the memo, or no model)."""
         snap = self.state.snapshot
         key = (intent.model.name, intent.workload, tuple(intent.part_list), intent.gpu_filter,
-               intent.own_checkpoint, intent.slo_ttft_ms, intent.runtime_h, snap.taken_at, self.model_version)  # fmt: skip
+               intent.own_checkpoint, intent.served, intent.own_weights, tuple(vars(intent.asked).values()), intent.slo_ttft_ms, intent.runtime_h, snap.taken_at, self.model_version)  # fmt: skip
         hit = self._decisions.get(key)
         if hit is not None:
             return hit, None

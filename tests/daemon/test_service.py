@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -11,7 +12,7 @@ from omnipilot.config import Settings
 from omnipilot.daemon.clusterstate.cache import NodeState, PartitionState, Snapshot, StateCache
 from omnipilot.daemon.modes import ModeStore
 from omnipilot.daemon.protocol import AdviseRequest
-from omnipilot.daemon.service import AdviceService
+from omnipilot.daemon.service import LAZY_KEY, AdviceService
 
 QWEN = """#!/bin/bash
 #SBATCH -p a100 --gres=gpu:a100:2
@@ -167,3 +168,54 @@ def test_script_pitfall_reaches_the_user(service: AdviceService) -> None:
               "  # the model below\n  --tensor-parallel-size 2\n")  # fmt: skip
     reply, _ = service.answer(req(script))
     assert "never reach vLLM" in (reply.user_message or "")
+
+
+FINE_TUNE_AWQ = """#!/bin/bash
+#SBATCH -p h100 --gres=gpu:h100:1
+vllm serve my-lab/Llama-3.1-8B-Instruct-medical-v2-AWQ --quantization awq --max-model-len 8192
+"""
+
+
+def _full(record: dict[str, Any]) -> dict[str, Any]:
+    """The record as the log writer writes it (its heavy parts are built after the reply)."""
+    lazy = record.pop(LAZY_KEY)
+    return {**record, **lazy()}
+
+
+def test_a_fine_tune_keeps_its_own_weights_in_every_arm(service: AdviceService) -> None:
+    """The catalog's AWQ/FP8/bf16 releases of the base model are other weights: offering them, or
+    enforcing one, would serve a different model than the user's fine-tune."""
+    service.modes.set("enforce")
+    service.settings.enforce.allow_low_confidence = True
+    reply, record = service.answer(
+        req(FINE_TUNE_AWQ, partition="h100", tres_per_node="gres:gpu:h100:1", part_list=["h100", "h200", "a100"])
+    )
+    assert record["outcome"] == "advised", reply.user_message
+    arms = _full(record)["arms"]
+    assert arms
+    assert {a["checkpoint"] for a in arms} == {"my-lab/Llama-3.1-8B-Instruct-medical-v2-AWQ"}
+    assert {a["precision"] for a in arms} == {"awq"}
+    assert "kept in every arm" in (reply.user_message or "")
+    assert reply.script is None or "my-lab/Llama-3.1-8B-Instruct-medical-v2-AWQ" in reply.script
+    assert reply.env.get("OMNIPILOT_MODEL") in (None, "my-lab/Llama-3.1-8B-Instruct-medical-v2-AWQ")
+
+
+def test_a_quantized_copy_replaces_the_catalog_arm_of_its_precision(service: AdviceService) -> None:
+    script = FINE_TUNE_AWQ.replace("my-lab/Llama-3.1-8B-Instruct-medical-v2-AWQ", "TheBloke/Llama-3.1-8B-Instruct-AWQ")
+    _, record = service.answer(req(script, partition="h100", tres_per_node="gres:gpu:h100:1"))
+    arms = _full(record)["arms"]
+    awq = {a["checkpoint"] for a in arms if a["precision"] == "awq"}
+    assert awq == {"TheBloke/Llama-3.1-8B-Instruct-AWQ"}
+    assert {a["precision"] for a in arms} >= {"bf16", "awq"}  # a copy of a release: other releases stay arms
+
+
+def test_the_decision_memo_tells_requests_apart(service: AdviceService) -> None:
+    """Resubmissions reuse a decision, but a different request (GPU kind or count) is a different
+    question: the honest fallback keeps *this* job's request, not the previous one's."""
+    script = "#!/bin/bash\nvllm serve meta-llama/Llama-3.1-70B-Instruct --max-model-len 8192\n"
+    parts = {"part_list": ["h100", "h200"]}
+    _, first = service.answer(req(script, partition="h100", tres_per_node="gres:gpu:h100:4", **parts))
+    _, second = service.answer(req(script, partition="h200", tres_per_node="gres:gpu:h200:2", **parts))
+    one, two = _full(first), _full(second)
+    assert one["asked"] != two["asked"]
+    assert not any("h100x4" in n for n in two["notes"]), two["notes"]
