@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 import structlog
 
+from omnipilot.advisor.ablation import load_regime_ablation
 from omnipilot.advisor.conformal import (
     apply_offset,
     conformal_offset,
@@ -275,6 +276,7 @@ def evaluate(
     )
     if not quick:
         report["roofline_ablation"] = roofline_ablation(catalog, prim, config)
+        report["load_regime_ablation"] = load_regime_ablation(featurizer, prim, config, PRIMARY)
     report["flagging"] = _flagging_summary(report)
     return report
 
