@@ -95,6 +95,11 @@ class AdviseRequest(BaseModel):
     script_sanitized: bool = False
     argv_dropped: bool = False
 
+    def script_args(self) -> list[str] | None:
+        """The batch script's own arguments (Slurm's argv[0] is the script itself); None when the
+        hook left argv out to fit the size limit."""
+        return None if self.argv_dropped else self.argv[1:]
+
     @field_validator("v")
     @classmethod
     def _version(cls, v: int) -> int:

@@ -41,6 +41,10 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("file", type=Path, help="the batch script ('-' for standard input)")
     p.add_argument("--comment", help="the job's --comment, as sbatch would pass it")
     p.add_argument("--gpus-per-node", type=int, help="GPUs per node the job gets, if sbatch flags set it")
+    p.add_argument(
+        "script_args", nargs="*", metavar="ARG",
+        help="the script's own arguments, as after `sbatch FILE` (none: a loop over them never runs)",
+    )  # fmt: skip
 
 
 def _read(args: argparse.Namespace) -> tuple[str, ParsedJob] | None:
@@ -51,8 +55,9 @@ def _read(args: argparse.Namespace) -> tuple[str, ParsedJob] | None:
         return None
     # unlike the daemon, the check reads a model directory's config.json at once, as the caller
     return text, parse_job(
-        text, args.comment, Catalog.load(), gpus_per_node=args.gpus_per_node, checkpoints=read_model_path
-    )
+        text, args.comment, Catalog.load(), gpus_per_node=args.gpus_per_node, checkpoints=read_model_path,
+        no_args=not args.script_args,
+    )  # fmt: skip
 
 
 def _check(args: argparse.Namespace) -> int:

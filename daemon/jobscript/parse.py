@@ -149,11 +149,12 @@ Checkpoints = Callable[[str], CheckpointFacts | None]
 
 def parse_job(
     script: str | None, comment: str | None, catalog: Catalog, *, gpus_per_node: int | None = None,
-    checkpoints: Checkpoints | None = None,
+    checkpoints: Checkpoints | None = None, no_args: bool = False,
 ) -> ParsedJob:
     """Parse one job. `gpus_per_node` (from the job description, when the daemon has it) overrides
     the script's `#SBATCH` GPU request for resolving `$SLURM_GPUS_ON_NODE` and kin. `checkpoints`
-    answers a model path's config.json facts without I/O (the daemon's cache) or by reading."""
+    answers a model path's config.json facts without I/O (the daemon's cache) or by reading.
+    `no_args`: the job description shows no script arguments (a loop over them never runs)."""
     text = script or ""
     sb = parse_sbatch(text) if text else SbatchRequest()
     if comment is None and sb.comment:
@@ -172,7 +173,7 @@ def parse_job(
         gpn = gpus_per_node if gpus_per_node is not None else sb.gpus_per_node
         if gpus_per_node is not None:
             env["SLURM_GPUS_ON_NODE"] = env["SLURM_GPUS_PER_NODE"] = str(gpus_per_node)
-        variables = ScriptVars(text, env, gpn)
+        variables = ScriptVars(text, env, gpn, no_args=no_args)
         found = scan(text, variables)
         _take_command(job, found, text, variables)
     _merge(job, catalog, checkpoints)

@@ -113,8 +113,14 @@ _LOOP_WORDS = ("done", "do")
 
 
 def enclosing_loop(text: str, pos: int) -> int | None:
-    """The 1-based line of the `do` of the innermost `for`/`while`/`until` loop holding `pos`,
-    found by walking back over `do` / `done` keywords."""
+    """The 1-based line of the `do` of the innermost `for`/`while`/`until` loop holding `pos`."""
+    k = loop_do(text, pos)
+    return None if k is None else text.count("\n", 0, k) + 1
+
+
+def loop_do(text: str, pos: int) -> int | None:
+    """Offset of the `do` of the innermost `for`/`while`/`until` loop holding `pos`, found by
+    walking back over `do` / `done` keywords."""
     depth = 0
     k = pos
     for _ in range(_MAX_HITS):
@@ -127,7 +133,7 @@ def enclosing_loop(text: str, pos: int) -> int | None:
         if word == "done":
             depth += 1
         elif depth == 0:
-            return text.count("\n", 0, k) + 1
+            return k
         else:
             depth -= 1
     return None

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from bisect import bisect_left
 
-from omnipilot.daemon.jobscript.shell_blocks import enclosing_branch
+from omnipilot.daemon.jobscript.shell_blocks import enclosing_branch, loop_do
 from omnipilot.daemon.jobscript.shell_words import Expander, Token, informative, read_array, read_word
 
 # What may stand before `NAME=` on its line for it to be an assignment: nothing, a command
@@ -33,6 +33,8 @@ _MAX_LINE = 400  # a prefix this long is not an assignment context worth parsing
 Value = str | list[str] | dict[str, str] | None
 _MAX_EVALS = 256  # bounds the work one parse may spend on variables
 _ASSIGNING = ("set", "append", "element")
+# A loop over the script's own arguments: `while [[ $# -gt 0 ]]`, `for a in "$@"`, `getopts`.
+_ARGUMENT_LOOP = re.compile(r"\$#|\$\{#\}|\$@|\$\{@\}|\$\*|\bgetopts\b")
 
 
 def _word_char(text: str, k: int) -> bool:
@@ -42,8 +44,14 @@ def _word_char(text: str, k: int) -> bool:
 class ScriptVars:
     """Look up a variable's value as the script would have it at a position."""
 
-    def __init__(self, text: str, slurm_env: dict[str, str], gpus_per_node: int | None) -> None:
+    def __init__(
+        self, text: str, slurm_env: dict[str, str], gpus_per_node: int | None, *, no_args: bool = False
+    ) -> None:
+        """`no_args`: the job is known to have been submitted without script arguments, so a loop
+        over them (`while [[ $# -gt 0 ]]; do case $1 in --model) MODEL=$2 ...`) never runs and the
+        defaults set before it stand."""
         self._text = text
+        self._no_args = no_args
         self._slurm = slurm_env
         self._sites: dict[str, list[tuple[int, str, int]]] = {}  # name -> [(pos, kind, value_pos)]
         self._cache: dict[tuple[str, int], Value] = {}
@@ -65,9 +73,18 @@ class ScriptVars:
             if _word_char(text, i - 1) or _word_char(text, j):
                 continue
             site = self._judge(name, i, j)
-            if site is not None:
+            if site is not None and not (self._no_args and self._in_argument_loop(i)):
                 sites.append(site)
         return sites
+
+    def _in_argument_loop(self, pos: int) -> bool:
+        """Is `pos` inside a loop over the script's arguments? Its header is the `do` line and the
+        line before it (`while [[ $# -gt 0 ]]` / `do`)."""
+        do = loop_do(self._text, pos)
+        if do is None:
+            return False
+        start = self._text.rfind("\n", 0, max(self._text.rfind("\n", 0, do), 0)) + 1
+        return _ARGUMENT_LOOP.search(self._text, start, do) is not None
 
     def _judge(self, name: str, i: int, j: int) -> tuple[int, str, int] | None:
         text = self._text

@@ -139,6 +139,8 @@ def test_secrets_in_arguments_and_tags_never_reach_the_log(trust: Cluster) -> No
     request = recs[1]["request"]
     assert isinstance(request, dict)
     assert request["argv"][-4:] == ["--api-key", "[redacted]", "--token", "[redacted]"]
+    # Slurm's argv[0] is the script itself (AdviseRequest.script_args relies on it)
+    assert len(request["argv"]) == 5 and request["argv"][0].endswith("argv.sbatch"), request["argv"]
     log = "\n".join(trust.decisions())
     for s in secrets:
         assert s not in log, f"{s} is in the decision log"
