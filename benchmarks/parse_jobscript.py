@@ -87,6 +87,11 @@ def hostile() -> dict[str, str]:
         "branches": "if a; then\n" + "X=1\nelif b; then\n" * 3000 + "X=2\nfi\nvllm serve $X\n",
         "binds": "apptainer exec " + "-B /a:/b " * 4000 + "i.sif vllm serve /b/m\n",
         "wrappers": "t run -- " * 6000 + "vllm serve m\n",
+        # issue 13: 1,000 server commands cost 12.8 ms before scan.MAX_SERVERS ("too many launches")
+        "servers": "vllm serve Qwen/Qwen2.5-7B-Instruct --tensor-parallel-size 2\n" * 1000,
+        "srun_servers": "srun --gres=gpu:2 vllm serve m -tp 2 &\n" * 1000,
+        "echo_lines": "echo starting vllm now\n" * 3000,
+        "comment_lines": "# vllm\n" * 13000,
     }
 
 

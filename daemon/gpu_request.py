@@ -16,7 +16,7 @@ import re
 
 from pydantic import BaseModel
 
-from omnipilot.daemon.clusterstate.snapshot import NodeState, PartitionState
+from omnipilot.daemon.clusterstate.snapshot import AccountingLimits, AssocLimits, NodeState, PartitionState
 from omnipilot.daemon.protocol import AdviseRequest
 
 # one GPU entry of a TRES/GRES string: [gres: | gres/]gpu[:type](:|=)count
@@ -227,3 +227,79 @@ def access_problem(part: PartitionState, uid: int | None, account: str | None, q
 
 def gpu_hours(gpus: int, minutes: int | None) -> float | None:
     return gpus * minutes / 60 if minutes is not None else None
+
+
+_LIMIT_WORDS = {
+    "per_job": ("per job", "MaxTRESPerJob"),
+    "per_user": ("per user", "MaxTRESPerUser"),
+    "per_account": ("per account", "MaxTRESPerAccount"),
+    "grp": ("in all", "GrpTRES"),
+    "max_per_job": ("per job", "MaxTRES"),
+}
+
+
+def job_association(
+    limits: AccountingLimits, req: AdviseRequest, partition: str
+) -> tuple[str | None, AssocLimits | None, str | None]:
+    """The job's user name, association and QOS as slurmctld picks them: the job's account, else the
+    user's DefaultAccount; a partition's own association before the account's; the job's QOS,
+    else the association's DefaultQOS, else its only QOS, else `normal` where it may use it."""
+    uid = req.user_id if req.user_id is not None else req.submit_uid
+    user = limits.users.get(uid) if uid is not None else None
+    if user is None:
+        return None, None, req.qos
+    account = req.account or limits.default_account.get(user)
+    rows = [a for a in limits.assocs if a.user == user and a.account == account]
+    assoc = next((a for a in rows if a.partition == partition), None) or next(
+        (a for a in rows if not a.partition), None
+    )
+    qos = req.qos
+    if not qos and assoc is not None:
+        qos = assoc.default_qos or (
+            assoc.qos[0] if len(assoc.qos) == 1 else "normal" if "normal" in assoc.qos else None
+        )
+    return user, assoc, qos
+
+
+def limit_problem(
+    limits: AccountingLimits | None,
+    req: AdviseRequest,
+    part: PartitionState | None,
+    gres_type: str,
+    gpus: int,
+) -> str | None:
+    """Which QOS or association GPU limit `gpus` GPUs of `gres_type` would exceed for this job (None:
+    none, or no limits are enforced). A job over MaxTRESPerJob/PerUser or GrpTRES pends forever
+    (QOSMaxGRESPerJob, AssocMaxGRES...) or is refused: enforce must never ask for that. Checked
+    against the limits alone, not the GPUs the user's other jobs hold (those free up)."""
+    if limits is None:
+        return None
+    _user, assoc, qos = job_association(limits, req, part.name if part else (req.partition or ""))
+    checks: list[tuple[str, str, dict[str, int]]] = []
+    for name, who in (
+        (qos, "QOS"),
+        (part.qos if part else None, f"partition {part.name if part else ''}'s QOS"),
+    ):
+        q = limits.qos.get(name or "")
+        if q is not None:
+            label = f"{who} {q.name}"
+            checks += [(label, key, getattr(q, key)) for key in ("per_job", "per_user", "per_account", "grp")]
+    row, hops = assoc, 0
+    while row is not None and hops < 16:  # the user's row, its account, that account's parents
+        label = f"association {row.account}/{row.user}" if row.user else f"account {row.account}"
+        checks += [(label, "max_per_job", row.max_per_job), (label, "grp", row.grp)]
+        up = row.account if row.user else row.parent
+        row = (
+            next((a for a in limits.assocs if not a.user and a.account == up and not a.partition), None)
+            if up
+            else None
+        )
+        hops += 1
+    for label, key, values in checks:
+        for tres in ("gres/gpu", f"gres/gpu:{gres_type}"):
+            cap = values.get(tres)
+            if cap is not None and gpus > cap:
+                per, field = _LIMIT_WORDS[key]
+                kind = f"{gres_type} " if ":" in tres else ""
+                return f"{label} allows {cap} {kind}GPUs {per} ({field} {tres}={cap})"
+    return None

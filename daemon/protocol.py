@@ -210,7 +210,11 @@ def decode_request(body: bytes, max_bytes: int, script: bytes | None = None) -> 
     if not isinstance(raw, dict):
         raise ProtocolError("request must be a JSON object")
     if script is not None:
-        raw["script"] = script.decode("utf-8", errors="replace")
+        try:
+            raw["script"] = script.decode("utf-8")
+        except UnicodeDecodeError:
+            # advised all the same, but never rewritten: U+FFFD in place of the bytes would change them
+            raw["script"], raw["script_sanitized"] = script.decode("utf-8", errors="replace"), True
     try:
         return AdviseRequest.model_validate(raw)
     except ValidationError as exc:

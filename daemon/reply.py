@@ -20,6 +20,7 @@ from omnipilot.daemon.gpu_request import (
     asked_total,
     fit_resources,
     gpu_hours,
+    limit_problem,
     request_fields,
 )
 from omnipilot.daemon.protocol import AdviseReply, AdviseRequest
@@ -55,6 +56,8 @@ class EnforcePlan(BaseModel):
     script: str | None = None
     partition: str
     notes: list[str] = []  # what else was adjusted to keep the job valid, for the sbatch message
+    # the arm enforced in place of the advised one, which the job's QOS/association limits exclude
+    arm: ScoredArm | None = None
 
 
 class PartitionChoice(BaseModel):
@@ -67,8 +70,9 @@ def choose_partition(
 ) -> PartitionChoice | str:
     """The job's own partition when it holds the chosen kind, else the smallest allowed one that
     does (a partition of only this kind before a mixed one: the job then cannot land elsewhere);
-    in each, the job must be allowed (AllowGroups/Accounts/Qos, Deny*), within MaxTime and fit the
-    nodes and the partition's CPU and memory limits. A string says why none qualifies."""
+    in each, the job must be allowed (AllowGroups/Accounts/Qos, Deny*), within MaxTime, within its
+    QOS and association GPU limits there (with accounting), and fit the nodes and the partition's
+    CPU and memory limits. A string says why none qualifies."""
     partitions = snap.partitions
     wanted = [p for p in (req.partition or "").split(",") if p and p in choice.partitions]
     rest = sorted(
@@ -90,6 +94,7 @@ def choose_partition(
             continue
         problem = access_problem(part, req.user_id if req.user_id is not None else req.submit_uid,
                                  req.account, req.qos)  # fmt: skip
+        problem = problem or limit_problem(snap.limits, req, part, str(choice.gres_type), gpus)
         if problem:
             why.append(problem)
             continue

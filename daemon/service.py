@@ -13,7 +13,7 @@ from typing import Any
 import structlog
 
 from omnipilot.advisor.arms import Arm, Workload
-from omnipilot.advisor.decide import Decision, Intent, Prediction, Scorer, decide
+from omnipilot.advisor.decide import Decision, Intent, Prediction, ScoredArm, Scorer, decide
 from omnipilot.advisor.prior import LaunchPrior, load_prior
 from omnipilot.catalog import Catalog, CatalogError, ModelSpec
 from omnipilot.config import Settings
@@ -21,7 +21,7 @@ from omnipilot.daemon.checkpoint_cache import CheckpointCache
 from omnipilot.daemon.clusterstate.cache import StateCache, parse_gres
 from omnipilot.daemon.clusterstate.queue_term import SnapshotQueue
 from omnipilot.daemon.decisionlog import LAZY_KEY
-from omnipilot.daemon.gpu_request import Refused, asked_total, env_values, job_tasks
+from omnipilot.daemon.gpu_request import Refused, asked_total, env_values, job_tasks, limit_problem
 from omnipilot.daemon.intent import Refusal, build_intent
 from omnipilot.daemon.jobscript.parse import ParsedJob, parse_job
 from omnipilot.daemon.modes import ModeStore
@@ -29,6 +29,7 @@ from omnipilot.daemon.protocol import AdviseReply, AdviseRequest
 from omnipilot.daemon.reply import (
     EnforcePlan,
     advice_reply,
+    arm_text,
     choose_partition,
     enforce_blocker,
     gpu_fields,
@@ -260,6 +261,9 @@ class AdviceService:
         plan, degraded = (
             self._enforce_plan(req, token, intent, decision, parsed) if mode == "enforce" else (None, None)
         )
+        if plan is not None and plan.arm is not None:  # the advised arm is over the job's limits
+            record["limited"] = plan.notes[0]
+            decision = decision.model_copy(update={"choice": plan.arm})
         reply = advice_reply(req, token, mode, intent, decision, plan, degraded)
         if decision.abstained and reply.user_message:  # issue 5 item 4: the answer says it fell back
             reply.user_message += "\n  fallback: " + decision.notes[-1]
@@ -321,9 +325,11 @@ class AdviceService:
             )
         if blocker:
             return None, blocker
-        choice = decision.choice
-        assert choice is not None
         snap = self.state.snapshot
+        within = self._arm_within_limits(req, decision, e.allow_low_confidence)
+        if isinstance(within, str):
+            return None, within
+        choice, limited = within
         gpus = choice.arm.tp
         picked = choose_partition(req, choice, snap, gpus)
         if isinstance(picked, str):
@@ -347,6 +353,8 @@ class AdviceService:
                 return None, f"the vllm command could not be rewritten safely ({res.reason})"
             if req.script_truncated:
                 return None, "the script was too long to be sent whole, so it cannot be rewritten"
+            if req.script_sanitized:
+                return None, "the script is not valid UTF-8 (or reached the daemon altered), so it is not rewritten"
             script = res.script
         try:
             fields = gpu_fields(req, choice, partition, picked.resources)
@@ -358,20 +366,46 @@ class AdviceService:
         srun = rewrite_srun_gpus(
             script if script is not None else req.script or "", old_gpus=asked_total(req), gpus=gpus,
             gres_type=str(choice.gres_type), job_tasks=job_tasks(req),
+            job_cpus=picked.resources.cpus, job_mem_mb=picked.resources.mem_mb,
         )  # fmt: skip
         if srun.script is None:
             return None, f"an srun line's GPU options could not be rewritten safely ({srun.reason})"
         if srun.changed:
-            if req.script_truncated:
-                return None, "the script was too long to be sent whole, so its srun lines cannot be rewritten"
+            if req.script_truncated or req.script_sanitized:
+                return None, "the script was not sent whole and unaltered, so its srun lines cannot be rewritten"
             script = srun.script
+        lowered_steps = [c for c in srun.changed if " -> " in c]  # a step's --cpus-per-gpu, lowered to fit
         return EnforcePlan(
             set=fields,
             env={**gpu_env, **job_env(choice, token)},
             script=script,
             partition=partition,
-            notes=picked.resources.lowered,
+            notes=[*([limited] if limited else []), *picked.resources.lowered, *lowered_steps],
+            arm=choice if limited else None,
         ), None
+
+    def _arm_within_limits(
+        self, req: AdviseRequest, decision: Decision, allow_low: bool
+    ) -> tuple[ScoredArm, str | None] | str:
+        """The advised arm when the job's QOS and association GPU limits admit it; else the best-ranked
+        arm they admit (with a note saying why it replaced the advice); else why none fits."""
+        choice = decision.choice
+        assert choice is not None
+        snap = self.state.snapshot
+        own = snap.partitions.get((req.partition or "").split(",")[0])
+        problem = limit_problem(snap.limits, req, own, str(choice.gres_type), choice.arm.tp)
+        if problem is None:
+            return choice, None
+        for s in decision.ranked:
+            unsure = s.prediction is None or s.prediction.confidence == "low"
+            if s is choice or (unsure and not allow_low):
+                continue
+            if limit_problem(snap.limits, req, own, str(s.gres_type), s.arm.tp) is None:
+                return s, (
+                    f"the advised {arm_text(choice)} is over the job's limits ({problem}); "
+                    f"{arm_text(s)}, the best arm within them, was enforced"
+                )
+        return f"{problem}, and no advised arm fits within it"
 
     def _decision_record(self, intent: Intent, decision: Decision) -> dict[str, Any]:
         return {

@@ -98,20 +98,23 @@ local function partition_names(part_list) -- keyed by name in slurmctld; records
   return names
 end
 
--- cjson writes a control byte as \u00XX (6 bytes): a script of them would grow 6x past the daemon's
--- size limit. Parsing never needs them, so they travel as "?" (then nothing grows more than 2x).
+-- cjson writes a control byte as \u00XX (6 bytes): a field of them would grow 6x past the daemon's
+-- size limit. Parsing never needs them, so in JSON fields they travel as "?". The script does not
+-- travel in the JSON at all (build_request).
 local CONTROL = "[%z\1-\8\11\12\14-\31\127]"
 local function plain(s)
   local out, n = s:gsub(CONTROL, "?")
   return out, n > 0
 end
 
+-- The request: a JSON frame without the script, then the script as a raw second frame, byte for
+-- byte (no escaping: its size is its length, and control bytes survive a rewrite). Returns the id
+-- and the frames, or the id, nil and the size when even the bounded form is too large.
 local function build_request(job_desc, part_list, submit_uid)
   counter = counter + 1
   local id = string.format("%d-%d-%d", math.floor(now() * 1e6), counter, math.random(1, 1e9))
-  local script, truncated, altered = str(field(job_desc, "script")), false, false -- nil for salloc/srun
+  local script, truncated = str(field(job_desc, "script")), false -- nil for salloc/srun
   if script then script, truncated = truncate(script, CFG.max_script_bytes) end
-  if script then script, altered = plain(script) end
   -- Never the job's environment: it may hold tokens and keys.
   local req = { v = 1, type = "advise", id = id, submit_uid = tonumber(submit_uid),
     fail_open_since_last = unreported, hook_id = hook_id, fail_open_total = fail_open_total }
@@ -134,23 +137,23 @@ local function build_request(job_desc, part_list, submit_uid)
     if v then gpu_env = gpu_env or {}; gpu_env[k] = v end
   end
   req.gpu_env = gpu_env
-  -- Measure before sending: the request without the script, then the script within what is left
-  -- (each byte at most 2 after escaping). Over the limit, the job's arguments and comment go first.
+  -- Measure before sending: the JSON frame, then the script within what is left (the daemon's limit
+  -- is on both frames together). Over a quarter of it, the job's arguments and comment go first.
   local limit = CFG.max_request_bytes - 1024
   if #json.encode(req) > limit / 4 then
     req.argv, req.comment = nil, req.comment and (truncate(req.comment, 4096)) or nil
     req.argv_dropped = true
   end
-  local meta = #json.encode(req)
-  if script and meta + 2 * #script > limit then
-    script, truncated = truncate(script, math.max(math.floor((limit - meta) / 2), 0)), true
-  end
-  req.script, req.script_truncated, req.script_sanitized = script, truncated, altered or nil
-  -- cjson writes every "/" as "\/", doubling paths in scripts; a "/" can only appear inside that
-  -- escape, so undoing it is safe and keeps requests under the daemon's size limit.
+  req.script_truncated = truncated
+  -- cjson writes every "/" as "\/"; a "/" can only appear inside that escape, so undoing it is safe
   local body = (json.encode(req):gsub("\\/", "/"))
-  if #body > CFG.max_request_bytes then return id, nil, #body end
-  return id, body
+  if script and #body + #script > limit then
+    script = truncate(script, math.max(limit - #body, 0)) -- "true" is shorter than "false"
+    req.script_truncated = true
+    body = (json.encode(req):gsub("\\/", "/"))
+  end
+  if #body + #(script or "") > CFG.max_request_bytes then return id, nil, #body + #(script or "") end
+  return id, script and { body, script } or body
 end
 
 local function append_comment(job_desc, text)

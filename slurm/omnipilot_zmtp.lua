@@ -343,7 +343,10 @@ local function round_trip(endpoint, body, deadline, limit)
       return nil, herr
     end
   end
-  local ok, err = send_all(cached.sock, frame(FLAG_MORE, "") .. frame(0, body), deadline)
+  local parts = type(body) == "table" and body or { body }
+  local msg = { frame(FLAG_MORE, "") }
+  for i, part in ipairs(parts) do msg[#msg + 1] = frame(i < #parts and FLAG_MORE or 0, part) end
+  local ok, err = send_all(cached.sock, table.concat(msg), deadline)
   if not ok then
     return nil, err, reused
   end
@@ -351,7 +354,8 @@ local function round_trip(endpoint, body, deadline, limit)
   return reply, rerr, reused
 end
 
---- Send `body` as one REQ message to `endpoint` and return the reply body, or nil and a short
+--- Send `body` (a string, or a list of strings sent as that many frames) as one REQ message to
+--- `endpoint` and return the reply body, or nil and a short
 --- error ("timeout", "connect: connection refused", "closed by daemon", "protocol: ...",
 --- "reply too large ..."). One deadline of timeout_ms covers connect, handshake, send and read.
 --- On any error the cached connection is dropped, so a late reply can never be read as the

@@ -16,7 +16,9 @@ import time
 from typing import Any
 
 from omnipilot.daemon.clusterstate.groups import resolve_groups
+from omnipilot.daemon.clusterstate.limits import config_values, read_limits
 from omnipilot.daemon.clusterstate.snapshot import (
+    AccountingLimits,
     NodeState,
     PartitionState,
     QueuedJob,
@@ -169,6 +171,7 @@ def partitions_from_oneliner(
             def_mem_per_cpu_mb=own_cpu if own else defaults.get("DefMemPerCPU"),
             def_mem_per_node_mb=own_node if own else defaults.get("DefMemPerNode"),
             def_mem_per_gpu_mb=_limit(job_defaults.get("DefMemPerGPU")) or defaults.get("DefMemPerGPU"),
+            qos=kv.get("QoS") if kv.get("QoS") not in (None, "", "N/A", "(null)") else None,
         )
     return parts
 
@@ -225,6 +228,7 @@ class CliBackend:
         self.env = {**os.environ, **(env or {})}
         self.timeout_s = timeout_s
         self._last = Snapshot(backend=self.name)
+        self._config = ""  # `scontrol show config` of the current read, shared by its parts
 
     def _run(self, *cmd: str) -> str:
         res = subprocess.run(cmd, capture_output=True, text=True, env=self.env, timeout=self.timeout_s)
@@ -235,6 +239,7 @@ class CliBackend:
     def read(self) -> Snapshot:
         """A new snapshot; parts that fail keep their last reading. Raises when every part failed."""
         prev, now = self._last, time.time()
+        self._config = ""
         update: dict[str, Any] = {}
         errors: list[str] = []
         read_at = dict(prev.read_at)
@@ -250,6 +255,12 @@ class CliBackend:
                 errors.append(f"{metric}: {exc}")
         if len(errors) == 3:
             raise RuntimeError("; ".join(errors))
+        try:
+            # QOS/association limits: not a metric of their own, so a failing sacctmgr never ages
+            # the snapshot; the previous reading is kept
+            update["limits"] = self._limits()
+        except (RuntimeError, OSError, ValueError, subprocess.TimeoutExpired) as exc:
+            errors.append(f"limits: {exc}")
         # the snapshot is as old as its oldest part: a part that failed drags the whole label down
         snap = prev.model_copy(
             update={
@@ -263,14 +274,19 @@ class CliBackend:
         self._last = snap
         return snap
 
+    def _limits(self) -> AccountingLimits | None:
+        config = self._config or self._run("scontrol", "show", "config")
+        return read_limits(self._run, config_values(config))
+
     def _nodes(self) -> dict[str, Any]:
         return {"nodes": nodes_from_sinfo(json.loads(self._run("sinfo", "-N", "--json")))}
 
     def _partitions(self) -> dict[str, Any]:
         try:
-            defaults = config_mem_defaults(self._run("scontrol", "show", "config"))
+            self._config = self._run("scontrol", "show", "config")
+            defaults = config_mem_defaults(self._config)
         except (RuntimeError, OSError, subprocess.TimeoutExpired):
-            defaults = {}
+            self._config, defaults = "", {}
         parts = partitions_from_oneliner(self._run("scontrol", "show", "partition", "-o"), defaults)
         # AllowGroups resolved here, in the background: the request path must never call NSS
         members = resolve_groups({g for p in parts.values() for g in p.allow_groups or []})

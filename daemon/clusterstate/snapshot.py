@@ -130,6 +130,40 @@ class PartitionState(BaseModel):
     def_mem_per_cpu_mb: int | None = None
     def_mem_per_node_mb: int | None = None
     def_mem_per_gpu_mb: int | None = None
+    qos: str | None = None  # the partition's QOS (QoS=): its limits apply to every job in it
+
+
+class QosLimits(BaseModel):
+    """A QOS's GPU limits: TRES name ("gres/gpu", "gres/gpu:h100") → count."""
+
+    name: str
+    per_job: dict[str, int] = {}  # MaxTRESPerJob
+    per_user: dict[str, int] = {}  # MaxTRESPerUser
+    per_account: dict[str, int] = {}  # MaxTRESPerAccount
+    grp: dict[str, int] = {}  # GrpTRES
+
+
+class AssocLimits(BaseModel):
+    """One association (an account's row has no user; `parent` is set on account rows only)."""
+
+    account: str
+    user: str = ""
+    partition: str = ""
+    parent: str = ""
+    qos: list[str] = []
+    default_qos: str | None = None
+    max_per_job: dict[str, int] = {}  # MaxTRES
+    grp: dict[str, int] = {}  # GrpTRES
+
+
+class AccountingLimits(BaseModel):
+    """The GPU limits slurmctld enforces (AccountingStorageEnforce with `limits`), read by the
+    background refresh from slurmdbd; the users' ids resolved there too, never per request."""
+
+    qos: dict[str, QosLimits] = {}
+    assocs: list[AssocLimits] = []
+    default_account: dict[str, str] = {}  # user name → DefaultAccount
+    users: dict[int, str] = {}  # uid → user name, for the users that have associations
 
 
 class QueuedJob(BaseModel):
@@ -173,6 +207,8 @@ class Snapshot(BaseModel):
     read_at: dict[str, float] = {}  # metric → when it was last read successfully
     backend: str = ""
     error: str | None = None
+    # None: no accounting, or limits not enforced (AccountingStorageEnforce without `limits`)
+    limits: AccountingLimits | None = None
 
     def age_s(self, now: float | None = None) -> float:
         return (now or time.time()) - self.taken_at if self.taken_at else float("inf")

@@ -24,7 +24,7 @@ from omnipilot.daemon.jobscript.model_names import (
     unresolved_hint,
 )
 from omnipilot.daemon.jobscript.sbatch_header import SbatchRequest, parse_sbatch
-from omnipilot.daemon.jobscript.scan import Found, ScanResult, host_path, scan
+from omnipilot.daemon.jobscript.scan import MAX_SERVERS, Found, ScanResult, host_path, scan
 from omnipilot.daemon.jobscript.shell_words import informative
 from omnipilot.daemon.jobscript.tags import TagValue, read_tags
 from omnipilot.daemon.jobscript.variables import ScriptVars, explain
@@ -182,6 +182,12 @@ def parse_job(
     return job
 
 
+TOO_MANY_SERVERS = (
+    f"the script starts more than {MAX_SERVERS} vLLM servers; OmniPilot reads none of them: "
+    "tag the job (`#OMNIPILOT model=<huggingface-name>`, and tp=, gpu=) to get advice"
+)
+
+
 def _take_command(job: ParsedJob, found: ScanResult, text: str, variables: ScriptVars) -> None:
     servers = [f for f in found.found if f.launch.kind == "server"]
     job.other_commands = list(
@@ -189,6 +195,10 @@ def _take_command(job: ParsedJob, found: ScanResult, text: str, variables: Scrip
     )
     if found.truncated:
         job.ambiguities.append("the script mentions vllm on too many lines; only the first ones were read")
+    if found.too_many_servers:
+        # which of them the job's GPUs are for cannot be told: none is read, the tags decide
+        job.ambiguities.append(TOO_MANY_SERVERS)
+        return
     if not servers:
         return
     first = servers[0]
@@ -362,6 +372,10 @@ def _serving(job: ParsedJob, found: ScanResult | None, text: str) -> None:
     if job.model is not None or job.params_b is not None:
         job.is_serving = True
         job.ambiguities.append("no vLLM server command recognised in the script; advice comes from the tags")
+        return
+    if found is not None and found.too_many_servers:
+        job.is_serving = True  # it serves, but what: an untagged job is refused with this hint
+        job.model_unresolved_hint = TOO_MANY_SERVERS
         return
     job.not_serving_reason = _reason(found, text)
 

@@ -234,11 +234,15 @@ def _srun_uses(script: str) -> list[list[SrunWord]]:
 
 
 def rewrite_srun_gpus(
-    script: str, *, old_gpus: int, gpus: int, gres_type: str, job_tasks: int = 1
-) -> RewriteResult:
+    script: str, *, old_gpus: int, gpus: int, gres_type: str, job_tasks: int = 1,
+    job_cpus: int | None = None, job_mem_mb: int | None = None,
+) -> RewriteResult:  # fmt: skip
     """Give every `srun` option that asks for the job's old GPU count (or more than the new one)
-    the new count, in the option's own form. Refused (script None) for values in variables, GPUs
-    per socket, or a step whose GPUs cannot be split over its tasks."""
+    the new count, in the option's own form. The step's own CPUs and memory (`-c`, `--cpus-per-gpu`,
+    `--mem`, `--mem-per-gpu`, `--mem-per-cpu`) must fit the rewritten job (`job_cpus`, `job_mem_mb`
+    per node, when known): `--cpus-per-gpu` is lowered to fit, the rest refuse. Refused (script
+    None) for values in variables, GPUs per socket, or a step whose GPUs cannot be split over its
+    tasks."""
     edits: list[Edit] = []
     changed: list[str] = []
     try:
@@ -251,6 +255,7 @@ def rewrite_srun_gpus(
                 elif (name == "--ntasks" and eq) or (name.startswith("-n") and len(name) > 2):
                     v = value if eq else name[2:]
                     tasks = int(v) if v.isdigit() else 0
+            step_gpus = gpus  # a step naming no GPUs gets the job's (the rewritten SLURM_GPUS* say so)
             for k in range(len(words)):
                 opt, value_word = _gpu_option(words, k)
                 if opt is None or value_word is None:
@@ -259,12 +264,104 @@ def rewrite_srun_gpus(
                 if new is not None:
                     edits.append((value_word.start, value_word.end, new))
                     changed.append(f"srun {opt} {new.split('=', 1)[-1]}")
+                step_gpus = _step_gpus(opt, new if new is not None else value_word.text, tasks, gpus)
+            edits.extend(_fit_step(words, step_gpus, tasks, job_cpus, job_mem_mb, changed))
         new_script = _apply(script, edits)
     except _Refused as exc:
         return RewriteResult(script=None, reason=f"srun not rewritten: {exc}")
     if not edits:
         return RewriteResult(script=script, reason="no srun GPU option to change")
     return RewriteResult(script=new_script, reason="rewrote " + ", ".join(changed), changed=changed)
+
+
+_STEP_OPTS = {"-c": "cpus", "--cpus-per-task": "cpus", "--cpus-per-gpu": "cpus_per_gpu",
+              "--mem": "mem", "--mem-per-gpu": "mem_per_gpu", "--mem-per-cpu": "mem_per_cpu"}  # fmt: skip
+_SHOWN = {"cpus": "-c", "cpus_per_gpu": "--cpus-per-gpu", "mem": "--mem", "mem_per_gpu": "--mem-per-gpu",
+          "mem_per_cpu": "--mem-per-cpu"}  # fmt: skip
+_MEM = re.compile(r"^(?P<n>\d+)(?P<unit>[KMGT]?)B?$", re.IGNORECASE)
+
+
+def _step_gpus(opt: str, value: str, tasks: int, default: int) -> int:
+    """The GPUs a step's own GPU option asks for, in all."""
+    if opt == "--gres":
+        m = next((_GRES_GPU.match(i) for i in value.split(",") if _GRES_GPU.match(i)), None)
+        return int(m.group("count") or 1) if m else default
+    m = _COUNT.match(value)
+    if m is None:
+        return default
+    return int(m.group("count")) * (max(tasks, 1) if opt == "--gpus-per-task" else 1)
+
+
+def _step_options(words: list[SrunWord]) -> dict[str, SrunWord]:
+    """The step's CPU and memory options: kind → the word holding the value."""
+    out: dict[str, SrunWord] = {}
+    for k, w in enumerate(words):
+        name, eq, value = w.text.partition("=")
+        if name in _STEP_OPTS and name.startswith("--") and eq:
+            out[_STEP_OPTS[name]] = SrunWord(text=value, start=w.start + len(name) + 1, end=w.end)
+        elif name in _STEP_OPTS and not eq and k + 1 < len(words):
+            out[_STEP_OPTS[name]] = words[k + 1]
+        elif w.text.startswith("-c") and not w.text.startswith("--") and len(w.text) > 2:
+            v = w.text[2:].lstrip("=")
+            out["cpus"] = SrunWord(text=v, start=w.end - len(v), end=w.end)
+    return out
+
+
+def _mem_mb(text: str) -> int:
+    m = _MEM.match(text)
+    if m is None:
+        raise _Refused(f"srun memory {text}: not a literal size")
+    scale = {"": 1, "M": 1, "G": 1024, "T": 1024 * 1024}.get(m.group("unit").upper())
+    return int(m.group("n")) // 1024 if scale is None else int(m.group("n")) * scale
+
+
+def _fit_step(
+    words: list[SrunWord], step_gpus: int, tasks: int, job_cpus: int | None, job_mem_mb: int | None,
+    changed: list[str],
+) -> list[Edit]:  # fmt: skip
+    """Edits that keep a step's own CPUs and memory within the rewritten job (see rewrite_srun_gpus)."""
+    opts = _step_options(words)
+    for kind, w in opts.items():
+        if kind.startswith("mem"):
+            _mem_mb(w.text)  # literal sizes only
+        elif not w.text.isdigit():
+            raise _Refused(f"srun {_SHOWN[kind]} {w.text}: the value is not literal")
+    edits: list[Edit] = []
+    cpus: int | None = None
+    if "cpus_per_gpu" in opts:
+        per = int(opts["cpus_per_gpu"].text)
+        if job_cpus is not None and per * step_gpus > job_cpus:
+            if job_cpus < step_gpus:
+                raise _Refused(f"the step's {step_gpus} GPUs need {step_gpus} CPUs; the job has {job_cpus}")
+            per = job_cpus // step_gpus
+            w = opts["cpus_per_gpu"]
+            edits.append((w.start, w.end, str(per)))
+            changed.append(f"srun --cpus-per-gpu {w.text} -> {per} (the job has {job_cpus} CPUs for {step_gpus} GPUs)")
+        cpus = per * step_gpus
+    if "cpus" in opts:
+        cpus = int(opts["cpus"].text) * max(tasks, 1)
+        if tasks <= 0:
+            raise _Refused("srun -c with a task count that is not literal")
+        if job_cpus is not None and cpus > job_cpus:
+            raise _Refused(f"srun -c {opts['cpus'].text} x {tasks} tasks needs {cpus} CPUs; the job has {job_cpus}")
+    if job_mem_mb is None:
+        return edits
+    for kind in ("mem", "mem_per_gpu", "mem_per_cpu"):
+        if kind not in opts:
+            continue
+        value = _mem_mb(opts[kind].text)
+        total = (
+            (value or job_mem_mb)  # --mem=0: all the job has
+            if kind == "mem"
+            else value * step_gpus
+            if kind == "mem_per_gpu"
+            else value * (cpus or max(tasks, 1))
+        )
+        if total > job_mem_mb:
+            raise _Refused(
+                f"srun {_SHOWN[kind]} {opts[kind].text} needs {total} MB; the rewritten job has {job_mem_mb} MB"
+            )
+    return edits
 
 
 def _gpu_option(words: list[SrunWord], k: int) -> tuple[str | None, SrunWord | None]:

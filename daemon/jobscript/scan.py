@@ -35,7 +35,17 @@ _HEREDOC = re.compile(r"<<(-?)[ \t]*(['\"]?)([A-Za-z_][A-Za-z0-9_.-]*)\2")
 _HOLDER = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)\+?=")
 _DECLARE = {"export", "local", "declare", "typeset", "readonly"}
 _PY_HEREDOC = re.compile(r"\bpython[0-9.]*\b|\.py\b|\.ya?ml\b|\.json\b|\.toml\b")
-MAX_LINES = 256  # logical lines read per parse: a hostile script cannot make the daemon slow
+MAX_LINES = 256  # heredocs located per parse (each a literal search, cheap)
+# Logical lines read as shell per parse, all paths together (mentions, variable uses): reading one
+# costs ~20-40 us, so 64 keep any script near 2 ms; the corpus's scripts read at most 4.
+MAX_READ = 64
+# More vLLM server commands than this and the script is not read for one: which of them the job's
+# GPUs are for cannot be told, and reading them all would cost ~35 us each (1,000 cost 12.8 ms).
+# The job is reported as too many launches, to be tagged (`#OMNIPILOT model=...`) for advice.
+MAX_SERVERS = 16
+# Lines that mention vLLM looked at in all, comments included (~0.7 us each): 13,000 `# vllm` lines
+# cost 9 ms before this bound.
+MAX_MENTIONS = 1024
 MAX_HOLDERS = 16  # variables holding (part of) a vLLM command followed to where they are used
 MAX_USES = 32  # uses of one such variable read
 
@@ -67,7 +77,8 @@ class ScanResult:
     found: list[Found] = field(default_factory=list)
     comment_mentions: int = 0
     code_mentions: int = 0
-    truncated: bool = False
+    truncated: bool = False  # more lines mention vLLM than are read: only the first ones were
+    too_many_servers: bool = False  # more than MAX_SERVERS server commands: none is taken
     heredocs: list[Region] = field(default_factory=list)
     holders: dict[str, int] = field(default_factory=dict)  # variable -> offset of its assignment
     lines_read: set[int] = field(default_factory=set)
@@ -129,8 +140,12 @@ def scan(text: str, env: ScriptVars) -> ScanResult:
     """Every command in `text` that mentions vLLM, directly or through a variable, classified."""
     result = ScanResult(heredocs=heredoc_regions(text))
     covered = 0
-    lines = 0
+    visits = 0
     while (m := _MENTION.search(text, covered)) is not None:
+        visits += 1
+        if visits > MAX_MENTIONS:
+            result.truncated = True
+            break
         heredoc = _inside(result.heredocs, m.start())
         start = line_start(text, m.start())
         if heredoc is not None and not heredoc.shell:
@@ -140,18 +155,27 @@ def scan(text: str, env: ScriptVars) -> ScanResult:
             result.comment_mentions += 1
             covered = _eol(text, m.start())
             continue
-        lines += 1
         result.code_mentions += 1
-        if lines > MAX_LINES:
+        if len(result.lines_read) >= MAX_READ:
             result.truncated = True
             break
         covered = max(
             _read_line(text, start, env.expander, result, heredoc is not None), _eol(text, m.start())
         )
+        if _servers(result) > MAX_SERVERS:
+            result.too_many_servers = True
+            return result
     _follow_holders(text, env, result)
+    if _servers(result) > MAX_SERVERS:
+        result.too_many_servers = True
+        return result
     _follow_calls(text, env, result)
     result.found.sort(key=lambda f: f.line_start)
     return result
+
+
+def _servers(result: ScanResult) -> int:
+    return sum(1 for f in result.found if f.launch.kind == "server")
 
 
 def _read_line(text: str, start: int, expander: Expander, result: ScanResult, in_heredoc: bool) -> int:
@@ -297,6 +321,9 @@ def _follow_holders(text: str, env: ScriptVars, result: ScanResult) -> None:
                 continue
             if text[start:use].lstrip().startswith("#"):
                 continue
+            if len(result.lines_read) >= MAX_READ or _servers(result) > MAX_SERVERS:
+                result.truncated = True
+                return
             _read_line(text, start, env.expander, result, heredoc is not None)
 
 

@@ -39,6 +39,9 @@ def conf_lines(db_port: int, dbd_port: int, host: str) -> list[str]:
         f"AccountingStoragePort={dbd_port}",
         f"AccountingStorageTRES={','.join(GPU_TRES)}",
         "AccountingStoreFlags=job_comment",
+        # as sites run it: only users with an association submit, and QOS/association limits
+        # (MaxTRESPerJob, GrpTRES...) hold jobs back; enforce must respect them (issue 13)
+        "AccountingStorageEnforce=associations,limits,qos",
     ]
 
 

@@ -43,6 +43,16 @@ _MISSING = _lua_missing()
 requires_lua = pytest.mark.skipif(_MISSING is not None, reason=_MISSING or "")
 
 
+def _request_body(frames: list[bytes]) -> tuple[list[bytes], bytes]:
+    """(envelope, body) of a request; the hook's raw script frame after the JSON (docs/wire-protocol.md)
+    is put back into the JSON as the daemon does, so tests read one request either way."""
+    if len(frames) == 4 and frames[1] == b"":
+        req = json.loads(frames[2])
+        req["script"] = frames[3].decode("utf-8", errors="replace")
+        return frames[:2], json.dumps(req, ensure_ascii=False).encode()
+    return frames[:-1], frames[-1]
+
+
 class ScriptedRouter:
     """A real pyzmq ROUTER on its own thread. Each request body goes to `handler`, whose reply is
     sent after the returned delay (None: never answered). Bodies received are kept in order."""
@@ -68,10 +78,11 @@ class ScriptedRouter:
         while not self._stop.is_set():
             if poller.poll(2):
                 frames = self._sock.recv_multipart()
-                self.received.append(frames[-1])
-                delay, reply = self._handler(frames[-1])
+                envelope, body = _request_body(frames)
+                self.received.append(body)
+                delay, reply = self._handler(body)
                 if reply is not None:
-                    pending.append((time.monotonic() + delay, [*frames[:-1], reply]))
+                    pending.append((time.monotonic() + delay, [*envelope, reply]))
             now = time.monotonic()
             for item in [p for p in pending if p[0] <= now]:
                 pending.remove(item)
