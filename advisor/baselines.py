@@ -3,7 +3,9 @@
 Each policy sees one workload cell's measured arms and returns the index of the arm it would
 launch; none may look at the measured outcome of the cell it chooses for. The operator
 baselines are model-free rules as an admin would write them (docs/decision-layer.md gives each
-rule); OmniPilot ranks by predicted utility and falls back to cheapest-fit when unsure.
+rule). OmniPilot is decide.py's own ranking (`rank_by_utility`), with its honest fallback: a
+public cell has no user request, so the request stands in as the size rule's arm (TP from the
+model's size, bf16, the cheapest kind: the common request shape of a site).
 """
 
 from __future__ import annotations
@@ -12,9 +14,14 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from omnipilot.advisor.arms import ArmFit
+from omnipilot.advisor.arms import ArmFit, Workload
+from omnipilot.advisor.decide import Asked, Decision, Intent, Prediction, ScoredArm, rank_by_utility
 from omnipilot.advisor.fallback import cheapest_fit_key
-from omnipilot.advisor.utility import UtilityTerms
+from omnipilot.advisor.prevalidated import construct
+from omnipilot.advisor.prior import LaunchPrior
+from omnipilot.advisor.utility import Quantiles, UtilityTerms
+from omnipilot.catalog import ModelSpec
+from omnipilot.config import UtilitySettings
 
 
 @dataclass
@@ -34,6 +41,7 @@ class CellArm:
     confidence: str
     realized: UtilityTerms
     predicted: UtilityTerms
+    pred_q: Quantiles | None = None  # tokens/s q10/q50/q90 as the scorer would give them to decide()
 
     @property
     def key(self) -> tuple[str, int, str]:
@@ -52,6 +60,8 @@ class Cell:
     regime: str
     fold: int
     arms: list[CellArm] = field(default_factory=list)
+    spec: ModelSpec | None = None
+    workload: Workload | None = None
 
     def best_realized(self) -> int:
         return max(range(len(self.arms)), key=lambda i: self.arms[i].realized.utility)
@@ -81,6 +91,10 @@ def size_threshold_tp(cell: Cell) -> int:
         return (abs(math.log2(a.tp / want)), a.tp < want, a.precision != "bf16", a.rate, a.tp)
 
     return min(range(len(cell.arms)), key=key)
+
+
+# The stand-in for the user's request in a public cell (none was recorded): the size rule's arm.
+REQUEST: Policy = size_threshold_tp
 
 
 def h100_fp8_recipe(cell: Cell) -> int:
@@ -140,28 +154,69 @@ def nearest_neighbor(training: Sequence[Cell]) -> Policy:
     return choose
 
 
-def omnipilot(bf16_only: bool = False, fallback: bool = True) -> Policy:
-    """Highest predicted utility; a low-confidence best arm falls back to cheapest-fit (issue 5 item 4)."""
+class OmniPilot:
+    """decide.py's `rank_by_utility` on a cell's measured arms: highest predicted utility, and when
+    the best arm is low-confidence the honest fallback (keep the request unless the cheapest fit is
+    predicted at >= `fallback_max_slowdown` of its speed and is better by the utility). The request
+    is `request(cell)`'s arm; the same code and settings decide live, nothing is copied here."""
 
-    def choose(cell: Cell) -> int:
-        idx = [i for i, a in enumerate(cell.arms) if a.precision == "bf16"] if bf16_only else []
+    def __init__(
+        self,
+        settings: UtilitySettings,
+        prior: LaunchPrior | None,
+        runtime_h: float,
+        request: Policy | None,
+        bf16_only: bool = False,
+    ) -> None:
+        self.settings, self.prior, self.runtime_h = settings, prior, runtime_h
+        self.request, self.bf16_only = request, bf16_only
+
+    def decision(self, cell: Cell) -> tuple[Decision, int, int | None]:
+        """decide()'s Decision, the index of its choice in `cell.arms`, and of the asked arm."""
+        idx = [i for i, a in enumerate(cell.arms) if a.precision == "bf16"] if self.bf16_only else []
         idx = idx or list(range(len(cell.arms)))
-        order = sorted(
-            idx, key=lambda i: (cell.arms[i].predicted.slo_excluded, -cell.arms[i].predicted.utility)
+        rates = {a.gpu: a.rate for a in cell.arms}
+        idx.sort(key=lambda i: cheapest_fit_key(cell.arms[i].fit, rates, 1.0))  # decide's input order
+        asked_i = self.request(cell) if self.request is not None else None
+        asked = Asked()
+        if asked_i is not None:
+            a = cell.arms[asked_i]
+            asked = Asked(gpu_kind=a.gpu, tp=a.tp, precision=a.precision)
+        assert cell.spec is not None and cell.workload is not None, "cells come from build_cells"
+        intent = Intent(
+            model_name=cell.model,
+            model=cell.spec,
+            workload=cell.workload,
+            asked=asked,
+            runtime_h=self.runtime_h,
         )
-        best = order[0]
-        if fallback and cell.arms[best].confidence == "low":
-            sub = Cell(**{**cell.__dict__, "arms": [cell.arms[i] for i in idx]})
-            return idx[cheapest_fit(sub)]
-        return best
+        ranked = [_scored(cell.arms[i]) for i in idx]
+        d = rank_by_utility(intent, ranked, [], self.settings, self.prior, None)
+        chosen = next(i for i, s in zip(idx, ranked, strict=True) if s is d.choice)
+        return d, chosen, asked_i
 
-    return choose
+    def __call__(self, cell: Cell) -> int:
+        return self.decision(cell)[1]
 
 
-def policies(training: Sequence[Cell]) -> Mapping[str, Policy]:
+def _scored(a: CellArm) -> ScoredArm:
+    """A cell's arm as decide() sees one: its fit, cost and predicted tokens/s with the envelope's word."""
+    conf = a.confidence if a.confidence in ("high", "medium") else "low"
+    targets = {"tokens_per_s": a.pred_q} if a.pred_q is not None else {}
+    pred = construct(Prediction, {"targets": targets, "confidence": conf, "reasons": [f"{conf} confidence"]})
+    return construct(ScoredArm, {"arm": a.fit.arm, "gres_type": a.gpu, "partitions": [], "fit": a.fit,
+                                 "cost_per_hour": a.tp * a.rate, "prediction": pred, "utility": None})  # fmt: skip
+
+
+def policies(
+    training: Sequence[Cell],
+    settings: UtilitySettings,
+    prior: LaunchPrior | None = None,
+    runtime_h: float = 1.0,
+) -> Mapping[str, Policy]:
     return {
-        "omnipilot": omnipilot(),
-        "omnipilot_bf16_only": omnipilot(bf16_only=True),
+        "omnipilot": OmniPilot(settings, prior, runtime_h, REQUEST),
+        "omnipilot_bf16_only": OmniPilot(settings, prior, runtime_h, REQUEST, bf16_only=True),
         "cheapest_fit": cheapest_fit,
         "size_threshold_tp": size_threshold_tp,
         "h100_fp8_recipe": h100_fp8_recipe,

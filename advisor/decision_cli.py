@@ -89,36 +89,10 @@ def cmd_backtest(args: argparse.Namespace) -> int:
 
 
 def format_backtest(r: dict[str, Any]) -> str:
-    lines = [
-        f"placement backtest: {r['cells']} multi-arm cells ({r['rows']} rows, {r['n_splits']}-fold GroupKFold"
-        f" by cell), value_per_token {r['value_per_token']:g}, regret = {r['regret_unit']}"
-    ]
-    for name, block in (
-        ("joint (GPU, TP, precision)", r["decisions"]["joint"]),
-        ("precision only", r["decisions"]["precision"]),
-    ):
-        lines.append(f"\n{name}: {block['cells']} cells")
-        lines.append(f"  {'policy':22s} {'top-1':>6s} {'95% CI':>15s} {'regret':>8s} {'95% CI':>17s}")
-        for pol, m in block["policies"].items():
-            if m["top1"] is None:
-                continue
-            lines.append(
-                f"  {pol:22s} {m['top1']:6.1%} [{m['top1_ci'][0]:5.1%},{m['top1_ci'][1]:6.1%}] "
-                f"{m['regret']:8.4f} [{m['regret_ci'][0]:.4f},{m['regret_ci'][1]:.4f}]"
-            )
-    lines.append("\nper model-size band (joint): omnipilot / cheapest_fit top-1, regret")
-    for band, b in r["by_band"].items():
-        o, c = b["policies"]["omnipilot"], b["policies"]["cheapest_fit"]
-        lines.append(
-            f"  {band:7s} {b['cells']:4d} cells  {o['top1']:6.1%} {o['regret']:.4f}   "
-            f"{c['top1']:6.1%} {c['regret']:.4f}"
-        )
-    g = r["goal"]
-    lines.append(
-        f"\ngoal top-1 >= 90%: {'met' if g['top1_met'] else 'NOT met'}; regret below every baseline: "
-        f"{'yes' if g['regret_below_every_baseline'] else 'NO'}"
-    )
-    return "\n".join(lines)
+    from omnipilot.advisor.backtest_tables import render_backtest
+
+    text: str = render_backtest(r)
+    return text
 
 
 def parse_anchor(text: str) -> AnchorEntry:

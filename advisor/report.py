@@ -1,7 +1,9 @@
 """`omnipilot report`: one self-contained HTML page of plots an admin can show.
 
-Calibration (held-out-cell predicted vs measured tokens/s with 80 % intervals; coverage by
-confidence band), the placement backtest against every baseline, the daemon's decisions from its
+The cost model itself (what it was trained on, where it has measurements: from its manifest, so
+the page has plots with nothing else), calibration (held-out-cell predicted vs measured tokens/s
+with 80 % intervals; coverage by confidence band), the placement backtest against every baseline
+(with the precision decision and the error by confidence band), the daemon's decisions from its
 log (asked vs advised, arms, confidence, abstention reasons, over time) and how much of the site's
 requests the measured envelope covers. The plots are PNGs inlined as data: URIs, the style is
 inline: the page loads nothing from anywhere, so it can be mailed or opened offline.
@@ -58,6 +60,77 @@ def _figure(w: float = 7.0, h: float = 4.2) -> tuple[Any, Any]:
     return plt.subplots(figsize=(w, h))
 
 
+# --- the cost model itself (its manifest: works with no history and no decision log) ----------------
+
+
+def model_plots(model_dir: Path) -> tuple[list[Plot], list[str]]:
+    """What the loaded cost model learned from and where it has measurements, read from its manifest."""
+    try:
+        man = json.loads((model_dir / "manifest.json").read_text())
+    except (OSError, ValueError) as exc:
+        return [], [f"The cost model's manifest could not be read ({exc})."]
+    _figure()  # the Agg backend
+    import matplotlib.pyplot as plt
+
+    plt.close("all")
+    targets: dict[str, Any] = man.get("targets", {})
+    unfitted: dict[str, str] = man.get("unfitted", {})
+    names = list(targets)
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 3.6))
+    rows = [int(targets[n].get("n_rows", 0)) for n in names]
+    a1.barh(names, rows, color="#1971c2")
+    a1.set(xscale="log", xlabel="labelled training rows", title="trained on")
+    a1.invert_yaxis()
+    mapes = [100 * float((targets[n].get("metrics") or {}).get("mape_held_out_cell", np.nan)) for n in names]
+    a2.barh(names, mapes, color="#5c940d")
+    a2.set(xlabel="MAPE on held-out workload cells (%)", title="held-out error")
+    a2.invert_yaxis()
+    trained = Plot(
+        "What the cost model predicts, and from how much",
+        _png(fig),
+        f"Model {man.get('version', '?')}, {man.get('n_rows', '?')} training rows. Not predicted: "
+        + ("; ".join(f"{k} ({v})" for k, v in unfitted.items()) or "none")
+        + ".",
+    )
+    env = (targets.get("tokens_per_s") or {}).get("envelope") or {}
+    pairs = [tuple(p) for p in env.get("pairs", {}).get("family|gpu", [])]
+    fams = sorted({f for f, _ in pairs})
+    gpus = sorted({g for _, g in pairs})
+    fig, ax = plt.subplots(figsize=(7.5, max(3.0, 0.28 * len(fams) + 1.2)))
+    grid = (
+        np.array([[1.0 if (f, g) in pairs else 0.0 for g in gpus] for f in fams])
+        if pairs
+        else np.zeros((1, 1))
+    )
+    ax.imshow(grid, cmap="Greens", vmin=0, vmax=1.3, aspect="auto")
+    ax.set(xticks=range(len(gpus)), yticks=range(len(fams)))
+    ax.set_xticklabels(gpus, rotation=30, ha="right", fontsize=8)
+    ax.set_yticklabels(fams, fontsize=8)
+    measured = Plot(
+        "Where tokens/s was measured: model family × GPU kind",
+        _png(fig),
+        f"{len(pairs)} measured pairs. A request outside them is predicted with medium confidence (pair never "
+        "measured) or low (family or kind never measured), and low confidence makes the advice keep the "
+        "user's request or fall back to the cheapest fit.",
+    )
+    ranges = env.get("ranges", {})
+    fig, ax = plt.subplots(figsize=(7.5, 2.8))
+    keys = [k for k in ("params_b", "context_len", "prompt_len", "output_len", "concurrency") if k in ranges]
+    for i, k in enumerate(keys):
+        lo, hi = float(ranges[k]["lo"]), float(ranges[k]["hi"])
+        ax.plot([lo, hi], [i, i], lw=6, color="#1971c2", solid_capstyle="butt")
+        ax.annotate(f"{lo:,.4g} – {hi:,.4g}", (hi, i), xytext=(4, -3), textcoords="offset points", fontsize=8)
+    ax.set(xscale="log", yticks=range(len(keys)), yticklabels=[k.replace("_", " ") for k in keys])
+    ax.invert_yaxis()
+    span = Plot(
+        "Measured ranges (tokens/s)",
+        _png(fig),
+        "A request with a value outside a range is low-confidence (model size in billions of parameters, "
+        "lengths in tokens, concurrency in requests).",
+    )
+    return [trained, measured, span], []
+
+
 # --- calibration ----------------------------------------------------------------------------------
 
 
@@ -87,7 +160,12 @@ def calibration(frame: pd.DataFrame, catalog: Catalog) -> tuple[list[Plot], dict
                         elinewidth=0.5, alpha=0.55, color=COLORS[band], label=f"{band} ({int(m.sum())})")  # fmt: skip
     lo, hi = float(min(meas.min(), q[:, 0].min())), float(max(meas.max(), q[:, 2].max()))
     ax.plot([lo, hi], [lo, hi], color="black", lw=0.8)
-    ax.set(xscale="log", yscale="log", xlabel="measured tokens/s", ylabel="predicted tokens/s (median, 80 % interval)")
+    ax.set(
+        xscale="log",
+        yscale="log",
+        xlabel="measured tokens/s",
+        ylabel="predicted tokens/s (median, 80 % interval)",
+    )
     ax.legend(title="confidence", fontsize=8)
     scatter = Plot(
         "Predicted vs measured (held-out cells)",
@@ -126,30 +204,158 @@ def backtest(frame: pd.DataFrame, settings: Settings, catalog: Catalog) -> tuple
     rates = {g.name: g.cost_per_gpu_hour for g in catalog.gpus} | settings.cost.per_gpu_hour
     rep = run_backtest(frame, settings.utility, catalog=catalog, rates=rates, n_splits=3, n_boot=200,
                        runtime_h=settings.defaults.time_limit_min / 60.0)  # fmt: skip
-    pol = rep["policies"]
-    names = sorted(pol, key=lambda k: -pol[k]["top1"])
     _figure()  # the Agg backend
     import matplotlib.pyplot as plt
 
     plt.close("all")
-    fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 4.4))
-    y = np.arange(len(names))
-    for ax, key, label in ((a1, "top1", "picked the best arm (share of cells)"), (a2, "regret", "mean regret")):
-        vals = np.array([pol[n][key] for n in names])
-        ci = np.array([pol[n].get(f"{key}_ci", [v, v]) for n, v in zip(names, vals, strict=True)])
-        colors = ["#1971c2" if n == "omnipilot" else "#adb5bd" for n in names]
-        ax.barh(y, vals, xerr=[vals - ci[:, 0], ci[:, 1] - vals], color=colors, capsize=2)
-        ax.set(yticks=y, yticklabels=[n.replace("_", " ") for n in names], xlabel=label)
-        ax.invert_yaxis()
-    a2.set_xscale("symlog", linthresh=0.1)
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4.4))
+    _policy_bars(axes, rep["policies"])
     plot = Plot(
         "Placement backtest against every baseline",
         _png(fig),
         f"{rep['cells']} workload cells with several measured arms, {rep['n_splits']}-fold by cell: each "
         "policy picks an arm for a held-out cell, scored against the arm that measured best "
-        f"(regret: {rep['regret_unit']}). Bars: 95 % bootstrap intervals.",
+        f"(regret: {rep['regret_unit']}). Bars: 95 % bootstrap intervals over cells.",
     )
-    return [plot], rep
+    return [plot, _precision_plot(rep), _bands_plot(rep)], rep
+
+
+def _policy_bars(axes: Any, pol: dict[str, Any]) -> None:
+    names = sorted(pol, key=lambda k: -(pol[k]["top1"] or 0.0))
+    y = np.arange(len(names))
+    for ax, key, label in (
+        (axes[0], "top1", "picked the best arm (share of cells)"),
+        (axes[1], "regret", "mean regret"),
+    ):
+        vals = np.array([pol[n][key] if pol[n][key] is not None else np.nan for n in names])
+        ci = np.array([pol[n].get(f"{key}_ci") or [v, v] for n, v in zip(names, vals, strict=True)])
+        colors = ["#1971c2" if n == "omnipilot" else "#adb5bd" for n in names]
+        ax.barh(y, vals, xerr=[vals - ci[:, 0], ci[:, 1] - vals], color=colors, capsize=2)
+        ax.set(yticks=y, yticklabels=[n.replace("_", " ") for n in names], xlabel=label)
+        ax.invert_yaxis()
+    axes[1].set_xscale("symlog", linthresh=0.1)
+
+
+def _precision_plot(rep: dict[str, Any]) -> Plot:
+    import matplotlib.pyplot as plt
+
+    p = rep["decisions"]["precision"]
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4.0))
+    if p["cells"]:
+        _policy_bars(axes, p["policies"])
+    else:
+        axes[0].text(
+            0.5, 0.5, "no cell where precision matters", ha="center", va="center", transform=axes[0].transAxes
+        )
+    same = [k.replace("_", " ") for k, v in p.get("separated_from_omnipilot", {}).items() if v == 0]
+    best = ", ".join(f"{k} in {v}" for k, v in p["best_precision"].items()) or "none"
+    return Plot(
+        "The precision decision, where it matters",
+        _png(fig),
+        f"{p['cells']} of {p['candidates']} cells × GPU kind with several precisions measured, where the wrong "
+        f"precision costs at least {p['matters_threshold']:g} regret; {p['discriminating']} of them tell some "
+        f"policies apart. The measured best precision: {best}."
+        + (
+            f" Not told apart from OmniPilot by any of these cells: {', '.join(same)}."
+            if same and p["cells"]
+            else ""
+        ),
+    )
+
+
+def _bands_plot(rep: dict[str, Any]) -> Plot:
+    import matplotlib.pyplot as plt
+
+    cb = rep["confidence_bands"]
+    bands = [b for b in BANDS if cb["bands"][b]["n"]]
+    fig, ax = plt.subplots(figsize=(6.5, 3.8))
+    mapes = [100 * cb["bands"][b]["mape"] for b in bands]
+    bars = ax.bar(bands, mapes, color=[COLORS[b] for b in bands])
+    for bar, b in zip(bars, bands, strict=True):
+        held = "\n".join(
+            f"{k.replace('_', ' x ')} {v}" for k, v in cb["bands"][b]["by_held_out"].items() if v
+        )
+        ax.annotate(f"n={cb['bands'][b]['n']}\n{held}", (bar.get_x() + bar.get_width() / 2, bar.get_height()),
+                    ha="center", va="bottom", fontsize=7)  # fmt: skip
+    ax.set(ylabel="MAPE of predicted tokens/s (%)", xlabel="confidence the envelope gave")
+    ax.set_ylim(0, max(mapes, default=1.0) * 1.35)
+    return Plot(
+        "Error by confidence band (held-out cells, families, GPU kinds, family × GPU pairs)",
+        _png(fig),
+        "Every training row predicted by models that never saw its cell, its family, its GPU kind, or its "
+        "family on that kind; grouped by the confidence the support envelope gave it. "
+        + ("Ordered: less confident predictions err more." if cb["ordered"] else
+           "NOT ordered: a less confident band errs less than a more confident one."),
+    )  # fmt: skip
+
+
+def backtest_notes(rep: dict[str, Any]) -> list[str]:
+    """What the plots cannot say: the request stand-in, H200, the held-out-family result."""
+    notes = [
+        f"A public cell records no user request: OmniPilot's fallback (decide()'s own rule) keeps "
+        f"{rep['request_stand_in']}.",
+        rep["h200"]["note"],
+    ]
+    fam = rep["decisions"].get("held_out_family")
+    if fam and fam["cells"]:
+        o, c = fam["policies"]["omnipilot"], fam["policies"]["cheapest_fit"]
+        notes.append(
+            f"With each cell's whole family held out, every arm is low-confidence and the fallback decides: "
+            f"OmniPilot picks the best arm in {100 * o['top1']:.0f} % of cells (it keeps the request in "
+            f"{100 * o['kept_request_rate']:.0f} %), cheapest-fit in {100 * c['top1']:.0f} %."
+        )
+    return notes
+
+
+def paired_ratio_plots(model_dir: Path, catalog: Catalog) -> tuple[list[Plot], list[str]]:
+    """H200 judged as the backtest cannot: the cost model's H200 ÷ H100 tokens/s against NVIDIA's
+    paired TensorRT-LLM rows (advisor/paired_ratio.py), with the model in use, nothing retrained."""
+    from omnipilot.advisor.costmodel import CostModel, ModelLoadError
+    from omnipilot.advisor.paired_ratio import check, load_pairs
+    from omnipilot.paths import shared_data_dir
+
+    data = shared_data_dir()
+    pairs, skipped = load_pairs(data, catalog) if data is not None else ([], 0)
+    if not pairs:
+        return [], [
+            f"H200 ÷ H100 paired-ratio check: no paired TensorRT-LLM rows under {data or 'the shared data'}."
+        ]
+    try:
+        res = check(CostModel.load(model_dir, catalog), pairs)
+    except ModelLoadError as exc:
+        return [], [f"H200 ÷ H100 paired-ratio check: the cost model did not load ({exc})."]
+    arms = res["by_arm"]
+    _figure()  # the Agg backend
+    import matplotlib.pyplot as plt
+
+    plt.close("all")
+    fig, ax = plt.subplots(figsize=(8, max(3.0, 0.3 * len(arms) + 1.2)))
+    y = np.arange(len(arms))
+    ax.scatter(
+        [a["measured"] for a in arms.values()], y, marker="o", color="black", label="measured (TensorRT-LLM)"
+    )
+    ax.scatter(
+        [a["predicted"] for a in arms.values()],
+        y,
+        marker="x",
+        color="#1971c2",
+        label="predicted (this model)",
+    )
+    ax.axvline(1.0, color="#c92a2a", lw=0.8, ls="--")
+    ax.set(yticks=y, xlabel="H200 ÷ H100 tokens/s (median over lengths)")
+    ax.set_yticklabels(list(arms), fontsize=7)
+    ax.invert_yaxis()
+    ax.legend(fontsize=8)
+    plot = Plot(
+        "H200 ÷ H100: predicted against the paired published rows",
+        _png(fig),
+        f"{res['n_predicted']} of {res['n_pairs']} published pairs predicted ({skipped} left out: model or "
+        f"precision not in the catalog); H200 predicted not slower in {100 * res['predicted_not_slower']:.0f} % "
+        f"(measured: {100 * res['measured_not_slower']:.0f} %); median ratio predicted "
+        f"{res['predicted_ratio_median']:.2f}, measured {res['measured_ratio_median']:.2f}. Left of the dashed "
+        "line: H200 slower than H100.",
+    )
+    return [plot], []
 
 
 # --- the decision log -----------------------------------------------------------------------------
@@ -157,7 +363,9 @@ def backtest(frame: pd.DataFrame, settings: Settings, catalog: Catalog) -> tuple
 
 def read_decisions(path: Path) -> list[dict[str, Any]]:
     """The log and its rotated files (path.N, oldest first); unreadable lines are skipped."""
-    files = sorted(path.parent.glob(path.name + ".*"), key=lambda p: -int(p.suffix[1:]) if p.suffix[1:].isdigit() else 0)
+    files = sorted(
+        path.parent.glob(path.name + ".*"), key=lambda p: -int(p.suffix[1:]) if p.suffix[1:].isdigit() else 0
+    )
     out: list[dict[str, Any]] = []
     for f in [*(p for p in files if p.suffix[1:].isdigit()), path]:
         if not f.is_file():
@@ -186,7 +394,9 @@ def _confidence(rec: dict[str, Any]) -> str:
         return str(rec["confidence"])
     choice = rec.get("choice") or {}
     for arm in rec.get("arms") or []:
-        if {k: arm.get(k) for k in ("gpu", "tp", "precision")} == {k: choice.get(k) for k in ("gpu", "tp", "precision")}:
+        if {k: arm.get(k) for k in ("gpu", "tp", "precision")} == {
+            k: choice.get(k) for k in ("gpu", "tp", "precision")
+        }:
             return str((arm.get("prediction") or {}).get("confidence", "none"))
     return "none"
 
@@ -209,7 +419,9 @@ def decision_plots(records: list[dict[str, Any]]) -> tuple[list[Plot], dict[str,
     days = sorted({datetime.fromtimestamp(float(r["ts"]), UTC).date() for r in served})
     per: dict[str, Counter[Any]] = {b: Counter() for b in (*BANDS, "none")}
     for r in served:
-        per[_confidence(r) if r.get("outcome") == "advised" else "none"][datetime.fromtimestamp(float(r["ts"]), UTC).date()] += 1
+        per[_confidence(r) if r.get("outcome") == "advised" else "none"][
+            datetime.fromtimestamp(float(r["ts"]), UTC).date()
+        ] += 1
     fig, ax = plt.subplots(figsize=(8, 3.6))
     bottom = np.zeros(len(days))
     for band in (*BANDS, "none"):
@@ -251,7 +463,9 @@ def decision_plots(records: list[dict[str, Any]]) -> tuple[list[Plot], dict[str,
         _png(fig),
         f"{same} of {len(advised)} advised jobs already asked for the advised arm.",
     ))  # fmt: skip
-    reasons = Counter(abstain_cause(str(r["abstained_because"])) for r in served if r.get("abstained_because"))
+    reasons = Counter(
+        abstain_cause(str(r["abstained_because"])) for r in served if r.get("abstained_because")
+    )
     outcomes = Counter(str(r.get("outcome")) for r in records)
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 3.6))
     a1.barh(list(outcomes), list(outcomes.values()), color="#495057")
@@ -286,7 +500,9 @@ def render_page(sections: list[tuple[str, list[Plot], list[str]]], facts: dict[s
         '<html lang="en"><head><meta charset="utf-8"><title>OmniPilot report</title>',
         f"<style>{_STYLE}</style></head><body>",
         "<h1>OmniPilot report</h1>",
-        "<table>" + "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in facts.items()) + "</table>",
+        "<table>"
+        + "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in facts.items())
+        + "</table>",
     ]
     for title, plots, notes in sections:
         parts.append(f"<h2>{html.escape(title)}</h2>")
@@ -302,21 +518,31 @@ def render_page(sections: list[tuple[str, list[Plot], list[str]]], facts: dict[s
 
 
 def build_report(
-    out: Path, settings: Settings, history: Path | None, decision_log: Path | None, model_version: str
+    out: Path,
+    settings: Settings,
+    history: Path | None,
+    decision_log: Path | None,
+    model_version: str,
+    model_dir: Path | None = None,
 ) -> tuple[Path, int]:
-    """Write out/index.html; (its path, number of plots)."""
+    """Write out/index.html; (its path, number of plots). `model_dir`: the cost model in use
+    (default: the bundled one), whose manifest gives the first section even with nothing else."""
+    from omnipilot.advisor.costmodel import BUNDLED_DIR
     from omnipilot.collectors.store import load_frame
 
     catalog = Catalog.load()
     sections: list[tuple[str, list[Plot], list[str]]] = []
     facts = {"generated": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), "cost model": model_version}
+    plots, notes = model_plots(model_dir or BUNDLED_DIR)
+    ratio_plots, ratio_notes = paired_ratio_plots(model_dir or BUNDLED_DIR, catalog)
+    sections.append(("The cost model", plots + ratio_plots, notes + ratio_notes))
     if history is not None and history.is_file():
         frame = load_frame(history)
         facts["history"] = f"{history} ({len(frame)} rows)"
         plots, _ = calibration(frame, catalog)
         sections.append(("Calibration", plots, []))
-        plots, _ = backtest(frame, settings, catalog)
-        sections.append(("Backtest", plots, []))
+        plots, rep = backtest(frame, settings, catalog)
+        sections.append(("Backtest", plots, backtest_notes(rep)))
     else:
         sections.append(("Calibration and backtest", [], [
             f"No history at {history}: build it with `omnipilot history build-seed` (or pass --history) "

@@ -51,7 +51,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     history = args.history or default_history()
     try:
         with progress("report", args.json):
-            page, plots = build_report(args.out, settings, history, log_path, _model_version(model_dir))
+            page, plots = build_report(args.out, settings, history, log_path, _model_version(model_dir), model_dir)
     except OSError as exc:
         print(f"omnipilot report: {exc}", file=sys.stderr)
         return 2

@@ -83,6 +83,18 @@ def test_report_on_the_bundled_model_alone(seed_history: Path, tmp_path: Path) -
     _report(out, "--history", str(seed_history), "--decision-log", str(tmp_path / "none.jsonl"))
     text = (out / "index.html").read_text()
     assert "Predicted vs measured" in text and "Placement backtest" in text and "No decisions" in text
+    assert "The precision decision" in text and "Error by confidence band" in text
+    assert "paired-ratio check" in text  # the backtest cannot judge choosing an H200: says so
+    assert "http://" not in text and "https://" not in text and "<script" not in text
+    _check(render(out / "index.html", tmp_path), at_least=3)
+
+
+def test_report_with_nothing_but_the_model(tmp_path: Path) -> None:
+    """A fresh install: no history built, no decision log; the cost model's own manifest still plots."""
+    out = tmp_path / "report"
+    _report(out, "--history", str(tmp_path / "missing.jsonl"), "--decision-log", str(tmp_path / "none.jsonl"))
+    text = (out / "index.html").read_text()
+    assert "What the cost model predicts" in text and "No history at" in text and "No decisions" in text
     assert "http://" not in text and "https://" not in text and "<script" not in text
     _check(render(out / "index.html", tmp_path), at_least=3)
 
@@ -118,4 +130,3 @@ def test_report_with_a_sites_decision_log(tmp_path: Path) -> None:
     assert "Decisions over time" in text and "Asked vs advised" in text
     assert "requests inside the measured envelope" in text and "No history at" in text
     _check(render(out / "index.html", tmp_path), at_least=3)
-
