@@ -3,7 +3,8 @@
 The request is resolved by the same rules as a job's (advisor/workload.py) and ranked by the same
 decide() (utility, with the fallback to cheapest-fit when the best arm is low-confidence), over the
 GPU kinds the model has measured rows of, those the site's config prices, and any the request names,
-not only the local cluster's, each assumed to have 8 GPUs a node. All fitted targets are reported.
+not only the local cluster's, each assumed to have 8 GPUs a node. All fitted targets are reported, and
+the physics estimates of the decision targets no trees were fitted for, each with its source.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from omnipilot.advisor.costmodel import ArmPrediction, CostModel
 from omnipilot.advisor.decide import Intent, ScoredArm, decide, short_reason
+from omnipilot.advisor.physics_targets import PHYSICS_CONFIDENCE
+from omnipilot.advisor.utility import Quantiles, slo_not_judged
 from omnipilot.advisor.workload import arm_query, cost_model_scorer, resolve_workload
 from omnipilot.catalog import Catalog, GpuSpec
 from omnipilot.config import ConfigError, Settings, load_settings
@@ -82,7 +85,7 @@ def advise(model: CostModel, req: AdviseQuery, settings: Settings) -> dict[str, 
         q = arm_query(spec.name, req.gpu, req.tp or 1, req.precision or "bf16", work, req.engine)
         return {
             "model": spec.name,
-            "arms": [_unknown_kind_json(p) for p in model.predict([q])],
+            "arms": [_unknown_kind_json(p, model) for p in model.predict([q])],
             "notes": notes,
         }
     rates = {g.name: g.cost_per_gpu_hour for g in catalog.gpus} | settings.cost.per_gpu_hour
@@ -99,8 +102,9 @@ def advise(model: CostModel, req: AdviseQuery, settings: Settings) -> dict[str, 
     order = ([decision.choice] if decision.choice else []) + [
         s for s in decision.ranked if s is not decision.choice
     ]
-    arms = [_arm_json(s) for s in order if _matches(s, req)]
-    _apply_slo(arms, req.slo_ttft_ms, notes)
+    arms = [_arm_json(s, model) for s in order if _matches(s, req)]
+    site_slo_ms = settings.utility.slo_ttft_s * 1000.0 if settings.utility.slo_ttft_s > 0 else None
+    _apply_slo(arms, req.slo_ttft_ms or site_slo_ms, notes)
     return {"model": spec.name, "arms": arms, "notes": notes, "rule": decision.rule}
 
 
@@ -110,19 +114,31 @@ def _matches(s: ScoredArm, req: AdviseQuery) -> bool:
     )
 
 
-def _unknown_kind_json(p: ArmPrediction) -> dict[str, Any]:
+def _targets_json(targets: dict[str, Quantiles], model: CostModel) -> dict[str, dict[str, Any]]:
+    """q10/q50/q90 per target and where they come from: `trees` (measured rows) or `physics`
+    (no measured rows yet: low confidence, a wide stated band; docs/costmodel.md)."""
+    out: dict[str, dict[str, Any]] = {}
+    for t, q in targets.items():
+        source = model.target_source(t)
+        out[t] = {**q.model_dump(), "source": source}
+        if source == "physics":
+            out[t]["confidence"] = PHYSICS_CONFIDENCE
+    return out
+
+
+def _unknown_kind_json(p: ArmPrediction, model: CostModel) -> dict[str, Any]:
     return {"gpu": p.query.gpu, "tp": p.query.tp, "precision": p.query.precision,
-            "targets": {t: q.model_dump() for t, q in p.targets.items()},
+            "targets": _targets_json(p.targets, model),
             "confidence": p.confidence, "reasons": list(p.reasons)}  # fmt: skip
 
 
-def _arm_json(s: ScoredArm) -> dict[str, Any]:
+def _arm_json(s: ScoredArm, model: CostModel) -> dict[str, Any]:
     pred = s.prediction
     out: dict[str, Any] = {
         "gpu": s.arm.gpu,
         "tp": s.arm.tp,
         "precision": s.arm.precision,
-        "targets": {t: q.model_dump() for t, q in pred.targets.items()} if pred else {},
+        "targets": _targets_json(pred.targets, model) if pred else {},
         "confidence": pred.confidence if pred else "low",
         "reasons": list(pred.reasons) if pred else ["no cost model prediction"],
         "checkpoint": s.arm.checkpoint,
@@ -141,12 +157,19 @@ def _arm_json(s: ScoredArm) -> dict[str, Any]:
 
 
 def _apply_slo(arms: list[dict[str, Any]], slo_ms: float | None, notes: list[str]) -> None:
+    """Each arm's `slo_ttft_met` (null where TTFT is not predicted: not judged), and one note when
+    no arm could be judged. The job's SLO, else the site's `[utility] slo_ttft_s`."""
     if slo_ms is None:
         return
     checked = False
     for a in arms:
         ttft = a["targets"].get("ttft_p50_s")
         if ttft is None:
+            a["slo_ttft_met"] = None
+            why = slo_not_judged(slo_ms / 1000.0)
+            if why not in a.get("reasons_all", []):
+                a["reasons_all"] = [why, *a.get("reasons_all", [])]
+                a["reasons"] = [why + ("; " + a["reasons"][0] if a["reasons"] else "")]
             continue
         checked = True
         a["slo_ttft_met"] = ttft["q90"] * 1000.0 <= slo_ms
@@ -155,4 +178,4 @@ def _apply_slo(arms: list[dict[str, Any]], slo_ms: float | None, notes: list[str
             a["reasons_all"] = [*a.get("reasons_all", []), why]
             a["reasons"] = [why + ("; " + a["reasons"][0] if a["reasons"] else "")]
     if not checked:
-        notes.append("TTFT is not predicted (no data): the SLO was not checked")
+        notes.append(f"TTFT is not predicted (no data): the SLO of {slo_ms:.0f} ms was not checked")

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 from pydantic import BaseModel, ConfigDict, Field
 
 from omnipilot.advisor.prevalidated import construct
+from omnipilot.advisor.quant_effects import measured_note
 from omnipilot.catalog import MIN_CAPABILITY, PRECISIONS, GpuSpec, ModelSpec
 
 TP_DEGREES: tuple[int, ...] = (1, 2, 4, 8)
@@ -85,10 +86,10 @@ def precision_options(
         return need is None or (nvidia and gpu.compute_capability >= need) or (prec == "fp8" and gpu.fp8_compute)
 
     if own_weights and as_shipped is not None:
-        prec, ck = as_shipped
-        if prec == "bf16":
-            return [("bf16", ck, None)] + ([("fp8", ck, "fp8")] if gpu.fp8_compute else [])
-        return [(prec, ck, None)] if supported(prec) else []
+        own_prec, own = as_shipped
+        if own_prec == "bf16":
+            return [("bf16", own, None)] + ([("fp8", own, "fp8")] if gpu.fp8_compute else [])
+        return [(own_prec, own, None)] if supported(own_prec) else []
     options: list[tuple[str, str, str | None]] = []
     if model.shipped is None:
         base = own_checkpoint or model.name
@@ -168,6 +169,10 @@ def fit_arm(
     note = fp8_note(gpu, precision, flag)
     if note:
         reasons.append(note)
+    hopper = gpu.vendor == "nvidia" and 9.0 <= gpu.compute_capability < 10.0
+    quant_note = measured_note(precision, gpu.name, hopper, "marlin" if flag is None else "default")
+    if quant_note:
+        reasons.append(quant_note)
     if fits and occupancy > 1.0:
         reasons.append(f"KV cache holds {1 / occupancy:.0%} of {work.concurrency} concurrent sequences")
     # every value is computed here from validated catalog entries: construct without re-validating

@@ -38,9 +38,20 @@ from omnipilot.advisor.artifact import (
 from omnipilot.advisor.conformal import apply_offset
 from omnipilot.advisor.envelope import Confidence, worst
 from omnipilot.advisor.features import FeatureSpec, Featurizer, HardwareMode, RooflineMode, TextColumn
+from omnipilot.advisor.physics_targets import PHYSICS_TARGETS, kv_reasons, physics_estimates
 from omnipilot.advisor.prevalidated import construct
 from omnipilot.advisor.quantile import QuantileModel, rearrange
-from omnipilot.advisor.training import Base, TrainConfig, data_hash, fit_all, select_training_rows
+from omnipilot.advisor.training import (
+    Base,
+    OrderPairs,
+    TrainConfig,
+    data_hash,
+    fit_all,
+    order_pairs,
+    ordered_raw,
+    physics_spec,
+    select_training_rows,
+)
 from omnipilot.advisor.utility import Quantiles
 from omnipilot.catalog import Catalog
 from omnipilot.collectors.rows import LoadRegime
@@ -165,6 +176,17 @@ class CostModel:
     def fitted_targets(self) -> list[str]:
         return list(self.manifest.targets)
 
+    @property
+    def predicted_targets(self) -> list[str]:
+        """The fitted targets, then the decision targets physics estimates where no trees were fitted."""
+        return [*self.manifest.targets, *(t for t in PHYSICS_TARGETS if t not in self.manifest.targets)]
+
+    def target_source(self, target: str) -> Literal["trees", "physics", "none"]:
+        """Where a target's numbers come from: trees fitted on measured rows, physics, or nowhere."""
+        if target in self.manifest.targets:
+            return "trees"
+        return "physics" if target in PHYSICS_TARGETS else "none"
+
     def predict(
         self, queries: Sequence[ArmQuery], targets: Sequence[str] | None = None
     ) -> list[ArmPrediction]:
@@ -224,41 +246,61 @@ class CostModel:
         ]
 
     def _score(self, fields: _QueryColumns, targets: Sequence[str] | None) -> ArmScores:
-        wanted = list(targets) if targets is not None else list(self.manifest.targets)
+        wanted = list(targets) if targets is not None else self.predicted_targets
         cols, pre = self._columns(fields)
         x = self.featurizer.transform(cols)
         values: dict[str, np.ndarray] = {}
         conf: dict[str, list[tuple[Confidence, list[str]]]] = {}
         # no numbers for a model or GPU kind we cannot describe
         undescribed = np.array([bool(p) for p in pre], dtype=bool)
+        pairs: OrderPairs | None = None  # the physics order's pairs, worked out once per batch
         for target in wanted:
             entry = self.manifest.targets.get(target)
             if entry is None or target in values:
                 continue
-            base = self._bases[target].values(cols, entry.base_shift, entry.base_fill)
-            q = np.exp(apply_offset(rearrange(self.models[target].predict_raw(x, base)), entry.offset))
+            # the physics layout keeps a faster GPU kind at least as fast (training.ordered_raw)
+            pairs = pairs or order_pairs(self.featurizer, cols)
+            raw = ordered_raw(
+                self.featurizer, self.models[target], self._bases[target], entry.base_shift,
+                entry.base_fill, cols, target=target, x=x, pairs=pairs,
+            )  # fmt: skip
+            q = np.exp(apply_offset(rearrange(raw), entry.offset))
             q[undescribed] = math.nan
             values[target] = q
             conf[target] = entry.envelope.check(cols)
-        return ArmScores(values, self._verdicts(conf, pre, wanted))
+        # decision targets without trees: physics estimates, low confidence (advisor/physics_targets.py)
+        physics = physics_estimates(self.catalog, cols, [t for t in wanted if t not in self.manifest.targets])
+        for target, est in physics.items():
+            est.values[undescribed] = math.nan
+            values[target] = est.values
+        # a KV-cache peak near or past full is a reason (preemption), whichever source predicted it
+        kv = values.get("kv_cache_peak_frac")
+        kv_lines = (
+            physics["kv_cache_peak_frac"].reasons if "kv_cache_peak_frac" in physics
+            else kv_reasons(kv[:, 1]) if kv is not None else None
+        )  # fmt: skip
+        return ArmScores(values, self._verdicts(conf, pre, wanted, list(physics), kv_lines))
 
     def _verdicts(
         self,
         conf: dict[str, list[tuple[Confidence, list[str]]]],
         pre: list[tuple[str, ...]],
         wanted: list[str],
+        physics: Sequence[str] = (),
+        kv_lines: Sequence[str | None] | None = None,
     ) -> list[Verdict]:
         """Per arm: its confidence (the ranking target's, and low when it cannot be described), the
-        reasons, and each target's own label."""
+        reasons, and each target's own label (physics estimates: low)."""
         primary = PRIMARY_TARGET if PRIMARY_TARGET in conf else next(iter(conf), None)
         unfitted = [
             f"{t}: {self.manifest.unfitted.get(t, 'not predicted (no data)')}"
             for t in wanted
-            if t not in self.manifest.targets
+            if t not in self.manifest.targets and t not in physics
         ]
         out: list[Verdict] = []
         for i, why_not in enumerate(pre):
             reasons = list(why_not)
+            at = len(reasons)  # a KV-cache line goes after the ranking target's own reasons
             confidence: Confidence = "low" if why_not else "high"
             per_target: dict[str, Confidence] = {}
             for target, labels in conf.items():
@@ -268,10 +310,14 @@ class CostModel:
                     confidence = worst(confidence, label)
                     if why:
                         reasons += [r for r in why if r not in reasons]
+                    at = len(reasons)
                 elif label == "low" and why:
                     # one line per secondary target; the detail is in target_confidence and its envelope
                     more = f" (+{len(why) - 1} more)" if len(why) > 1 else ""
                     reasons.append(f"{target}: low confidence: {why[0]}{more}")
+            per_target.update(dict.fromkeys(physics, "low"))
+            if kv_lines is not None and kv_lines[i]:
+                reasons.insert(at, str(kv_lines[i]))
             if unfitted:
                 reasons += unfitted
             out.append((confidence, reasons, per_target))
@@ -408,7 +454,7 @@ def train(
     roofline: RooflineMode = "offset",
     conformal: bool = True,
     data_sources: Sequence[str] = (),
-    hardware: HardwareMode = "identity",
+    hardware: HardwareMode = "physics",
 ) -> tuple[Manifest, dict[str, list[str]]]:
     """Fit every target with enough rows from a history frame (`collectors.store.load_frame`)."""
     catalog = catalog or Catalog.load()
@@ -418,7 +464,7 @@ def train(
         raise ValueError(
             f"no training rows: the history has no inference rows of engines {list(config.engines)}"
         )
-    featurizer = Featurizer(FeatureSpec.from_catalog(catalog, roofline, hardware), catalog)
+    featurizer = physics_spec(Featurizer(FeatureSpec.from_catalog(catalog, roofline, hardware), catalog), rows)
     fits, unfitted = fit_all(featurizer, rows, config, conformal=conformal)
     texts = {t: f.model.model_texts() for t, f in fits.items()}
     dhash = data_hash(rows)

@@ -23,6 +23,7 @@ from omnipilot.advisor.utility import (
     QueueView,
     UtilityTerms,
     arm_utility,
+    slo_not_judged,
     utility_order,
 )
 from omnipilot.catalog import Catalog, GpuSpec, ModelSpec
@@ -178,8 +179,24 @@ def decide(
                   "cost_per_hour": f.arm.tp * cost_per_gpu_hour.get(f.arm.gpu, 0.0), "prediction": p, "utility": None}  # fmt: skip
         ranked.append(construct(ScoredArm, fields))
     if scorer is not None and utility is not None and utility.enabled:
-        return rank_by_utility(intent, ranked, notes, utility, prior, queue)
+        return _say_slo_not_judged(rank_by_utility(intent, ranked, notes, utility, prior, queue), intent, utility)
     return _advised(ranked, ranked[0], notes)
+
+
+def _say_slo_not_judged(decision: Decision, intent: Intent, settings: UtilitySettings) -> Decision:
+    """A chosen arm without a TTFT prediction cannot be judged against the TTFT SLO: its first reason
+    says so (the daemon's message, `advise`; `explain` also prints every arm's utility note). A new
+    Prediction: the scorer's are shared with its cache."""
+    choice = decision.choice
+    pred = choice.prediction if choice is not None else None
+    slo_s = intent.slo_ttft_ms / 1000.0 if intent.slo_ttft_ms else settings.slo_ttft_s
+    if choice is None or pred is None or not slo_s or "ttft_p50_s" in pred.targets:
+        return decision
+    reasons = [slo_not_judged(slo_s), *pred.reasons]
+    choice.prediction = construct(
+        Prediction, {"targets": pred.targets, "confidence": pred.confidence, "reasons": reasons}
+    )
+    return decision
 
 
 def _advised(

@@ -27,7 +27,9 @@ from omnipilot.advisor.conformal import (
     random_kfold,
 )
 from omnipilot.advisor.envelope import Envelope
-from omnipilot.advisor.features import FeatureSpec, Featurizer, RooflineMode
+from omnipilot.advisor.features import FeatureSpec, Featurizer, HardwareMode, RooflineMode
+from omnipilot.advisor.paired_ratio import check_layout
+from omnipilot.advisor.physics_targets import PHYSICS_TARGETS, physics_report
 from omnipilot.advisor.quantile import MIN_LABELLED_ROWS, crossing_rate, rearrange
 from omnipilot.advisor.training import (
     TrainConfig,
@@ -36,6 +38,7 @@ from omnipilot.advisor.training import (
     fit_quantiles,
     labelled,
     out_of_fold,
+    physics_spec,
     predict_rows,
     select_training_rows,
 )
@@ -216,7 +219,7 @@ def roofline_ablation(
     out: dict[str, dict[str, float]] = {}
     modes: tuple[RooflineMode, ...] = ("none", "feature", "offset")
     for mode in modes:
-        feat = Featurizer(FeatureSpec.from_catalog(catalog, mode), catalog)
+        feat = physics_spec(Featurizer(FeatureSpec.from_catalog(catalog, mode), catalog), rows)
         kind = base_kind_for(feat, target)
         folds = group_kfold(cell_keys(rows), config.n_splits)
         oof = out_of_fold(feat, rows, target, kind, folds)
@@ -229,6 +232,28 @@ def roofline_ablation(
     return out
 
 
+def hardware_ablation(
+    catalog: Catalog, frame: pd.DataFrame, rows: pd.DataFrame, config: TrainConfig, target: str = PRIMARY
+) -> dict[str, dict[str, Any]]:
+    """Held-out-cell and leave-one-GPU-out error of the primary target per hardware layout (issue 15:
+    with and without the physics), and each layout's H200 ÷ H100 ratio on the paired rows."""
+    out: dict[str, dict[str, Any]] = {}
+    layouts: tuple[HardwareMode, ...] = ("identity", "numbers", "physics")
+    for hardware in layouts:
+        feat = physics_spec(Featurizer(FeatureSpec.from_catalog(catalog, "offset", hardware), catalog), rows)
+        kind = base_kind_for(feat, target)
+        oof = rearrange(out_of_fold(feat, rows, target, kind, group_kfold(cell_keys(rows), config.n_splits)))
+        y = np.log(rows[target].to_numpy(dtype=float))
+        ratio = check_layout(frame, catalog, config, hardware)
+        out[hardware] = {
+            "mape": _mape(oof[:, 1], y),
+            "r2_log": _r2(oof[:, 1], y),
+            "leave_one_gpu_out_mape": {g: r["mape"] for g, r in leave_one_out(feat, rows, "gpu", target).items()},
+            "h200_h100_ratio": {k: v for k, v in ratio.items() if k != "by_arm"},
+        }
+    return out
+
+
 def evaluate(
     frame: pd.DataFrame,
     *,
@@ -236,15 +261,17 @@ def evaluate(
     config: TrainConfig | None = None,
     roofline: RooflineMode = "offset",
     quick: bool = False,
+    hardware: HardwareMode = "physics",
 ) -> dict[str, Any]:
     """The whole evaluation as a JSON-ready dict (DECISIONS.md §8 shape under "targets")."""
     catalog = catalog or Catalog.load()
     config = config or TrainConfig()
     rows = select_training_rows(frame, config, catalog)
-    featurizer = Featurizer(FeatureSpec.from_catalog(catalog, roofline), catalog)
+    featurizer = physics_spec(Featurizer(FeatureSpec.from_catalog(catalog, roofline, hardware), catalog), rows)
     report: dict[str, Any] = {
         "rows": len(rows),
         "roofline": roofline,
+        "hardware": hardware,
         "n_splits": config.n_splits,
         "targets": {},
     }
@@ -258,6 +285,8 @@ def evaluate(
                 "fitted": False,
                 "reason": "not predicted (no data): too few labelled rows or cells",
             }
+            if target in PHYSICS_TARGETS:  # a decision target answered by physics until rows train it
+                report["targets"][target].update(physics_report(catalog, lab, target))
             continue
         oof = nested_cv(featurizer, lab, target, config)
         report["targets"][target] = {
@@ -277,6 +306,10 @@ def evaluate(
     if not quick:
         report["roofline_ablation"] = roofline_ablation(catalog, prim, config)
         report["load_regime_ablation"] = load_regime_ablation(featurizer, prim, config, PRIMARY)
+        report["hardware_ablation"] = hardware_ablation(catalog, frame, prim, config)
+    # H200 has no public vLLM cell beside another kind: its ratio to H100 is judged on the paired
+    # TensorRT-LLM rows instead (advisor/paired_ratio.py)
+    report["paired_ratio_h200_h100"] = check_layout(frame, catalog, config, hardware)
     report["flagging"] = _flagging_summary(report)
     return report
 

@@ -53,6 +53,9 @@ class QuantileModel:
         # The same boosters as flat arrays (advisor/tree_arrays.py), set by `use_tree_arrays`;
         # None = LightGBM's own predict.
         self.trees: TreeArrays | None = None
+        # (least, most) log(measured ÷ base) of the rows it was fitted on, where a fit in memory
+        # knows them (training.fit_quantiles); a loaded model reads them from its feature spec
+        self.efficiency: tuple[float, float] | None = None
 
     @classmethod
     def fit(

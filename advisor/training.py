@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Hashable, Sequence
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -20,7 +20,16 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from omnipilot.advisor.conformal import conformal_offset, conformity_scores, group_kfold, random_kfold
 from omnipilot.advisor.envelope import Envelope
-from omnipilot.advisor.features import HARDWARE_DIRECTIONS, Columns, Featurizer
+from omnipilot.advisor.features import (
+    DOMINANCE_PREFIX,
+    HARDWARE_DIRECTIONS,
+    PHYSICS_CONSTRAINED,
+    Columns,
+    Featurizer,
+    arm_groups,
+    take_rows,
+    text_column,
+)
 from omnipilot.advisor.quantile import MIN_LABELLED_ROWS, QuantileModel, crossing_rate, rearrange
 from omnipilot.catalog import PRECISIONS, SHIPPED_PRECISIONS, Catalog
 from omnipilot.collectors.rows import TARGETS
@@ -36,11 +45,20 @@ EXCLUSIONS: dict[str, tuple[str, ...]] = {
 }
 # Throughput targets start from the roofline (log space) when FeatureSpec.roofline == "offset".
 BASES: dict[str, BaseKind] = {"tokens_per_s": "roofline_tokens", "requests_per_s": "roofline_requests"}
-# Models whose GPU enters by its numbers only (FeatureSpec.hardware == "numbers") also start TTFT
+# Models whose GPU enters by its numbers (FeatureSpec.hardware "numbers" or "physics") also start TTFT
 # from the prefill physics, and constrain each target to move with the hardware as physics says:
 # +1 = a faster GPU never lowers it (throughput), -1 = never raises it (latency).
 NUMBERS_BASES: dict[str, BaseKind] = {**BASES, "ttft_p50_s": "prefill_ttft"}
 TARGET_DIRECTIONS: dict[str, int] = {"tokens_per_s": 1, "requests_per_s": 1, "ttft_p50_s": -1}
+# How far below (log space) the best prediction of a slower GPU kind a faster one may stay: the
+# physics test allows 5 %; 4 % keeps rounding on the right side of it.
+ORDER_SLACK_LOG = float(np.log(0.96))
+# The target a base belongs to, for callers that name the base only.
+_TARGET_OF_BASE: dict[str, str] = {
+    "roofline_tokens": "tokens_per_s",
+    "roofline_requests": "requests_per_s",
+    "prefill_ttft": "ttft_p50_s",
+}
 # Beyond the hardware: a longer prompt (or context) never shortens the time to the first token.
 EXTRA_MONOTONE: dict[str, dict[str, int]] = {"ttft_p50_s": {"log_prompt_len": 1, "log_context": 1}}
 
@@ -149,8 +167,68 @@ class Base:
         training rows' median roofline stands in (such rows are out of the envelope anyway)."""
         raw = self.raw(cols)
         if raw is None:
-            return None
+            # no base: the shift alone (0 but for constrained fits, see fit_quantiles)
+            return None if shift == 0.0 else np.full(len(cols["model"]), shift)
         return np.where(np.isfinite(raw), raw, fill) + shift
+
+
+# A pair of GPU kinds leaves the hardware order when the measured rows put the faster one below
+# 0.95 x the slower in at least this share of the workload cells (same arm) measured on both, and
+# in at least ORDER_EXCEPTION_MIN_CELLS of them.
+ORDER_EXCEPTION_SHARE = 0.10
+ORDER_EXCEPTION_MIN_CELLS = 5
+
+
+def order_exceptions(
+    featurizer: Featurizer, rows: pd.DataFrame, target: str = "tokens_per_s"
+) -> list[tuple[str, str]]:
+    """(faster, slower) kind pairs whose order the measured rows contradict (the spec's
+    `order_exceptions`): on the public data, MI300X below MI250 in 13 % of their shared cells."""
+    lab = labelled(rows, target) if target in rows.columns else rows.iloc[0:0]
+    if lab.empty:
+        return []
+    keys = ["model", "engine", "load_regime", "prompt_len", "output_len", "concurrency", "tp", "precision"]
+    per = lab.assign(gpu=lab["gpu"].map(featurizer.gpu_name)).astype({k: str for k in keys})
+    per = per.groupby([*keys, "gpu"], sort=True)[target].median().reset_index()
+    pairs = per.merge(per, on=keys, suffixes=("_a", "_b"))
+    pairs = pairs.loc[pairs["gpu_a"] != pairs["gpu_b"]]
+    out: list[tuple[str, str]] = []
+    for (a, b), group in pairs.groupby(["gpu_a", "gpu_b"], sort=True):
+        if not featurizer.at_least(str(a), str(b)) or len(group) < ORDER_EXCEPTION_MIN_CELLS:
+            continue
+        slower = (group[f"{target}_a"] < 0.95 * group[f"{target}_b"]).mean()
+        if slower >= ORDER_EXCEPTION_SHARE:
+            out.append((str(a), str(b)))
+    return out
+
+
+def physics_spec(featurizer: Featurizer, rows: pd.DataFrame) -> Featurizer:
+    """The featurizer with the order exceptions these rows measure (the physics layout only)."""
+    if featurizer.spec.hardware != "physics":
+        return featurizer
+    found = tuple(order_exceptions(featurizer, rows))
+    if found:
+        log.info("train.order_exceptions", pairs=[f"{a} > {b}" for a, b in found])
+    bounds = tuple(efficiency_bounds(featurizer, rows))
+    update = {"order_exceptions": found, "efficiency_bounds": bounds}
+    return Featurizer(featurizer.spec.model_copy(update=update), featurizer.catalog)
+
+
+def efficiency_bounds(featurizer: Featurizer, rows: pd.DataFrame) -> list[tuple[str, float, float]]:
+    """Per ordered target, the least and most log(measured ÷ base) of the rows: the efficiencies
+    measured. A kind with no rows of its own can get any correction from the trees (seen: 23x its
+    roofline on synthetic rows); lifting a faster kind to it would carry that error over."""
+    out: list[tuple[str, float, float]] = []
+    for target in TARGET_DIRECTIONS:
+        lab = labelled(rows, target) if target in rows.columns else rows.iloc[0:0]
+        raw = Base(NUMBERS_BASES.get(target, "none"), featurizer).raw(lab) if len(lab) else None
+        if raw is None:
+            continue
+        resid = np.log(lab[target].to_numpy(dtype=float)) - raw
+        resid = resid[np.isfinite(resid)]
+        if len(resid):
+            out.append((target, float(resid.min()), float(resid.max())))
+    return out
 
 
 def labelled(frame: pd.DataFrame, target: str) -> pd.DataFrame:
@@ -166,11 +244,20 @@ def target_columns(names: Sequence[str], target: str) -> list[int]:
 def monotone_constraints(featurizer: Featurizer, target: str, columns: Sequence[int]) -> list[int] | None:
     """LightGBM monotone_constraints for these columns (None: unconstrained, the older layout)."""
     sign = TARGET_DIRECTIONS.get(target)
-    if featurizer.spec.hardware != "numbers" or sign is None:
+    if featurizer.spec.hardware == "identity" or sign is None:
         return None
     extra = EXTRA_MONOTONE.get(target, {})
     names = featurizer.names
-    return [sign * HARDWARE_DIRECTIONS.get(names[i], 0) or extra.get(names[i], 0) for i in columns]
+    every = featurizer.spec.hardware == "numbers"
+    return [sign * hardware_direction(names[i], every) or extra.get(names[i], 0) for i in columns]
+
+
+def hardware_direction(name: str, every: bool = True) -> int:
+    """+1 where a faster GPU has the larger value of this feature, -1 the smaller, 0 unrelated or
+    left unconstrained (`every` False: the physics layout's PHYSICS_CONSTRAINED and flags only)."""
+    if name.startswith(DOMINANCE_PREFIX):
+        return 1
+    return HARDWARE_DIRECTIONS.get(name, 0) if every or name in PHYSICS_CONSTRAINED else 0
 
 
 def fit_quantiles(
@@ -182,28 +269,131 @@ def fit_quantiles(
     base = Base(base_kind, featurizer)
     raw = base.raw(rows)
     shift = fill = 0.0
+    columns = target_columns(featurizer.names, target)
+    monotone = monotone_constraints(featurizer, target, columns)
     if raw is not None and np.isfinite(raw).any():
         shift = float(np.nanmedian(y - raw))
         fill = float(np.nanmedian(raw))
-    columns = target_columns(featurizer.names, target)
+    elif monotone is not None and any(monotone):
+        # constrained fits use a custom objective, which LightGBM does not start from the data's
+        # average: without a base they start from the median, kept as the base's shift
+        shift = float(np.median(y))
     model = QuantileModel.fit(
-        x,
-        y,
-        columns,
-        base.values(rows, shift, fill),
-        featurizer.names,
-        monotone=monotone_constraints(featurizer, target, columns),
+        x, y, columns, base.values(rows, shift, fill), featurizer.names, monotone=monotone
     )
+    resid = (y - raw)[np.isfinite(raw)] if raw is not None else np.empty(0)
+    if len(resid):
+        model.efficiency = (float(resid.min()), float(resid.max()))
     return model, shift, fill
 
 
 def predict_rows(
-    featurizer: Featurizer, model: QuantileModel, base_kind: BaseKind, shift: float, fill: float, rows: Any
+    featurizer: Featurizer,
+    model: QuantileModel,
+    base_kind: BaseKind,
+    shift: float,
+    fill: float,
+    rows: Any,
+    target: str | None = None,
 ) -> np.ndarray:
     """Raw (unsorted, unconformalised) log-space quantiles for rows."""
-    return model.predict_raw(
-        featurizer.transform(rows), Base(base_kind, featurizer).values(rows, shift, fill)
-    )
+    base = Base(base_kind, featurizer)
+    return ordered_raw(featurizer, model, base, shift, fill, rows, target=target)
+
+
+class OrderPairs(NamedTuple):
+    """Per pair to keep in order: the row, the slower kind, and the row of the batch holding that
+    kind's arm (-1: not in the batch); the missing arms' columns and features, built once."""
+
+    rows: np.ndarray
+    kinds: np.ndarray
+    at: np.ndarray
+    missing: Columns | None = None
+    missing_x: np.ndarray | None = None
+    # per pair whose arm is not in the batch, its row in `missing` (several faster kinds share one)
+    missing_of: np.ndarray | None = None
+
+
+def order_pairs(featurizer: Featurizer, cols: Columns) -> OrderPairs:
+    """Which rows must stay at least as fast as which slower kinds (`ordered_raw`), once per batch.
+    A slower kind's arm is usually in the batch already (a request scores every kind): it is read
+    there, and only the pairs that are not get predicted."""
+    rows, kinds, own = featurizer.dominated(cols)
+    if not len(rows):
+        return OrderPairs(rows, kinds, rows)
+    group = arm_groups(cols)
+    present = np.full((int(group.max()) + 1, len(featurizer.spec.gpus)), -1, dtype=np.intp)
+    known = np.flatnonzero(own >= 0)
+    present[group[known], own[known]] = known
+    at = present[group[rows], kinds]
+    miss = np.flatnonzero(at < 0)
+    if not len(miss):
+        return OrderPairs(rows, kinds, at)
+    # an H100, an H200 and an A100 arm of one request all sit above the same RTX 4090 arm
+    key = group[rows[miss]] * len(featurizer.spec.gpus) + kinds[miss]
+    _, first, of = np.unique(key, return_index=True, return_inverse=True)
+    pick = miss[first]
+    below = take_rows(cols, rows[pick], gpu=text_column(featurizer.spec.gpus, kinds[pick]))
+    return OrderPairs(rows, kinds, at, below, featurizer.transform(below), of.reshape(len(miss)))
+
+
+def ordered_raw(
+    featurizer: Featurizer,
+    model: QuantileModel,
+    base: Base,
+    shift: float,
+    fill: float,
+    cols: Columns,
+    *,
+    target: str | None,
+    x: np.ndarray | None = None,
+    pairs: OrderPairs | None = None,
+) -> np.ndarray:
+    """Raw log quantiles of these rows, in the physics order where the layout asks for it.
+
+    In the "physics" layout each quantile of a throughput target is raised to the best the model
+    predicts for any GPU kind below the row's in the hardware order (same arm and workload; a
+    latency target is lowered to the least), a monotone projection like quantile rearrangement:
+    the constrained trees and the roofline base keep most pairs in order by themselves, and the
+    projection closes what the unconstrained hardware numbers leave open, so a faster GPU is
+    never predicted slower. Rows whose own prediction is already in order keep it."""
+    x = featurizer.transform(cols) if x is None else x
+    own = base.values(cols, shift, fill)
+    sign = TARGET_DIRECTIONS.get(target or _TARGET_OF_BASE.get(base.kind, ""), 0)
+    if featurizer.spec.hardware != "physics" or not sign:
+        plain: np.ndarray = model.predict_raw(x, own)
+        return plain
+    pairs = order_pairs(featurizer, cols) if pairs is None else pairs
+    extra: np.ndarray | None = None
+    if pairs.missing is None or pairs.missing_x is None or pairs.missing_of is None:
+        raw: np.ndarray = model.predict_raw(x, own)
+        below = np.empty((0, raw.shape[1]))
+    else:  # the batch and the slower arms it lacks, in one call
+        extra = base.values(pairs.missing, shift, fill)
+        both = model.predict_raw(
+            np.vstack([x, pairs.missing_x]),
+            None if own is None or extra is None else np.concatenate([own, extra]),
+        )
+        raw, below = both[: len(x)], both[len(x) :][pairs.missing_of]
+    if not len(pairs.rows):
+        return raw
+    pred = np.empty((len(pairs.rows), raw.shape[1]))
+    inside = pairs.at >= 0
+    pred[inside] = raw[pairs.at[inside]]
+    pred[~inside] = below
+    stored = {t: (lo, hi) for t, lo, hi in featurizer.spec.efficiency_bounds}
+    bounds = model.efficiency or stored.get(target or _TARGET_OF_BASE.get(base.kind, ""))
+    if bounds is not None and own is not None:
+        # a slower kind lifts a faster one only within the efficiencies measured
+        at_base = np.empty(len(pairs.rows))
+        at_base[inside] = own[pairs.at[inside]]
+        if pairs.missing is not None and pairs.missing_of is not None and extra is not None:
+            at_base[~inside] = extra[pairs.missing_of]
+        lo, hi = bounds
+        pred = np.clip(pred, (at_base - shift + lo)[:, None], (at_base - shift + hi)[:, None])
+    out = raw.copy()
+    (np.fmax if sign > 0 else np.fmin).at(out, pairs.rows, pred + sign * ORDER_SLACK_LOG)
+    return out
 
 
 def out_of_fold(
@@ -221,14 +411,14 @@ def out_of_fold(
         tr = rows.iloc[train_idx].reset_index(drop=True)
         te = rows.iloc[test_idx].reset_index(drop=True)
         model, shift, fill = fit_quantiles(featurizer, tr, target, base_kind)
-        out[test_idx] = predict_rows(featurizer, model, base_kind, shift, fill, te)
+        out[test_idx] = predict_rows(featurizer, model, base_kind, shift, fill, te, target)
     return out
 
 
 def base_kind_for(featurizer: Featurizer, target: str) -> BaseKind:
     if featurizer.spec.roofline != "offset":
         return "none"
-    bases = NUMBERS_BASES if featurizer.spec.hardware == "numbers" else BASES
+    bases = BASES if featurizer.spec.hardware == "identity" else NUMBERS_BASES
     return bases.get(target, "none")
 
 
@@ -240,7 +430,7 @@ def fit_target(
     model, shift, fill = fit_quantiles(featurizer, rows, target, kind)
     y = np.log(rows[target].to_numpy(dtype=float))
     offset = offset_random = 0.0
-    cross = crossing_rate(predict_rows(featurizer, model, kind, shift, fill, rows))
+    cross = crossing_rate(predict_rows(featurizer, model, kind, shift, fill, rows, target))
     metrics: dict[str, float] = {}
     n_cells = len(set(cell_keys(rows)))
     if conformal and n_cells >= config.n_splits:

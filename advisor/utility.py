@@ -133,7 +133,7 @@ def arm_utility(
     excluded = False
     if slo_s:
         if arm.ttft_s is None:
-            notes.append(f"TTFT not predicted: SLO {slo_s:g} s not checked")
+            notes.append(slo_not_judged(slo_s))
         else:
             p_viol = p_exceeds(arm.ttft_s, slo_s)
             slo = p_viol * settings.slo_cost_per_hour * runtime_h
@@ -158,6 +158,11 @@ def arm_utility(
         utility=total,
         notes=notes,
     )
+
+
+def slo_not_judged(slo_s: float) -> str:
+    """The one line that says a TTFT SLO could not be judged (no TTFT prediction for the arm)."""
+    return f"TTFT not predicted: SLO {slo_s:g} s not checked"
 
 
 def utility_order(terms: Sequence[UtilityTerms]) -> list[int]:

@@ -127,6 +127,12 @@ class GpuSpec(BaseModel):
     compute_capability: float = 0.0
     interconnect_gbs: float = Field(ge=0)
     cost_per_gpu_hour: float = Field(ge=0)
+    # Ceilings measured on a real card, where they beat the datasheet (etc/gpus.toml says where from);
+    # 0 = not measured. The roofline reads them (advisor/features.py `Featurizer.gpu_numbers`).
+    measured_mem_bw_gbs: float = Field(default=0.0, ge=0)
+    measured_bf16_tflops: float = Field(default=0.0, ge=0)
+    measured_fp8_tflops: float = Field(default=0.0, ge=0)
+    measured_source: str = ""
     gres_types: list[str] = []
     aliases: list[str] = []
 

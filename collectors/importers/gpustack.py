@@ -187,12 +187,46 @@ def _run_row(rec: CsvRecord, catalog: Catalog) -> HistoryRow:
     ).with_hash()
 
 
-def _quant_row(rec: CsvRecord, catalog: Catalog) -> HistoryRow:
+# The quantization reference prints one "Throughput (tok/s)" without naming the metric. Read as
+# total (input + output) tokens/s, as GPUStack's other pages summarise ("Total TPS"): with every
+# prompt sent at once, a request's end-to-end time (TTFT + TPOT per further token) cannot exceed the
+# run, and the run lasts tokens ÷ throughput. On the 45 vLLM ShareGPT bursts of 1000 prompts in the
+# runs file that print their duration, mean TTFT + (mean output - 1) × mean TPOT is 0.51–1.16 of it.
+# The 19 reference measurements give 0.26–1.26 read as total and 0.54–2.63 as output-only (14 above
+# 1.16), so total it is: an inference, not a statement of the page (notes and docs say so).
+QUANT_LENGTHS = (217.4, 201.6)  # mean ShareGPT in/out tokens of the same 1000 prompts, Qwen3 tokenizer
+_PAGE_NOTES = {  # the notes printed under the page's tables, for its N/A cells
+    ("A100 80GB", "GGUF (Q4_K_M)"): "page: 'GGUF model with architecture qwen3 is not supported.'",
+    ("H100 80GB", "GPTQ"): (
+        "page: 'GPTQ implementation is broken, see vLLM issue' (vllm-project/vllm#20986): "
+        "GPTQ on H100 failed with vLLM 0.9.2"
+    ),
+}
+
+
+def _quant_throughput_notes(v: dict[str, str]) -> list[str]:
+    thr, ttft, tpot = _num(v, "throughput_tok_s"), _num(v, "mean_ttft_ms"), _num(v, "mean_tpot_ms")
+    if thr is None or ttft is None or tpot is None:
+        return []
+    pin, pout = QUANT_LENGTHS
+    e2e = ttft / 1000.0 + (pout - 1.0) * tpot / 1000.0
+    run_total, run_output = 1000 * (pin + pout) / thr, 1000 * pout / thr
+    return [
+        f"tokens_per_s = published 'Throughput (tok/s)' {thr:g}, ASSUMED total (input+output) tokens/s: "
+        "the page does not name the metric (docs/data-provenance.md)",
+        f"check: mean TTFT + {pout - 1:.1f} × mean TPOT = {e2e:.1f} s; the burst lasts {run_total:.1f} s if the "
+        f"throughput is total ({e2e / run_total:.2f}), {run_output:.1f} s if output-only ({e2e / run_output:.2f})",
+        f"prompt/output lengths = {pin:g}/{pout:g}: mean tokens of the same 1000 ShareGPT prompts on "
+        "GPUStack's other Qwen3 pages (same client, Qwen3 tokenizer); not printed on this page",
+        f"requests_per_s = tokens_per_s ÷ {sum(QUANT_LENGTHS):g} mean tokens per request (follows from the assumption)",
+    ]
+
+
+def _quant_row(rec: CsvRecord, catalog: Catalog, repeats: tuple[int, ...] = ()) -> HistoryRow:
     v = rec.values
     notes = [
         f"page {v['source_path']} @ {v['source_commit'][:8]}",
         "GPU count not stated (page lists single GPUs): tp = 1 assumed",
-        f"Throughput {v['throughput_tok_s'] or '-'} tok/s: definition not stated, tokens_per_s left unset",
         "TTFT and TPOT are means (ms -> s): ttft_mean_s, tpot_mean_s",
     ]
     names = model_axes(catalog, f"Qwen/{v['model']}")
@@ -206,11 +240,20 @@ def _quant_row(rec: CsvRecord, catalog: Catalog) -> HistoryRow:
     notes.append(f"method as published: {v['method_label_as_published']!r}; kernel {v['kernel'] or '-'}")
     regime, rate, conc = _load(v, notes)
     failed = v["status"] != "ok"
-    targets = (
-        Targets()
-        if failed
-        else Targets(ttft_mean_s=_ms(v, "mean_ttft_ms"), tpot_mean_s=_ms(v, "mean_tpot_ms"))
-    )
+    if repeats:
+        notes.append(f"printed again at line(s) {', '.join(map(str, repeats))} (same run: one row)")
+    if failed:
+        targets = Targets()
+        reason = _PAGE_NOTES.get((v["gpu"], v["method_label_as_published"]), v.get("status_note") or "N/A")
+    else:
+        notes += _quant_throughput_notes(v)
+        thr = _num(v, "throughput_tok_s")
+        targets = Targets(
+            tokens_per_s=thr,
+            requests_per_s=thr / sum(QUANT_LENGTHS) if thr else None,
+            ttft_mean_s=_ms(v, "mean_ttft_ms"),
+            tpot_mean_s=_ms(v, "mean_tpot_ms"),
+        )
     # the page names no checkpoints: the published method label tells the quantized variants apart
     scheme = "; ".join(x for x in (v["method_label_as_published"], v["quant_scheme"], v["kernel"]) if x)
     return HistoryRow(
@@ -226,32 +269,59 @@ def _quant_row(rec: CsvRecord, catalog: Catalog) -> HistoryRow:
         kv_cache_dtype=kv,
         engine="vllm",
         load_regime=regime,
+        prompt_len=None if failed else round(QUANT_LENGTHS[0]),
+        output_len=None if failed else round(QUANT_LENGTHS[1]),
         request_rate=rate,
         concurrency=conc,
         targets=targets,
         stack=Stack(engine="vllm", engine_version=v.get("engine_version") or None),
         provenance=Provenance(
             source=SOURCE,
-            files=[SourceRef(path=f"{DATASET}/{QUANT}", line=rec.line)],
+            files=[SourceRef(path=f"{DATASET}/{QUANT}", line=n) for n in (rec.line, *repeats)],
             license=LICENSE,
             notes=[*names.notes, *notes],
         ),
-        failure_reason=v.get("status_note") or None if failed else None,
+        failure_reason=reason if failed else None,
     ).with_hash()
+
+
+def _quant_repeats(records: list[CsvRecord]) -> dict[int, tuple[int, ...]]:
+    """First line of each measurement -> the lines that print it again (the KV-cache table repeats the
+    H100 BF16 run as its baseline: one measurement is one row). Repeated lines map to ()."""
+    first: dict[tuple[str, ...], int] = {}
+    out: dict[int, tuple[int, ...]] = {}
+    for rec in records:
+        v = rec.values
+        key = (v["gpu"], v["precision"], v["throughput_tok_s"], v["mean_ttft_ms"], v["mean_tpot_ms"], v["status"])
+        if key in first and v["throughput_tok_s"]:
+            out[first[key]] = (*out.get(first[key], ()), rec.line)
+            out[rec.line] = ()
+        else:
+            first[key] = rec.line
+    return out
 
 
 def import_dir(dataset_dir: Path, catalog: Catalog) -> ImportResult:
     result = ImportResult()
-    for name, convert in ((RUNS, _run_row), (QUANT, _quant_row)):
+    for name in (RUNS, QUANT):
         path = dataset_dir / name
         if not path.exists():
             continue
-        for item in read_csv(path, f"{DATASET}/{name}"):
+        items = list(read_csv(path, f"{DATASET}/{name}"))
+        repeats = _quant_repeats([i for i in items if not isinstance(i, Problem)]) if name == QUANT else {}
+        for item in items:
             if isinstance(item, Problem):
                 result.problems.append(item)
                 continue
+            if repeats.get(item.line) == ():
+                continue  # printed again: merged into its first line's row
             try:
-                result.rows.append(convert(item, catalog))
+                row = (
+                    _run_row(item, catalog)
+                    if name == RUNS
+                    else _quant_row(item, catalog, repeats.get(item.line, ()))
+                )
+                result.rows.append(row)
             except (KeyError, ValueError, ValidationError) as exc:
                 result.problems.append(
                     Problem(

@@ -16,7 +16,9 @@ from .costmodel_synth import synthetic_frame
 
 @pytest.fixture(scope="module")
 def report() -> dict[str, object]:
-    config = TrainConfig(targets=("tokens_per_s", "ttft_p50_s"), n_splits=3)
+    config = TrainConfig(
+        targets=("tokens_per_s", "ttft_p50_s", "cold_start_s", "kv_cache_peak_frac"), n_splits=3
+    )
     return evaluate(synthetic_frame(lengths=(128, 1024)), config=config, quick=True)
 
 
@@ -28,6 +30,10 @@ def test_report_has_the_decisions_shape(report: dict[str, object]) -> None:
     assert set(t["coverage_80"]) == {"held_out_cell", "random_fold"}
     assert 0.0 <= t["coverage_80"]["held_out_cell"] <= 1.0
     assert doc["targets"]["ttft_p50_s"]["fitted"] is False
+    assert t["source"] == "trees" and doc["targets"]["ttft_p50_s"]["source"] == "none"
+    for name in ("cold_start_s", "kv_cache_peak_frac"):  # no labelled rows: physics (issue 15)
+        entry = doc["targets"][name]
+        assert (entry["n_labelled"], entry["source"], entry["confidence"]) == (0, "physics", "low")
     assert t["mape"] < 0.25  # the synthetic law is learnable from the other cells
 
 

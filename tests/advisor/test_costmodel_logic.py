@@ -66,9 +66,35 @@ def test_feature_layout_represents_axes_before_data(catalog: Catalog) -> None:
     amd = dict(zip(names, feat.transform(_cols(gpu="MI300X"))[0], strict=True))
     assert amd["stack=rocm"] == 1.0 and amd["stack=cuda"] == 0.0
     # models of the older layout keep their per-kind one-hots, so they still load and score
-    old = Featurizer(FeatureSpec.from_catalog(catalog), catalog)
+    old = Featurizer(FeatureSpec.from_catalog(catalog, hardware="identity"), catalog)
     old_row = dict(zip(old.names, old.transform(_cols(gpu="H200"))[0], strict=True))
     assert old_row["gpu=H200-141GB"] == 1.0  # alias resolved to the catalog name
+
+
+def test_the_physics_layout_places_a_kind_in_the_hardware_order(catalog: Catalog) -> None:
+    """The default layout: a flag per kind a GPU is at least as good as (same vendor, every number
+    at the arm's precision), so a faster kind carries every flag of a slower one."""
+    feat = Featurizer(FeatureSpec.from_catalog(catalog), catalog)
+    assert feat.spec.hardware == "physics"
+    assert not any(n.startswith("gpu=") for n in feat.names)
+
+    def flags(gpu: str, precision: str = "bf16") -> set[str]:
+        row = dict(zip(feat.names, feat.transform(_cols(gpu=gpu, precision=precision))[0], strict=True))
+        return {n.split("=", 1)[1] for n, v in row.items() if n.startswith("gpu_at_least=") and v == 1.0}
+
+    h200, h100 = flags("H200"), flags("H100")
+    assert h100 < h200 and "H200-141GB" not in h100
+    assert {"A100-40GB", "A100-80GB", "H100-80GB", "L40S-48GB", "RTX4090-24GB"} <= h200
+    assert not any(k.startswith("MI") for k in h200)  # another vendor is not ordered by numbers
+    assert "RTX4090-24GB" in flags("A100-80GB") and "RTX4090-24GB" not in flags("A100-80GB", "fp8")
+    # a bf16 arm does not count the FP8 units; an fp8 arm does
+    bf16 = dict(zip(feat.names, feat.transform(_cols(gpu="H100"))[0], strict=True))
+    fp8 = dict(zip(feat.names, feat.transform(_cols(gpu="H100", precision="fp8"))[0], strict=True))
+    assert bf16["fp8_compute"] == 0.0 and fp8["fp8_compute"] == 1.0
+    # a measured exception leaves the pair out of the order
+    spec = feat.spec.model_copy(update={"order_exceptions": (("H200-141GB", "H100-80GB"),)})
+    assert not Featurizer(spec, catalog).at_least("H200-141GB", "H100-80GB")
+    assert feat.at_least("H200-141GB", "H100-80GB") and not feat.at_least("H100-80GB", "H200-141GB")
 
 
 def test_unknown_family_and_gpu_give_no_onehot_and_nan_numbers(catalog: Catalog) -> None:

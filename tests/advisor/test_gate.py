@@ -167,7 +167,9 @@ def test_site_rows_from_a_broken_collector_are_rejected_on_the_current_models_ro
     # scored directly by the current model (it never saw them), the new rows are about 4x off
     check = report.targets["tokens_per_s"].new_rows
     assert check is not None and check.in_envelope > 0 and check.median_ratio is not None
-    assert 3.0 < check.median_ratio < 6.0 and check.outside_interval == 1.0
+    # nearly every broken row lies outside the 80 % interval (one cell of 54 has an interval wide
+    # enough to hold a 4x error under the physics-first model: its batch is thin)
+    assert 3.0 < check.median_ratio < 6.0 and check.outside_interval >= 0.95
     assert any("new rows disagree with the current model" in r for r in report.reasons)
 
 

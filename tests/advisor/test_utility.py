@@ -110,6 +110,33 @@ def test_slo_term_excludes_arms_whose_q90_ttft_breaks_the_slo(catalog: Catalog) 
     assert kept == sorted(kept), "excluded arms rank after every arm that meets the SLO"
 
 
+def test_an_slo_that_cannot_be_judged_is_said_on_the_chosen_arm(catalog: Catalog) -> None:
+    """No TTFT prediction: the SLO term stays 0, every arm's utility notes it, and the choice's first
+    reason says so in one line (what the daemon's message and `advise` show); the scorer's own
+    predictions are not edited (they are shared with its cache)."""
+    seen: list[Prediction] = []
+    plain = stub_scorer()
+
+    def scorer(spec: ModelSpec, work: Workload, arms: Sequence[Arm]) -> list[Prediction]:
+        out = plain(spec, work, arms)  # type: ignore[operator]
+        seen.extend(out)
+        return out  # type: ignore[no-any-return]
+
+    d = run(catalog, 16, UtilitySettings(), scorer=scorer, slo_ms=500)
+    assert d.choice is not None and d.choice.prediction is not None
+    assert d.choice.prediction.reasons[0] == "TTFT not predicted: SLO 0.5 s not checked"
+    assert all(s.utility is not None and s.utility.slo == 0 and s.utility.p_slo_violation is None for s in d.ranked)
+    assert all(s.utility is not None and s.utility.notes[-1] == d.choice.prediction.reasons[0] for s in d.ranked)
+    assert not any(r.startswith("TTFT") for p in seen for r in p.reasons)
+    # the site's SLO ([utility] slo_ttft_s) is judged the same way; with a TTFT prediction nothing is said
+    site = run(catalog, 16, UtilitySettings(slo_ttft_s=2.0), scorer=stub_scorer())
+    assert site.choice is not None and site.choice.prediction is not None
+    assert site.choice.prediction.reasons[0] == "TTFT not predicted: SLO 2 s not checked"
+    judged = run(catalog, 16, UtilitySettings(), scorer=stub_scorer({"A100-40GB": 0.2, "H100-80GB": 0.1}), slo_ms=500)
+    assert judged.choice is not None and judged.choice.prediction is not None
+    assert not any("not checked" in r for r in judged.choice.prediction.reasons)
+
+
 def test_low_confidence_best_arm_falls_back_to_cheapest_fit(catalog: Catalog) -> None:
     # H100 is made the best-utility arm (A100 throughput too low) but the model is unsure of it
     d = run(
