@@ -242,7 +242,7 @@ def rank_by_utility(
         why = short_reason(pred.reasons) if pred and pred.reasons else "no prediction"
         head = f"the best-utility arm {best.arm.label} tp{best.arm.tp} is low-confidence ({why})"
         fallback = ranked[0]
-        asked = _asked_arm(intent.asked, ranked)
+        asked = requested_arm(intent.asked, ranked)
         if asked is not None and asked is not fallback:
             keep, because = _keep_request(asked, fallback, settings.fallback_max_slowdown)
             if keep:
@@ -258,7 +258,7 @@ def rank_by_utility(
     return _advised(order, best, notes, rule="utility")
 
 
-def _asked_arm(asked: Asked, ranked: list[ScoredArm]) -> ScoredArm | None:
+def requested_arm(asked: Asked, ranked: list[ScoredArm]) -> ScoredArm | None:
     """The arm the job asked for, when the request names it fully (GPU kind, count, precision)."""
     count = asked.tp or asked.gpus
     if count is None or not (asked.gpu_kind or asked.gres_type):

@@ -283,7 +283,7 @@ def fit_quantiles(
     )
     resid = (y - raw)[np.isfinite(raw)] if raw is not None else np.empty(0)
     if len(resid):
-        model.efficiency = (float(resid.min()), float(resid.max()))
+        model.efficiency = (float(np.min(resid)), float(np.max(resid)))
     return model, shift, fill
 
 

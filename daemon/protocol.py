@@ -19,6 +19,7 @@ _SENTINELS16 = {0xFFFE, 0xFFFF}
 _NO_VAL = 0xFFFFFFFE
 SETTABLE_FIELDS = (
     "gres", "partition", "tres_per_node", "tres_per_job", "tres_per_task", "cpus_per_tres", "mem_per_tres",
+    "min_cpus", "pn_min_cpus",
 )  # fmt: skip
 # The variables sbatch exports for the job's steps that encode its GPU request: the hook sends those it
 # finds (only these names: the rest of the environment may hold secrets) so that enforce can give
@@ -70,6 +71,10 @@ class AdviseRequest(BaseModel):
     name: str | None = None
     work_dir: str | None = None
     cpus_per_task: int | None = None
+    # CPUs sbatch derived from the request (e.g. --gpus=2 --cpus-per-gpu=10 gives 20): a GPU rewrite
+    # that keeps them is "never runnable" on 24.11, so enforce sets them for the new count
+    min_cpus: int | None = None
+    pn_min_cpus: int | None = None
     min_mem_per_node: int | None = None
     min_mem_per_cpu: int | None = None
     features: str | None = None
@@ -122,6 +127,8 @@ class AdviseRequest(BaseModel):
         "num_tasks",
         "time_limit",
         "cpus_per_task",
+        "min_cpus",
+        "pn_min_cpus",
         "min_mem_per_node",
         "min_mem_per_cpu",
         mode="before",

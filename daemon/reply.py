@@ -11,7 +11,7 @@ import re
 
 from pydantic import BaseModel
 
-from omnipilot.advisor.decide import Decision, Intent, ScoredArm
+from omnipilot.advisor.decide import Decision, Intent, ScoredArm, requested_arm
 from omnipilot.daemon.clusterstate.cache import Snapshot
 from omnipilot.daemon.gpu_request import (
     Refused,
@@ -151,6 +151,13 @@ def gpu_fields(req: AdviseRequest, choice: ScoredArm, partition: str, res: Resou
     fields["partition"] = partition
     if res.cpus_per_gpu is not None and req.cpus_per_tres:
         fields["cpus_per_tres"] = _per_gpu_text(req.cpus_per_tres, res.cpus_per_gpu)
+        # sbatch turned the old count into a CPU minimum (--gpus=2 --cpus-per-gpu=10: 20); left above
+        # what the new GPUs bring, 24.11 finds the job "never runnable" (22.05 lets it pass)
+        brought = res.cpus_per_gpu * choice.arm.tp
+        for name in ("min_cpus", "pn_min_cpus"):
+            old = getattr(req, name)
+            if old is not None and old > brought:
+                fields[name] = str(brought)
     if res.mem_per_gpu_mb is not None and req.mem_per_tres:
         fields["mem_per_tres"] = _per_gpu_text(req.mem_per_tres, res.mem_per_gpu_mb)
     return fields
@@ -185,6 +192,9 @@ def advice_reply(
     assert choice is not None
     asked = intent.asked.label()
     same = _is_asked(intent, choice)
+    own = requested_arm(intent.asked, decision.ranked)
+    # what the job's own request is predicted to do, beside the advice: the user sees the trade
+    asked_said = f"{asked} ({prediction_text(own)})" if own is not None and own is not choice and own.prediction else asked
     verb = "enforce" if enforce else "suggest"
     comment = f"{token_tag(token)} {verb}: {arm_text(choice)} {prediction_text(choice)}"
     comment += " (as asked)" if same else f" (asked {asked})"
@@ -193,7 +203,7 @@ def advice_reply(
     if enforce:
         changed = " ".join(f"{k}={v or '(cleared)'}" for k, v in enforce.set.items())
         lines.append(
-            f"  enforced {arm_text(choice)} on partition {enforce.partition} (you asked {asked}): {changed}"
+            f"  enforced {arm_text(choice)} on partition {enforce.partition} (you asked {asked_said}): {changed}"
         )
         lines.append(
             f"  exported OMNIPILOT_TP={choice.arm.tp} OMNIPILOT_MODEL={choice.arm.checkpoint}"
@@ -208,7 +218,7 @@ def advice_reply(
         for note in enforce.notes:
             lines.append(f"  also: {note}")
     else:
-        lines.append(f"  advised {arm_text(choice)} ({prediction_text(choice)}); you asked {asked}")
+        lines.append(f"  advised {arm_text(choice)} ({prediction_text(choice)}); you asked {asked_said}")
         if degraded:
             lines.append(f"  not enforced: {degraded}")
     if choice.prediction and choice.prediction.reasons:

@@ -14,11 +14,12 @@ local DEFAULTS = {
 -- The only fields a reply may set. Clears ("") go first: on 22.05 gres and tres_per_node are one
 -- field, so clearing a typeless --gres after writing gres would undo the rewrite.
 local SETTABLE = { "tres_per_job", "tres_per_task", "tres_per_node", "gres", "partition",
-  "cpus_per_tres", "mem_per_tres" }
+  "cpus_per_tres", "mem_per_tres", "min_cpus", "pn_min_cpus" }
 local FIELDS = { "comment", "partition", "tres_per_node", "tres_per_job", "tres_per_task", "gres",
   "num_nodes", "min_nodes", "max_nodes", "num_tasks", "time_limit", "account", "qos", "name",
   "work_dir", "cpus_per_task", "min_mem_per_node", "min_mem_per_cpu", "features", "req_nodes",
-  "exc_nodes", "array_inx", "user_id", "group_id", "cpus_per_tres", "mem_per_tres" }
+  "exc_nodes", "array_inx", "user_id", "group_id", "cpus_per_tres", "mem_per_tres", "min_cpus",
+  "pn_min_cpus" }
 -- The variables sbatch exported for steps that carry the GPU request (enforce gives them the new
 -- request's values). Only these names are read: the rest of the environment may hold secrets.
 local GPU_ENV = { "SLURM_GPUS", "SLURM_GPUS_PER_NODE", "SLURM_GPUS_PER_TASK", "SLURM_GPUS_PER_SOCKET",

@@ -219,3 +219,27 @@ def test_the_decision_memo_tells_requests_apart(service: AdviceService) -> None:
     one, two = _full(first), _full(second)
     assert one["asked"] != two["asked"]
     assert not any("h100x4" in n for n in two["notes"]), two["notes"]
+
+
+def test_the_advice_shows_what_the_jobs_own_request_is_predicted_to_do(service: AdviceService) -> None:
+    reply, _ = service.answer(req(QWEN))
+    line = next(x for x in (reply.user_message or "").splitlines() if "advised" in x)
+    asked = line.split("you asked ", 1)[1]
+    assert asked.startswith("a100x2 bf16 tp2") and "tok/s" in asked, line
+
+
+def test_a_smaller_gpu_count_lowers_the_cpu_minimum_sbatch_derived(service: AdviceService) -> None:
+    """--gpus=2 --cpus-per-gpu=10 reaches the hook with min_cpus 20; rewritten to one GPU with 10 CPUs
+    per GPU but 20 CPUs minimum, Slurm 24.11 rejects the job as never runnable."""
+    service.modes.set("enforce")
+    service.settings.enforce.allow_low_confidence = True
+    reply, _ = service.answer(
+        req(QWEN, part_list=["h200"],
+            partition="h200", tres_per_node=None, tres_per_job="gres/gpu:2", cpus_per_tres="gres/gpu:10",
+            min_cpus=20, pn_min_cpus=20)
+    )  # fmt: skip
+    assert reply.action == "enforce", reply.user_message
+    gpus = int(reply.env["OMNIPILOT_TP"])
+    per_gpu = int(reply.set["cpus_per_tres"].rsplit(":", 1)[1])
+    assert gpus * per_gpu < 20, "the premise: the 7B model is advised one GPU"
+    assert reply.set["min_cpus"] == reply.set["pn_min_cpus"] == str(gpus * per_gpu), reply.set

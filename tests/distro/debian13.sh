@@ -9,13 +9,14 @@
 # takes a while (the whole suite runs inside) and needs network access to Debian and PyPI.
 #
 #   tests/distro/debian13.sh [--keep] [--dir PARENT] [--logs DIR] [--mirror URL] [--suite NAME]
-#                            [--no-shared] [--no-cgroup]
+#                            [--no-shared] [--no-cgroup] [--pytest-args 'ARGS']
 #
 # --keep leaves the chroot (stopped, unmounted) for a look; --dir is where it is built (default
 # /var/tmp; about 4 GB); --logs where the logs are kept (default PARENT/omnipilot-debian13-logs-DATE).
 # The checkout's sibling ../shared (public data the data tests read), where it exists, is copied
 # beside it as on these machines; --no-shared leaves it out (those tests then skip). --no-cgroup does
 # not bind /sys/fs/cgroup, as in a bare chroot: the mini cluster must then write CgroupPlugin=disabled.
+# --pytest-args runs part of the suite (e.g. 'tests/integration/test_enforce.py -x') to chase one failure.
 # What a chroot on these machines needs and why: docs/install.md and ../shared/SLURM_NOTES.md.
 set -euo pipefail
 
@@ -37,6 +38,7 @@ while [ $# -gt 0 ]; do
     --suite) SUITE=$2; shift ;;
     --no-shared) SHARED=0 ;;
     --no-cgroup) CGROUP=0 ;;
+    --pytest-args) PYTEST_ARGS=$2; shift ;;
     -h|--help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "debian13.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
@@ -190,7 +192,7 @@ timed install 3600 "$LOGS/install.log" "cd $CHECKOUT && bash install.sh"
 if [ "${RC[install]}" -eq 0 ]; then
   timed demo 1800 "$LOGS/demo.log" "cd $CHECKOUT && .venv/bin/omnipilot demo"
   timed install2 600 "$LOGS/install2.log" "cd $CHECKOUT && bash install.sh"
-  timed pytest 5400 "$LOGS/pytest.log" "cd $CHECKOUT && .venv/bin/pytest"  # CI allows 90 minutes
+  timed pytest 5400 "$LOGS/pytest.log" "cd $CHECKOUT && .venv/bin/pytest ${PYTEST_ARGS:-}"  # CI allows 90 minutes
 fi
 
 # --- summary ---------------------------------------------------------------------------------

@@ -108,7 +108,7 @@ class Cluster:
     def answered(self, sub: Submitted) -> dict[str, str]:
         """The job of a submission the daemon must have answered in time; a failure says how long
         sbatch took and how long the daemon itself took, so a latency failure reads as one."""
-        assert sub.rc == 0 and sub.jobid, f"sbatch failed ({sub.rc}): {sub.stderr}"
+        assert sub.rc == 0 and sub.jobid, f"sbatch failed ({sub.rc}): {sub.stderr}\n{self.ctld_log_tail()}"
         job = self.job(sub.jobid)
         if "omnipilot: unavailable (breaker open)" in job["Comment"]:
             raise AssertionError(
@@ -130,6 +130,15 @@ class Cluster:
             f"the job's comment showed {comment!r} after {sub.wall_ms:.0f} ms of sbatch "
             f"(hook timeout {HOOK_TIMEOUT_MS} ms); the daemon's own latency: {daemon}"
         )
+
+    def ctld_log_tail(self, lines: int = 12) -> str:
+        """slurmctld's last words, for a failure message (why Slurm refused a job)."""
+        log = self.info.state_dir / "log" / "slurmctld.log"
+        try:
+            tail = log.read_text(errors="replace").splitlines()[-lines:]
+        except OSError:
+            return "(no slurmctld log)"
+        return "slurmctld.log:\n" + "\n".join(tail)
 
     def job(self, jobid: str) -> dict[str, str]:
         out = subprocess.run(
