@@ -233,6 +233,9 @@ def rank_by_utility(
             settings, intent.runtime_h, slo_s,
         )  # fmt: skip
     order = [ranked[i] for i in utility_order([s.utility for s in ranked if s.utility is not None])]
+    order, floor_note = keep_speed_floor(order, requested_arm(intent.asked, ranked), settings.min_share_of_request)
+    if floor_note:
+        notes = [*notes, floor_note]
     best = order[0]
     if all(s.utility is not None and s.utility.slo_excluded for s in order):
         notes = [*notes, f"no arm meets the TTFT SLO of {slo_s:g} s; ranked by utility regardless"]
@@ -256,6 +259,38 @@ def rank_by_utility(
         notes = [*notes, f"{head}: the cheapest-fit rule's arm is advised instead"]
         return _advised(ranked, fallback, notes, abstained=True)
     return _advised(order, best, notes, rule="utility")
+
+
+def keep_speed_floor(
+    order: list[ScoredArm], asked: ScoredArm | None, share: float
+) -> tuple[list[ScoredArm], str | None]:
+    """Arms that cannot hold the job's sequences (KV occupancy > 1: vLLM preempts) and are predicted
+    below `share` of the job's own request's median tokens/s go after every other arm (the order
+    within each group stays the utility's). The site's value per token may make such an arm win on
+    cost alone; a job that asked for a load is not advised a fraction of it unless nothing else
+    fits. Returns the order and, when the best arm moved, why."""
+    ask = _q50(asked) if asked is not None else None
+    if not share or ask is None or ask <= 0:
+        return order, None
+    def starved(s: ScoredArm) -> bool:
+        return s is not asked and s.fit.kv_occupancy > 1.0 and (_q50(s) or 0.0) < share * ask
+
+    keep = [s for s in order if not starved(s)]
+    if not keep or keep[0] is order[0]:
+        return order, None
+    slow = [s for s in order if starved(s)]
+    was, now = order[0], keep[0]
+    ratio = (_q50(was) or 0.0) / ask
+    note = (
+        f"{was.arm.label} tp{was.arm.tp} is better by the utility but predicted at {ratio:.0%} of your "
+        f"request's speed (below [utility] min_share_of_request {share:.0%}): {now.arm.label} tp{now.arm.tp} instead"
+    )
+    return [*keep, *slow], note
+
+
+def _q50(s: ScoredArm) -> float | None:
+    t = s.prediction.targets.get("tokens_per_s") if s.prediction else None
+    return t.q50 if t is not None else None
 
 
 def requested_arm(asked: Asked, ranked: list[ScoredArm]) -> ScoredArm | None:

@@ -169,6 +169,11 @@ class UtilitySettings(_Section):
         description="a low-confidence best arm: the user's own request is kept unless the fallback arm's "
         "median is at least this share of the request's and it is cheaper by the utility",
     )  # fmt: skip
+    min_share_of_request: float = Field(
+        0.5, ge=0, le=1,
+        description="an arm whose KV cache cannot hold the job's sequences (occupancy > 1) and that is "
+        "predicted below this share of the job's own request's median tokens/s ranks last (0: off)",
+    )  # fmt: skip
     anchors: list[AnchorEntry] = Field(default_factory=list, description="`omnipilot calibrate` anchors")
 
 

@@ -267,3 +267,28 @@ def test_terms_add_up_and_power_can_outweigh_throughput() -> None:
     assert arm_utility(hungry, vpt, 1.0).utility > arm_utility(frugal, vpt, 1.0).utility
     green = UtilitySettings(value_per_token=1e-5, power_weight=50.0)
     assert arm_utility(frugal, green, 1.0).utility > arm_utility(hungry, green, 1.0).utility
+
+
+def test_an_arm_that_cannot_hold_the_load_far_below_the_requests_speed_is_not_advised(catalog: Catalog) -> None:
+    """At the shipped value per token the cheapest arm can win on cost alone, even when its KV cache
+    cannot hold the job's sequences (vLLM then preempts). Such an arm, predicted below
+    min_share_of_request of the job's own request's speed, is advised only when nothing else fits."""
+    asked = Asked(gpu_kind="H100-80GB", gpus=4, tp=4, precision="bf16")  # stub: 9,190 tok/s
+    ask = 7000.0 * 4**0.2
+    # without the KV discount (kv_exponent 0) cost alone picks the cheapest arm, starved or not
+    off = run(catalog, 512, UtilitySettings(min_share_of_request=0.0, kv_exponent=0.0), scorer=stub_scorer(), asked=asked)
+    assert off.choice is not None and off.choice.fit.kv_occupancy > 1.0, "premise: the cheapest arm starves"
+    starved = off.choice
+    share = (starved.prediction.targets["tokens_per_s"].q50 / ask) + 0.05  # type: ignore[union-attr]
+    floor = run(catalog, 512, UtilitySettings(min_share_of_request=share, kv_exponent=0.0), scorer=stub_scorer(), asked=asked)
+    assert floor.choice is not None and floor.choice.arm != starved.arm
+    fast = floor.choice.prediction.targets["tokens_per_s"].q50 >= share * ask  # type: ignore[union-attr]
+    assert floor.choice.fit.kv_occupancy <= 1.0 or fast
+    assert any(f"{starved.arm.label} tp{starved.arm.tp} is better by the utility" in n for n in floor.notes)
+    below = [s for s in floor.ranked if s.fit.kv_occupancy > 1.0
+             and s.prediction and s.prediction.targets["tokens_per_s"].q50 < share * ask]  # fmt: skip
+    assert below and floor.ranked[-len(below):] == below, "starved arms rank after every other arm"
+    # an arm that holds the load is never moved, however slow: cost may rightly win there
+    light = run(catalog, 16, UtilitySettings(min_share_of_request=1.0), scorer=stub_scorer(), asked=asked)
+    assert label(light) == "A100-40GBx1 bf16" and not any("min_share" in n for n in light.notes)
+
