@@ -223,6 +223,12 @@ def assert_shipped_hook_settings(info: ClusterInfo) -> None:
     assert check_hook_settings(settings, info.slurm_conf.parent) == []
 
 
+def print_cluster_logs(state: Path, chars: int = 2000) -> None:
+    """The tail of every Slurm and daemon log of a cluster that failed to come up (pytest shows it)."""
+    for log in sorted((state / "log").glob("*.log")):
+        print(f"--- {log}\n{log.read_text()[-chars:]}")
+
+
 def cold_cache_env(mp: pytest.MonkeyPatch, root: Path) -> None:
     """Point every cache the daemon may use at an empty directory (it inherits this environment)."""
     mp.setenv("XDG_CACHE_HOME", str(root))
@@ -242,8 +248,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         try:
             info = mc.up()
         except Exception:
-            for log in sorted((state / "log").glob("*.log")):
-                print(f"--- {log}\n{log.read_text()[-3000:]}")
+            print_cluster_logs(state, chars=3000)
             mc.down()
             raise
         workdir = state / "jobs"

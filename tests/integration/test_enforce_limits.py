@@ -15,7 +15,7 @@ import pytest
 
 from omnipilot.slurm.minicluster.cluster import MiniCluster
 
-from .conftest import Cluster, assert_shipped_hook_settings, cold_cache_env, token_of
+from .conftest import Cluster, assert_shipped_hook_settings, cold_cache_env, print_cluster_logs, token_of
 from .test_enforce import BIG_MODEL, KIND, SRUN_JOB, _gpus_of
 
 pytestmark = [pytest.mark.slurm, pytest.mark.accounting]
@@ -69,8 +69,7 @@ def limited(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
             c.set_mode("enforce")
             yield c
         except Exception:
-            for log in sorted((state / "log").glob("*.log")):
-                print(f"--- {log}\n{log.read_text()[-2000:]}")
+            print_cluster_logs(state)
             raise
         finally:
             mc.down()

@@ -23,6 +23,8 @@ from omnipilot.collectors.harvest import ClusterHistory, harvest
 from omnipilot.collectors.launch_stats import demand_shares, launch_counts
 from omnipilot.slurm.minicluster.cluster import ClusterInfo, MiniCluster
 
+from .conftest import print_cluster_logs
+
 pytestmark = [pytest.mark.slurm, pytest.mark.accounting]
 
 REPO = Path(__file__).resolve().parents[2]
@@ -51,8 +53,7 @@ def acct(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ClusterInfo
         jobs.mkdir()
         yield info, {**os.environ, **info.env()}, jobs
     except Exception:
-        for log in sorted((state / "log").glob("*.log")):
-            print(f"--- {log}\n{log.read_text()[-2000:]}")
+        print_cluster_logs(state)
         raise
     finally:
         mc.down()
