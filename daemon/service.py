@@ -261,10 +261,22 @@ class AdviceService:
         plan, degraded = (
             self._enforce_plan(req, token, intent, decision, parsed) if mode == "enforce" else (None, None)
         )
+        limited = None
         if plan is not None and plan.arm is not None:  # the advised arm is over the job's limits
             record["limited"] = plan.notes[0]
             decision = decision.model_copy(update={"choice": plan.arm})
+        elif mode == "suggest":  # a suggestion the job's limits would leave pending helps no one
+            within = self._arm_within_limits(req, decision, True, "advised")
+            if isinstance(within, str):
+                limited = within
+            elif within[1] is not None:
+                limited = within[1]
+                decision = decision.model_copy(update={"choice": within[0]})
+            if limited:
+                record["limited"] = limited
         reply = advice_reply(req, token, mode, intent, decision, plan, degraded)
+        if limited and reply.user_message:
+            reply.user_message += "\n  limits: " + limited
         if decision.abstained and reply.user_message:  # issue 5 item 4: the answer says it fell back
             reply.user_message += "\n  fallback: " + decision.notes[-1]
         pitfall = next((u for u in parsed.unresolved if "never reach vLLM" in u), None)
@@ -385,7 +397,7 @@ class AdviceService:
         ), None
 
     def _arm_within_limits(
-        self, req: AdviseRequest, decision: Decision, allow_low: bool
+        self, req: AdviseRequest, decision: Decision, allow_low: bool, verb: str = "enforced"
     ) -> tuple[ScoredArm, str | None] | str:
         """The advised arm when the job's QOS and association GPU limits admit it; else the best-ranked
         arm they admit (with a note saying why it replaced the advice); else why none fits."""
@@ -403,7 +415,7 @@ class AdviceService:
             if limit_problem(snap.limits, req, own, str(s.gres_type), s.arm.tp) is None:
                 return s, (
                     f"the advised {arm_text(choice)} is over the job's limits ({problem}); "
-                    f"{arm_text(s)}, the best arm within them, was enforced"
+                    f"{arm_text(s)}, the best arm within them, is {verb}"
                 )
         return f"{problem}, and no advised arm fits within it"
 

@@ -134,3 +134,20 @@ def test_an_arm_over_a_per_kind_limit_gives_way_to_the_best_one_within(limited: 
     visible = re.search(r"CUDA_VISIBLE_DEVICES=([\d,]*)", out)
     assert tp > 2 and visible and len(visible.group(1).split(",")) == tp, out
     assert f"QOS {qos}" in sub.stderr, sub.stderr
+
+
+def test_a_suggestion_names_the_limit_it_would_wait_on(limited: Cluster) -> None:
+    """Suggest mode changes nothing, but does not advise an arm the job's QOS would leave pending:
+    the message names the limit (here no advised arm fits under 2 GPUs per job)."""
+    c = limited
+    c.set_mode("suggest")
+    try:
+        sub = c.submit(SCRIPT, "--gpus=2", f"--qos={QOS}", "--hold")
+        job = c.answered(sub)
+        rec = c.record(token_of(job["Comment"]))
+        subprocess.run(["scancel", sub.jobid or ""], env=c.env, check=False)
+        assert rec["action"] == "suggest" and rec.get("set") == {}, rec
+        assert f"QOS {QOS} allows 2 GPUs per job" in str(rec.get("limited")), rec
+        assert f"limits: QOS {QOS}" in sub.stderr, sub.stderr
+    finally:
+        c.set_mode("enforce")
