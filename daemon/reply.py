@@ -11,7 +11,7 @@ import re
 
 from pydantic import BaseModel
 
-from omnipilot.advisor.decide import Decision, Intent, ScoredArm, requested_arm
+from omnipilot.advisor.decide import Decision, Intent, ScoredArm, requested_arm, short_reason
 from omnipilot.daemon.clusterstate.cache import Snapshot
 from omnipilot.daemon.gpu_request import (
     Refused,
@@ -222,7 +222,7 @@ def advice_reply(
         if degraded:
             lines.append(f"  not enforced: {degraded}")
     if choice.prediction and choice.prediction.reasons:
-        lines.append("  caution: " + "; ".join(choice.prediction.reasons[:3]))
+        lines.append("  caution: " + short_reason(choice.prediction.reasons))  # the whole list: explain
     if choice.fit.reasons:
         lines.append("  note: " + "; ".join(choice.fit.reasons))
     lines.append(f"  details: omnipilot explain --token {token}")
