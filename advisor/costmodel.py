@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import operator
+import threading
 import time
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -37,17 +38,28 @@ from omnipilot.advisor.artifact import (
 )
 from omnipilot.advisor.conformal import apply_offset
 from omnipilot.advisor.envelope import Confidence, worst
-from omnipilot.advisor.features import FeatureSpec, Featurizer, HardwareMode, RooflineMode, TextColumn
+from omnipilot.advisor.features import (
+    Columns,
+    FeatureSpec,
+    Featurizer,
+    HardwareMode,
+    RooflineMode,
+    TextColumn,
+    take_head,
+)
 from omnipilot.advisor.physics_targets import PHYSICS_TARGETS, kv_reasons, physics_estimates
 from omnipilot.advisor.prevalidated import construct
 from omnipilot.advisor.quantile import QuantileModel, rearrange
 from omnipilot.advisor.training import (
     Base,
+    OrderLayout,
     OrderPairs,
     TrainConfig,
     data_hash,
     fit_all,
+    order_layout,
     order_pairs,
+    ordered_appended,
     ordered_raw,
     physics_spec,
     select_training_rows,
@@ -63,6 +75,8 @@ BUNDLED_DIR = packaged("omnipilot.advisor", "bundled_model")
 DEFAULT_LOAD_REGIME: LoadRegime = "fixed_batch"
 PRIMARY_TARGET = "tokens_per_s"
 CACHE_SIZE = 1024
+# Arm lists whose order layout score_arms keeps: a site has a few partitions × GPU kinds per model.
+LAYOUT_CACHE_SIZE = 256
 log = structlog.get_logger(__name__)
 
 __all__ = [
@@ -146,6 +160,13 @@ class CostModel:
         self.version = manifest.version
         self._bases = {t: Base(e.base, self.featurizer) for t, e in manifest.targets.items()}
         self._resolved: dict[tuple[str, str], _Resolved] = {}
+        # per (model, arm list): the physics order's layout and the slower arms appended (score_arms)
+        self._layouts: OrderedDict[tuple[str, tuple[tuple[str, int, str], ...]], _Layout] = OrderedDict()
+        # per arm list, engine, load regime and KV dtype: its feature matrix under some workload
+        # (never modified: the next workload's matrix is a copy with its own workload columns)
+        self._arm_matrices: OrderedDict[_ArmsKey, np.ndarray] = OrderedDict()
+        # the two memos are shared by threads (daemon workers, planner): their LRU order is kept under it
+        self._memo_lock = threading.Lock()
         # Sites resubmit the same jobs: answers keyed by the request's signature (all arms + targets).
         self._cache: OrderedDict[_Signature, list[ArmPrediction]] = OrderedDict()
         self._use_tree_arrays()
@@ -217,16 +238,40 @@ class CostModel:
         n = len(arms)
         if not n:
             return ArmScores({}, [])
-        gpus, tps, precisions = zip(*arms, strict=True)
-        fields: _QueryColumns = (
-            (model,) * n, gpus, tps, (axes.context,) * n, (axes.prompt_len,) * n, (axes.output_len,) * n,
-            (axes.concurrency,) * n, (axes.load_regime,) * n, precisions, (axes.kv_cache_dtype,) * n,
-            (axes.engine,) * n,
-        )  # fmt: skip
-        return self._score(fields, targets)
+        # The physics order's pairs and the slower arms the request lacks depend on the arms only:
+        # found once per arm list, then appended to the batch (one featurize and one tree pass).
+        key = (model, tuple(arms))
+        memo = self._layouts.get(key)
+        if memo is None:
+            found = order_layout(self.featurizer, self._columns(_arm_fields(model, arms, axes))[0])
+            slower = tuple(
+                (self.featurizer.spec.gpus[k], arms[i][1], arms[i][2])
+                for i, k in zip(found.source.tolist(), found.kinds.tolist(), strict=True)
+            )
+            memo = (found, slower)
+            with self._memo_lock:
+                self._layouts[key] = memo
+                if len(self._layouts) > LAYOUT_CACHE_SIZE:
+                    self._layouts.popitem(last=False)
+        else:
+            with self._memo_lock:
+                if key in self._layouts:
+                    self._layouts.move_to_end(key)
+        order, extra = memo
+        arms_key = (*key, axes.engine, axes.load_regime, axes.kv_cache_dtype)
+        return self._score(_arm_fields(model, [*arms, *extra], axes), targets, (n, order, arms_key))
 
     def _predict(self, queries: Sequence[ArmQuery], targets: Sequence[str] | None) -> list[ArmPrediction]:
-        scores = self._score(query_columns(queries), targets)
+        fields = query_columns(queries)
+        # the slower arms the physics order compares to, appended to the batch (as score_arms)
+        layout = order_layout(self.featurizer, self._columns(fields)[0])
+        gpus = list(fields[1])
+        source, kinds = layout.source.tolist(), layout.kinds.tolist()
+        gpus += [self.featurizer.spec.gpus[k] for k in kinds]
+        appended = tuple(
+            (*column, *(column[i] for i in source)) if f != 1 else gpus for f, column in enumerate(fields)
+        )
+        scores = self._score(appended, targets, (len(queries), layout, None))
         # Quantiles per target and row, built once for the batch (None: no numbers for this row).
         numbers = {t: _quantiles(v) for t, v in scores.values.items()}
         return [
@@ -245,10 +290,39 @@ class CostModel:
             )
         ]
 
-    def _score(self, fields: _QueryColumns, targets: Sequence[str] | None) -> ArmScores:
+    def _score(
+        self,
+        fields: _QueryColumns,
+        targets: Sequence[str] | None,
+        appended: tuple[int, OrderLayout, _ArmsKey | None] | None = None,
+    ) -> ArmScores:
+        """`appended`: the fields hold n arms, then the slower arms they lack in the physics order
+        (`order_layout`), and the key of these arms when all rows share one workload (None: no
+        memo); otherwise the slower arms are found and predicted here (`order_pairs`)."""
         wanted = list(targets) if targets is not None else self.predicted_targets
-        cols, pre = self._columns(fields)
-        x = self.featurizer.transform(cols)
+        every, pre = self._columns(fields)
+        cols: Columns = every
+        if appended is None:
+            x = self.featurizer.transform(every)
+        else:
+            n, _, arms_key = appended
+            # the same arms under an earlier workload: only the workload's columns are new
+            same_arms = self._arm_matrices.get(arms_key) if arms_key is not None else None
+            if arms_key is None:
+                x = self.featurizer.transform(every)
+            elif same_arms is None:
+                x = self.featurizer.transform(every)
+                with self._memo_lock:
+                    self._arm_matrices[arms_key] = x
+                    if len(self._arm_matrices) > LAYOUT_CACHE_SIZE:
+                        self._arm_matrices.popitem(last=False)
+            else:
+                with self._memo_lock:
+                    if arms_key in self._arm_matrices:
+                        self._arm_matrices.move_to_end(arms_key)
+                x = self.featurizer.transform_workload(every, same_arms)
+            if len(pre) > n:
+                cols, pre = take_head(every, n), pre[:n]
         values: dict[str, np.ndarray] = {}
         conf: dict[str, list[tuple[Confidence, list[str]]]] = {}
         # no numbers for a model or GPU kind we cannot describe
@@ -259,11 +333,17 @@ class CostModel:
             if entry is None or target in values:
                 continue
             # the physics layout keeps a faster GPU kind at least as fast (training.ordered_raw)
-            pairs = pairs or order_pairs(self.featurizer, cols)
-            raw = ordered_raw(
-                self.featurizer, self.models[target], self._bases[target], entry.base_shift,
-                entry.base_fill, cols, target=target, x=x, pairs=pairs,
-            )  # fmt: skip
+            if appended is not None:
+                raw = ordered_appended(
+                    self.featurizer, self.models[target], self._bases[target], entry.base_shift,
+                    entry.base_fill, every, x, appended[0], appended[1], target=target,
+                )  # fmt: skip
+            else:
+                pairs = pairs or order_pairs(self.featurizer, cols)
+                raw = ordered_raw(
+                    self.featurizer, self.models[target], self._bases[target], entry.base_shift,
+                    entry.base_fill, cols, target=target, x=x, pairs=pairs,
+                )  # fmt: skip
             q = np.exp(apply_offset(rearrange(raw), entry.offset))
             q[undescribed] = math.nan
             values[target] = q
@@ -408,10 +488,25 @@ def query_columns(queries: Sequence[ArmQuery]) -> _QueryColumns:
     return tuple(zip(*map(_QUERY_FIELDS, queries), strict=True))
 
 
+def _arm_fields(model: str, arms: Sequence[tuple[str, int, str]], axes: WorkloadAxes) -> _QueryColumns:
+    """One model's (GPU kind, TP, precision) arms under one workload, in _QUERY_FIELDS order."""
+    n = len(arms)
+    gpus, tps, precisions = zip(*arms, strict=True)
+    return (
+        (model,) * n, gpus, tps, (axes.context,) * n, (axes.prompt_len,) * n, (axes.output_len,) * n,
+        (axes.concurrency,) * n, (axes.load_regime,) * n, precisions, (axes.kv_cache_dtype,) * n,
+        (axes.engine,) * n,
+    )  # fmt: skip
+
+
 # (model name, family, params_b, active_params_b, GPU name, reasons it cannot be described)
 _Resolved = tuple[str, str | None, float, float, str, tuple[str, ...]]
 # The queries as columns, in _QUERY_FIELDS order.
 _QueryColumns = tuple[Sequence[Any], ...]
+# score_arms' memo per arm list: the order layout, and the (GPU kind, TP, precision) arms appended
+_Layout = tuple[OrderLayout, tuple[tuple[str, int, str], ...]]
+# (model, arms, engine, load regime, KV cache dtype): what a request's matrix depends on but its workload
+_ArmsKey = tuple[object, ...]
 
 
 class _Signature:

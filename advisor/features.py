@@ -275,15 +275,7 @@ class Featurizer:
         gpu, kvpt, kv_bits = self._row_lookups(cols)
         precision = cols["precision"]
         bits = lookup(precision, lambda p: BITS.get(str(p), math.nan))
-        tokens = np.where(
-            np.isnan(num["prompt_len"] + num["output_len"]),
-            num["context_len"],
-            num["prompt_len"] + num["output_len"],
-        )
-        weights_per_gpu = num["params_b"] * 1e9 * _weight_bits(precision) / 8.0 / num["tp"]
-        usable = gpu[:, 0] * 1e9 * _MEM_UTIL
-        free = np.maximum(usable - weights_per_gpu - _OVERHEAD_BYTES, 0.05 * usable)
-        kv_need = num["concurrency"] * tokens * kvpt * (kv_bits / 16.0) / num["tp"]
+        weights_per_gpu, dynamic = self._workload_values(cols, num, gpu, kvpt, kv_bits)
         identity = self.spec.hardware == "identity"
         # Outside the identity layout FP8 units count only where the arm computes in FP8: for a bf16
         # arm they change nothing, and as a +1-constrained flag they would rank an FP8 card above a
@@ -296,11 +288,7 @@ class Featurizer:
             np.log(num["params_b"]),
             np.log(active),
             (active < num["params_b"]).astype(float),
-            np.log(num["concurrency"]),
-            np.log(num["context_len"]),
-            np.log(num["prompt_len"]),
-            np.log(num["output_len"]),
-            np.log(kv_need / free) if identity else np.maximum(np.log(kv_need / free), 0.0),
+            *dynamic[:5],
             weights_per_gpu / (gpu[:, 0] * 1e9) if identity else np.log(weights_per_gpu / 1e9),
             num["tp"],
             bits,
@@ -313,7 +301,7 @@ class Featurizer:
             np.full(n, math.nan) if versions is None else lookup(versions, engine_version_number),
         ]
         if not identity:
-            cols_out.append(np.log(kv_need / 1e9))
+            cols_out.append(dynamic[5])
         onehots = [
             _onehot(precision, str, self._precision_index, n),
             _onehot(cols["load_regime"], str, self._regime_index, n),
@@ -326,11 +314,68 @@ class Featurizer:
         if self.spec.hardware == "physics":
             parts.append(self.dominance(cols["gpu"], bits == 8.0))
         if self.spec.roofline == "feature":
-            parts.append(np.log(self.roofline(cols))[:, None])
+            parts.append(dynamic[-1][:, None])
         if self.spec.quant != "none":
             parts.append(self.quant_columns(cols))
         with np.errstate(invalid="ignore"):
             return np.ascontiguousarray(np.hstack(parts), dtype=np.float64)
+
+    def workload_features(self) -> list[int]:
+        """The columns that move with the workload's lengths and concurrency (`_workload_values`
+        order); the others depend on the arm (model, GPU kind, TP, precision) and on the engine,
+        load regime and KV cache dtype only."""
+        identity = self.spec.hardware == "identity"
+        names = ["log_concurrency", "log_context", "log_prompt_len", "log_output_len"]
+        names.append("log_kv_pressure" if identity else "log_kv_overflow")
+        if not identity:
+            names.append("log_kv_gb_per_gpu")
+        if self.spec.roofline == "feature":
+            names.append("log_roofline_tokens_per_s")
+        return [self.names.index(k) for k in names]
+
+    def transform_workload(self, cols: Columns, same_arms: np.ndarray) -> np.ndarray:
+        """`transform(cols)` from the matrix of the same rows under another workload (lengths and
+        concurrency; same engine, load regime and KV cache dtype): only the workload's columns are
+        worked out again, with transform's own code. `same_arms` is not modified."""
+        n = len(cols["model"])
+        num = _numbers(cols, n)
+        gpu, kvpt, kv_bits = self._row_lookups(cols)
+        _, dynamic = self._workload_values(cols, num, gpu, kvpt, kv_bits)
+        x = same_arms.copy()
+        x[:, self.workload_features()] = np.column_stack(dynamic)
+        return x
+
+    def _workload_values(
+        self,
+        cols: Columns,
+        num: dict[str, np.ndarray],
+        gpu: np.ndarray,
+        kvpt: np.ndarray,
+        kv_bits: np.ndarray,
+    ) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Weight bytes per GPU, and the workload's columns in `workload_features` order."""
+        tokens = np.where(
+            np.isnan(num["prompt_len"] + num["output_len"]),
+            num["context_len"],
+            num["prompt_len"] + num["output_len"],
+        )
+        weights_per_gpu = num["params_b"] * 1e9 * _weight_bits(cols["precision"]) / 8.0 / num["tp"]
+        usable = gpu[:, 0] * 1e9 * _MEM_UTIL
+        free = np.maximum(usable - weights_per_gpu - _OVERHEAD_BYTES, 0.05 * usable)
+        kv_need = num["concurrency"] * tokens * kvpt * (kv_bits / 16.0) / num["tp"]
+        identity = self.spec.hardware == "identity"
+        out = [
+            np.log(num["concurrency"]),
+            np.log(num["context_len"]),
+            np.log(num["prompt_len"]),
+            np.log(num["output_len"]),
+            np.log(kv_need / free) if identity else np.maximum(np.log(kv_need / free), 0.0),
+        ]
+        if not identity:
+            out.append(np.log(kv_need / 1e9))
+        if self.spec.roofline == "feature":
+            out.append(np.log(self.roofline(cols)))
+        return weights_per_gpu, out
 
     def dominance(self, gpus: Iterable[Any], fp8_arm: np.ndarray) -> np.ndarray:
         """(n, len(spec.gpus)) 0/1: the row's GPU kind is at least kind k at the row's precision."""
@@ -484,6 +529,19 @@ def take_rows(cols: Columns, rows: np.ndarray, **replace: Any) -> Columns:
             out[key] = text_column(uniq, codes[rows])
         else:
             out[key] = [col[int(i)] for i in rows]
+    return out
+
+
+def take_head(cols: Columns, n: int) -> Columns:
+    """The first n rows of a dict of columns (views of the arrays; a frame through take_rows)."""
+    if isinstance(cols, pd.DataFrame):
+        return take_rows(cols, np.arange(n))
+    out: dict[str, Any] = {}
+    for key, col in cols.items():
+        if isinstance(col, TextColumn):
+            out[key] = TextColumn(col[:n])
+        else:
+            out[key] = col[:n] if col is not None else None
     return out
 
 

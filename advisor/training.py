@@ -27,6 +27,7 @@ from omnipilot.advisor.features import (
     Columns,
     Featurizer,
     arm_groups,
+    take_head,
     take_rows,
     text_column,
 )
@@ -335,6 +336,79 @@ def order_pairs(featurizer: Featurizer, cols: Columns) -> OrderPairs:
     pick = miss[first]
     below = take_rows(cols, rows[pick], gpu=text_column(featurizer.spec.gpus, kinds[pick]))
     return OrderPairs(rows, kinds, at, below, featurizer.transform(below), of.reshape(len(miss)))
+
+
+class OrderLayout(NamedTuple):
+    """The physics order of one request's arms with the slower arms it lacks appended after them
+    (rows n… of its matrix): per pair, the row kept in order and the row holding the slower kind's
+    arm; and per appended arm, the batch row it copies and its kind. Depends only on the arms (a
+    request's workload is the same on every row), so the daemon keeps it per arm list."""
+
+    rows: np.ndarray
+    at: np.ndarray
+    source: np.ndarray
+    kinds: np.ndarray
+
+
+def order_layout(featurizer: Featurizer, cols: Columns) -> OrderLayout:
+    """`order_pairs` for `ordered_appended`: the same pairs and the same missing arms, found once."""
+    none = np.zeros(0, dtype=np.intp)
+    if featurizer.spec.hardware != "physics":
+        return OrderLayout(none, none, none, none)
+    rows, kinds, own = featurizer.dominated(cols)
+    if not len(rows):
+        return OrderLayout(rows, rows, none, none)
+    group = arm_groups(cols)
+    present = np.full((int(group.max()) + 1, len(featurizer.spec.gpus)), -1, dtype=np.intp)
+    known = np.flatnonzero(own >= 0)
+    present[group[known], own[known]] = known
+    at = present[group[rows], kinds]
+    miss = np.flatnonzero(at < 0)
+    if not len(miss):
+        return OrderLayout(rows, at, none, none)
+    key = group[rows[miss]] * len(featurizer.spec.gpus) + kinds[miss]
+    _, first, of = np.unique(key, return_index=True, return_inverse=True)
+    pick = miss[first]
+    at[miss] = len(own) + of.reshape(len(miss))
+    return OrderLayout(rows, at, rows[pick], kinds[pick])
+
+
+def ordered_appended(
+    featurizer: Featurizer,
+    model: QuantileModel,
+    base: Base,
+    shift: float,
+    fill: float,
+    cols: Columns,
+    x: np.ndarray,
+    n: int,
+    layout: OrderLayout,
+    *,
+    target: str | None,
+) -> np.ndarray:
+    """`ordered_raw` of the first n rows, where `cols` and `x` hold those rows and then the slower
+    arms they lack (`order_layout`): one featurize, one base and one tree pass for them all. The
+    same numbers as `ordered_raw` (every step is row by row; tests/advisor/test_costmodel_fastpath.py)."""
+    sign = TARGET_DIRECTIONS.get(target or _TARGET_OF_BASE.get(base.kind, ""), 0)
+    ordered = featurizer.spec.hardware == "physics" and bool(sign) and len(layout.rows) > 0
+    if not ordered:
+        cols, x = (take_head(cols, n), x[:n]) if len(x) > n else (cols, x)
+    every = base.values(cols, shift, fill)
+    both: np.ndarray = model.predict_raw(x, every)
+    raw = both[:n]
+    if not ordered:
+        return raw
+    pred = both[layout.at]
+    stored = {t: (lo, hi) for t, lo, hi in featurizer.spec.efficiency_bounds}
+    bounds = model.efficiency or stored.get(target or _TARGET_OF_BASE.get(base.kind, ""))
+    if bounds is not None and every is not None:
+        # a slower kind lifts a faster one only within the efficiencies measured
+        at_base = every[layout.at]
+        lo, hi = bounds
+        pred = np.clip(pred, (at_base - shift + lo)[:, None], (at_base - shift + hi)[:, None])
+    out = raw.copy()
+    (np.fmax if sign > 0 else np.fmin).at(out, layout.rows, pred + sign * ORDER_SLACK_LOG)
+    return out
 
 
 def ordered_raw(

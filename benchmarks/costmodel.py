@@ -74,9 +74,13 @@ def time_scoring(
     return np.array([w for w, _ in times]), np.array([c for _, c in times])
 
 
-def time_daemon_scorer(model: CostModel, repeats: int, n_arms: int) -> tuple[np.ndarray, np.ndarray]:
+def time_daemon_scorer(
+    model: CostModel, repeats: int, n_arms: int, cold: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
     """The daemon's own call (advisor/workload.py cost_model_scorer with no cache: tokens_per_s and
-    ttft_p50_s, array scoring, answers built for decide()), for new workloads."""
+    ttft_p50_s, array scoring, answers built for decide()), for new workloads. `cold`: the model's
+    per-arm-list memo (order layout, arm columns) emptied before every call, as for an arm list
+    never seen before."""
     spec = Catalog.load().model("meta-llama/Meta-Llama-3-8B")
     assert spec is not None
     arms = [
@@ -90,6 +94,9 @@ def time_daemon_scorer(model: CostModel, repeats: int, n_arms: int) -> tuple[np.
         work = Workload(
             concurrency=q.concurrency, context=q.context, prompt_len=q.prompt_len, output_len=q.output_len
         )
+        if cold:
+            model._layouts.clear()
+            model._arm_matrices.clear()
         t = timed(lambda work=work: score(spec, work, arms))  # type: ignore[misc]
         if k >= 5:  # the first calls warm the memos
             out.append(t)
@@ -176,6 +183,10 @@ def main() -> int:
             report(
                 f"{name}, daemon scorer, {n_arms} arms, new request",
                 time_daemon_scorer(m, args.repeats, n_arms),
+            )
+            report(
+                f"{name}, daemon scorer, {n_arms} arms, new request, arm list never seen (memo cold)",
+                time_daemon_scorer(m, args.repeats, n_arms, cold=True),
             )
     print(f"load average after timing: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
     return 0

@@ -26,7 +26,7 @@ from omnipilot.advisor.costmodel import (
     query_columns,
 )
 from omnipilot.advisor.envelope import CATEGORY_AXES, PAIR_AXES, Envelope, _cat, _pair_words
-from omnipilot.advisor.features import LOAD_REGIMES
+from omnipilot.advisor.features import LOAD_REGIMES, FeatureSpec, Featurizer
 from omnipilot.advisor.quantile import QuantileModel
 from omnipilot.advisor.tree_arrays import TreeArrays, TreesUnsupported
 from omnipilot.advisor.workload import arm_query, cost_model_scorer, query_axes
@@ -325,3 +325,123 @@ def test_a_model_the_arrays_cannot_hold_serves_through_lightgbm(monkeypatch: pyt
     monkeypatch.undo()
     arms = _random_arms(20, seed=5)
     assert model.predict(arms) == CostModel.load(BUNDLED_DIR).predict(arms)
+
+
+def _random_requests(count: int, seed: int) -> list[tuple[str, list[tuple[str, int, str]], WorkloadAxes]]:
+    """Requests as the daemon scores them: one model, an arm list (often without the slower kinds
+    the physics order compares to, sometimes with kinds or a model the catalog lacks), one workload."""
+    rng = np.random.default_rng(seed)
+    cat = Catalog.load()
+    models = ["meta-llama/Meta-Llama-3-8B", "Qwen/Qwen2.5-7B-Instruct", *(m.name for m in cat.models[:6])]
+    gpus = [g.name for g in cat.gpus]
+    out = []
+    for k in range(count):
+        model = "acme/Unknown-13B" if k % 11 == 5 else str(rng.choice(models))
+        kinds = [str(g) for g in rng.choice(gpus, size=int(rng.integers(1, 4)), replace=False)]
+        if k % 7 == 3:
+            kinds.append("Nvidia B999")
+        arms = [
+            (g, int(tp), str(p))
+            for g in kinds
+            for tp in rng.choice([1, 2, 4, 8], size=int(rng.integers(1, 3)), replace=False)
+            for p in rng.choice(["bf16", "fp8", "awq", "gptq"], size=int(rng.integers(1, 5)), replace=False)
+        ]
+        prompt = int(rng.choice([16, 300, 1024, 4096, 30000]))
+        output = int(rng.choice([1, 64, 512, 2048]))
+        axes = WorkloadAxes(
+            concurrency=int(rng.choice([1, 4, 16, 64, 256, 4096])),
+            context=prompt + output,
+            prompt_len=prompt,
+            output_len=output,
+            load_regime=str(rng.choice(LOAD_REGIMES)),
+            kv_cache_dtype=str(rng.choice(["auto", "fp8"])),
+        )
+        out.append((model, arms, axes))
+    return out
+
+
+def test_memoised_order_layout_scores_as_the_reference_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    """score_arms' fast path (order layout memoised per arm list, the slower arms appended to the
+    batch, 32-bit tree walk) against the un-memoised path (`_score` finding and predicting the
+    slower arms itself, `ordered_raw`) and against LightGBM's own predict, on every target."""
+    monkeypatch.setattr(costmodel, "LAYOUT_CACHE_SIZE", 8)
+    fast, plain = CostModel.load(BUNDLED_DIR), _plain()
+    requests = _random_requests(60, seed=11)
+    # each arm list twice with different workloads: the second finds its layout memoised
+    # (half of them under the same engine, load regime and KV dtype: their matrix is memoised too)
+    requests += [
+        (m, arms, ref[2]._replace(load_regime=axes.load_regime, kv_cache_dtype=axes.kv_cache_dtype))
+        if k % 2
+        else (m, arms, ref[2])
+        for k, ((m, arms, axes), ref) in enumerate(
+            zip(requests[:30], _random_requests(30, seed=12), strict=True)
+        )
+    ]
+    reused: list[int] = []
+    new_workload = fast.featurizer.transform_workload
+
+    def spy(cols: Any, same_arms: np.ndarray) -> np.ndarray:
+        reused.append(len(same_arms))
+        out: np.ndarray = new_workload(cols, same_arms)
+        return out
+
+    monkeypatch.setattr(fast.featurizer, "transform_workload", spy)
+    appended = 0
+    for model, arms, axes in requests:
+        for targets in (None, ["tokens_per_s", "ttft_p50_s"]):
+            got = fast.score_arms(model, arms, axes, targets)
+            _, extra = fast._layouts[(model, tuple(arms))]
+            appended += len(extra)
+            fields = costmodel._arm_fields(model, arms, axes)
+            want = fast._score(fields, targets)  # un-memoised, the order's arms predicted apart
+            ref = plain._score(fields, targets)  # the same through LightGBM's Booster.predict
+            assert got.verdicts == want.verdicts == ref.verdicts
+            assert got.values.keys() == want.values.keys() == ref.values.keys()
+            for t, v in got.values.items():
+                np.testing.assert_array_equal(v, want.values[t], err_msg=t)
+                np.testing.assert_allclose(v, ref.values[t], rtol=1e-12, atol=0.0, err_msg=t)
+        # predict appends the slower arms as score_arms does, without the memo
+        preds = fast.predict([ArmQuery(model=model, gpu=g, tp=tp, precision=p, concurrency=axes.concurrency,
+                                       context=axes.context, prompt_len=axes.prompt_len,
+                                       output_len=axes.output_len, load_regime=axes.load_regime,
+                                       kv_cache_dtype=axes.kv_cache_dtype) for g, tp, p in arms])  # fmt: skip
+        for i, pred in enumerate(preds):
+            for t, v in want.values.items():
+                q = pred.targets.get(t)
+                assert (q is None) == (not np.isfinite(v[i]).all())
+                assert q is None or (q.q10, q.q50, q.q90) == tuple(v[i])
+    assert appended > 0  # the slower kinds were missing from many batches, and were predicted
+    assert len(reused) > 30  # and many matrices came from the same arms' memoised one
+    assert len(fast._layouts) <= 8  # bounded
+
+
+def test_order_layout_raises_the_faster_kind_as_ordered_raw_does() -> None:
+    """The order step itself: an arm list of one fast kind gets the same lift from the slower kinds
+    it lacks (appended) as from the same kinds present in the batch."""
+    model = CostModel.load(BUNDLED_DIR)
+    axes = WorkloadAxes(concurrency=64, context=3072, prompt_len=2048, output_len=1024)
+    name = "meta-llama/Llama-3.1-8B"
+    alone = model.score_arms(name, [("H200-141GB", 1, "bf16")], axes)
+    every = [(g.name, 1, "bf16") for g in Catalog.load().gpus]
+    beside = model.score_arms(name, every, axes)
+    at = every.index(("H200-141GB", 1, "bf16"))
+    assert model._layouts[(name, (("H200-141GB", 1, "bf16"),))][1]  # slower kinds were appended
+    for t, v in alone.values.items():
+        np.testing.assert_array_equal(v[0], beside.values[t][at], err_msg=t)
+
+
+@pytest.mark.parametrize(
+    ("hardware", "roofline"), [("physics", "offset"), ("identity", "feature"), ("numbers", "none")]
+)
+def test_a_new_workloads_matrix_from_the_same_arms_is_transforms(hardware: str, roofline: str) -> None:
+    """Featurizer.transform_workload (the daemon's memo of the arm columns) gives transform's matrix."""
+    cat = Catalog.load()
+    featurizer = Featurizer(FeatureSpec.from_catalog(cat, roofline, hardware), cat)
+    model = CostModel.load(BUNDLED_DIR)
+    for (name, arms, axes), (_, _, other) in zip(
+        _random_requests(20, seed=3), _random_requests(20, seed=4), strict=True
+    ):
+        other = other._replace(load_regime=axes.load_regime, kv_cache_dtype=axes.kv_cache_dtype)
+        first = featurizer.transform(model._columns(costmodel._arm_fields(name, arms, axes))[0])
+        cols = model._columns(costmodel._arm_fields(name, arms, other))[0]
+        np.testing.assert_array_equal(featurizer.transform_workload(cols, first), featurizer.transform(cols))
