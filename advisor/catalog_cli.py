@@ -10,8 +10,10 @@ import re
 import sys
 from pathlib import Path
 
+from pydantic import BaseModel
+
 from omnipilot.catalog import Catalog, CatalogError, ModelSpec
-from omnipilot.cli_options import add_json_arg
+from omnipilot.cli_options import add_json_arg, print_json
 from omnipilot.collectors.checkpoint_config import (
     CheckpointError,
     CheckpointFacts,
@@ -31,11 +33,25 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     add.add_argument("--name", help="the model's name (default: the config's _name_or_path, else the path)")
     add.add_argument("--family", help="architecture family (default: read from the name, else model_type)")
     add.add_argument("--to", type=Path, help="append the entry to this models.toml (default: print it)")
+    add_json_arg(add)
     add.set_defaults(func=_add)
     show = sub.add_parser("show", help="how a model name or path resolves in the catalog")
     show.add_argument("model")
     add_json_arg(show)
     show.set_defaults(func=_show)
+
+
+class CatalogAddResult(BaseModel):
+    """What `catalog add --json` prints: the entry, its TOML text and where it went."""
+
+    source: str
+    name: str
+    family: str
+    params_b: float
+    params_from: str  # "config.json" or "safetensors index"
+    written_to: Path | None  # the models.toml appended to; None when only printed (no --to)
+    entry: ModelSpec
+    toml: str
 
 
 def _facts(source: str) -> CheckpointFacts:
@@ -100,8 +116,16 @@ def _add(args: argparse.Namespace) -> int:
         return 2
     spec = spec.model_copy(update={"note": f"written by `omnipilot catalog add` (params_b from {facts.params_from})"})
     entry = toml_entry(spec)
+
+    def result(written_to: Path | None) -> CatalogAddResult:
+        return CatalogAddResult(source=args.source, name=name, family=spec.family, params_b=spec.params_b,
+                                params_from=facts.params_from, written_to=written_to, entry=spec, toml=entry)  # fmt: skip
+
     if args.to is None:
-        print(entry, end="")
+        if args.json:
+            print_json(result(None))
+        else:
+            print(entry, end="")
         return 0
     existing = Catalog.load(args.to) if args.to.exists() else None
     if existing is not None and existing.model(name) is not None:
@@ -114,6 +138,9 @@ def _add(args: argparse.Namespace) -> int:
     except CatalogError as exc:
         print(f"omnipilot catalog add: {args.to} no longer loads: {exc}", file=sys.stderr)
         return 1
+    if args.json:
+        print_json(result(args.to))
+        return 0
     print(f"added {name} to {args.to} (family {spec.family}, {spec.params_b:g}B params)")
     return 0
 

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pydantic loads with the command that prints, not with every parser
+    from pydantic import BaseModel
 
 # Exit codes shared by every command: 0 done, 1 the command ran and found a problem (a check failed,
 # the daemon is down, a record is missing), 2 bad input or configuration.
@@ -21,6 +25,11 @@ def add_config_arg(p: argparse.ArgumentParser) -> None:
 
 def add_json_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
+
+
+def print_json(doc: BaseModel) -> None:
+    """A command's `--json` result: exactly one JSON document on stdout (errors stay on stderr)."""
+    print(doc.model_dump_json(indent=2))
 
 
 def add_history_arg(p: argparse.ArgumentParser) -> None:

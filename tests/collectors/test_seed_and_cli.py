@@ -83,3 +83,55 @@ def test_cli_import_and_validate_quarantine(
     assert main(["history", "validate", str(hist)]) == 1
     assert f"{hist}:3: schema violation" in capsys.readouterr().err
     assert main(["history", "validate", str(tmp_path / "missing.jsonl")]) == 2
+
+
+def test_cli_import_and_validate_json(tmp_path: Path, make_row: MakeRow, capsys: pytest.CaptureFixture[str]) -> None:
+    """`--json`: one JSON document on stdout with the counts and each problem's line; same exit codes."""
+    src = tmp_path / "site.jsonl"
+    src.write_text(make_row(1).model_dump_json() + "\n\n" + "{broken\n" + make_row(2).model_dump_json() + "\n")
+    hist = tmp_path / "history.jsonl"
+    assert main(["history", "import", str(src), "--history", str(hist), "--json"]) == 1
+    doc = json.loads(capsys.readouterr().out)
+    assert doc == {
+        "source": str(src), "history": str(hist), "lines_read": 3, "rows_valid": 2, "appended": 2,
+        "duplicates": 0, "quarantined": 1, "quarantine_file": str(HistoryStore(hist).quarantine_file),
+        "problems": [{"file": str(src), "line": 3, "reason": doc["problems"][0]["reason"]}],
+    }  # fmt: skip
+    assert "not JSON" in doc["problems"][0]["reason"]
+    good = tmp_path / "good.jsonl"
+    good.write_text(make_row(1).model_dump_json() + "\n" + make_row(3).model_dump_json() + "\n")
+    assert main(["history", "import", str(good), "--history", str(hist), "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert (doc["appended"], doc["duplicates"], doc["problems"]) == (1, 1, [])
+
+    assert main(["history", "validate", str(hist), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == {
+        "history": str(hist), "rows_valid": 3, "bad_lines": 0, "quarantine_file": None, "problems": []
+    }  # fmt: skip
+    with hist.open("a") as fh:
+        fh.write('{"kind": "inference_run"}\n')
+    assert main(["history", "validate", str(hist), "--json"]) == 1
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["rows_valid"] == 3 and doc["bad_lines"] == 1
+    assert doc["problems"][0]["line"] == 4 and "schema violation" in doc["problems"][0]["reason"]
+
+    # bad input: one line on stderr, nothing on stdout, exit 2 as without --json
+    assert main(["history", "validate", str(tmp_path / "missing.jsonl"), "--json"]) == 2
+    out = capsys.readouterr()
+    assert out.out == "" and len(out.err.strip().splitlines()) == 1
+
+
+def test_cli_build_seed_json(shared_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "seed.jsonl"
+    assert main(["history", "build-seed", "--data-dir", str(shared_data), "--history", str(out), "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert set(doc) == {"data_dir", "history", "rebuild", "sources", "appended", "duplicates", "quarantine_file"}
+    assert doc["history"] == str(out) and doc["rebuild"] is False and doc["duplicates"] == 0
+    assert doc["sources"] and all(set(s) == {"rows", "quarantined"} for s in doc["sources"].values())
+    assert doc["appended"] == sum(s["rows"] for s in doc["sources"].values()) == len(out.read_text().splitlines())
+    quarantined = sum(s["quarantined"] for s in doc["sources"].values())
+    assert (doc["quarantine_file"] is not None) == (quarantined > 0)
+    assert main(["history", "build-seed", "--data-dir", str(shared_data), "--history", str(out), "--json",
+                 "--strict"]) == (1 if quarantined else 0)  # fmt: skip
+    again = json.loads(capsys.readouterr().out)
+    assert again["appended"] == 0 and again["duplicates"] == doc["appended"]

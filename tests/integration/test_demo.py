@@ -7,6 +7,7 @@ brings that cluster down afterwards: the demo leaves its cluster running by desi
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -17,8 +18,15 @@ from pathlib import Path
 
 import pytest
 
-from omnipilot.slurm.minicluster.cluster import MiniCluster
-from omnipilot.slurm.minicluster.demo import EXPECTATIONS, SAMPLES, expected_outcome, outcome_of
+from omnipilot.slurm.minicluster.cluster import ClusterInfo, MiniCluster
+from omnipilot.slurm.minicluster.demo import (
+    EXPECTATIONS,
+    SAMPLES,
+    Submission,
+    demo_result,
+    expected_outcome,
+    outcome_of,
+)
 
 from .conftest import _missing_prereq
 
@@ -67,6 +75,31 @@ def test_outcome_of_reads_what_a_submission_got(comment: str, message: str, outc
     assert outcome_of(comment, message) == outcome
 
 
+def test_demo_json_document_has_each_expectation_and_the_verdict(tmp_path: Path) -> None:
+    """What `omnipilot demo --json` prints, for a passing and a failing run (the test below runs it)."""
+    info = ClusterInfo(
+        state_dir=tmp_path, slurm_conf=tmp_path / "etc" / "slurm.conf", ctld_port=6817, node_ports={"a100-1": 6818},
+        endpoint=f"ipc://{tmp_path}/run/omnipilot.sock", control_socket=tmp_path / "run" / "c.sock",
+        omnipilot_config=tmp_path / "etc" / "omnipilot.toml", slurm_version="22.05.8",
+    )  # fmt: skip
+    advised = Submission(sample="01.sbatch", mode="suggest", expected="advice", got="advice", sbatch_ms=7.25,
+                         job_id="4", comment="omnipilot[ab12cd34] suggest: h100x1", sbatch_said=["omnipilot: ..."])  # fmt: skip
+    late = Submission(sample="02.sbatch", mode="suggest", expected="hint", got="unavailable (timeout)", sbatch_ms=61.0)
+
+    ok = json.loads(demo_result([advised], info, mode="suggest", cluster_running=True).model_dump_json())
+    assert set(ok) == {"ok", "verdict", "slurm_version", "mode", "state_dir", "cluster_running", "counts", "submissions"}
+    assert ok["ok"] is True and ok["verdict"].startswith("omnipilot demo: OK") and ok["counts"] == {"advice": 1}
+    assert ok["state_dir"] == str(tmp_path) and ok["slurm_version"] == "22.05.8"
+    row = ok["submissions"][0]
+    assert {k: row[k] for k in ("sample", "expected", "got", "ok", "job_id")} == {
+        "sample": "01.sbatch", "expected": "advice", "got": "advice", "ok": True, "job_id": "4"
+    }  # fmt: skip
+    bad = json.loads(demo_result([advised, late], info, mode="suggest", cluster_running=False).model_dump_json())
+    assert bad["ok"] is False and bad["cluster_running"] is False
+    assert bad["verdict"].startswith("omnipilot demo: FAILED, 1 of 2") and "02.sbatch" in bad["verdict"]
+    assert [s["ok"] for s in bad["submissions"]] == [True, False] and bad["submissions"][1]["job_id"] is None
+
+
 def _processes_carrying(marker: str) -> dict[int, str]:
     """pid -> name of every process whose environment holds `marker` (all that the demo started
     inherit the test's environment), except munged, which every mini cluster on the host shares."""
@@ -111,6 +144,20 @@ def test_demo_as_a_user_runs_it_from_a_fresh_state_and_cold_cache(tmp_path: Path
         assert "Traceback" not in out and "PosixPath(" not in out, tail  # a user reads this output
         assert res.stdout.strip().splitlines()[-1].startswith("omnipilot demo: OK"), tail
         _check_jobs_in(state, env)
+        # again with --json on the cluster the demo left running (seconds): stdout is one document,
+        # the narrative goes to stderr
+        res = subprocess.run(
+            [str(exe), "demo", "--json"], capture_output=True, text=True, env=env, timeout=DEMO_TIMEOUT_S,
+            cwd=SAMPLES.parents[1],
+        )
+        assert res.returncode == 0, res.stderr[-3000:]
+        doc = json.loads(res.stdout)
+        assert doc["ok"] is True and doc["verdict"].startswith("omnipilot demo: OK"), doc["verdict"]
+        assert doc["cluster_running"] is True and doc["state_dir"] == str(state.resolve())
+        samples = {s.name: expected_outcome(s) for s in SAMPLES.glob("*.sbatch")}
+        assert {r["sample"]: r["expected"] for r in doc["submissions"]} == samples
+        assert all(r["ok"] and r["got"] == r["expected"] and r["job_id"] for r in doc["submissions"]), doc
+        assert "== OmniPilot demo" in res.stderr
     finally:
         MiniCluster(state).down()
         left = _stop_leftovers(str(cache))
