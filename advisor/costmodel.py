@@ -14,7 +14,7 @@ import operator
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -249,17 +249,18 @@ class CostModel:
                 for i, k in zip(found.source.tolist(), found.kinds.tolist(), strict=True)
             )
             memo = (found, slower)
-            with self._memo_lock:
-                self._layouts[key] = memo
-                if len(self._layouts) > LAYOUT_CACHE_SIZE:
-                    self._layouts.popitem(last=False)
-        else:
-            with self._memo_lock:
-                if key in self._layouts:
-                    self._layouts.move_to_end(key)
+        self._remember(self._layouts, key, memo)
         order, extra = memo
         arms_key = (*key, axes.engine, axes.load_regime, axes.kv_cache_dtype)
         return self._score(_arm_fields(model, [*arms, *extra], axes), targets, (n, order, arms_key))
+
+    def _remember(self, memo: OrderedDict[Any, Any], key: Hashable, value: object) -> None:
+        """Keep `value` as the most recently used entry of a bounded request-path memo."""
+        with self._memo_lock:
+            memo[key] = value
+            memo.move_to_end(key)
+            if len(memo) > LAYOUT_CACHE_SIZE:
+                memo.popitem(last=False)
 
     def _predict(self, queries: Sequence[ArmQuery], targets: Sequence[str] | None) -> list[ArmPrediction]:
         fields = query_columns(queries)
@@ -312,14 +313,9 @@ class CostModel:
                 x = self.featurizer.transform(every)
             elif same_arms is None:
                 x = self.featurizer.transform(every)
-                with self._memo_lock:
-                    self._arm_matrices[arms_key] = x
-                    if len(self._arm_matrices) > LAYOUT_CACHE_SIZE:
-                        self._arm_matrices.popitem(last=False)
+                self._remember(self._arm_matrices, arms_key, x)
             else:
-                with self._memo_lock:
-                    if arms_key in self._arm_matrices:
-                        self._arm_matrices.move_to_end(arms_key)
+                self._remember(self._arm_matrices, arms_key, same_arms)
                 x = self.featurizer.transform_workload(every, same_arms)
             if len(pre) > n:
                 cols, pre = take_head(every, n), pre[:n]

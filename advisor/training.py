@@ -398,16 +398,27 @@ def ordered_appended(
     raw = both[:n]
     if not ordered:
         return raw
-    pred = both[layout.at]
+    at_base = every[layout.at] if every is not None else None
+    return _lift(raw, layout.rows, both[layout.at], at_base, shift, _bounds(featurizer, model, base, target), sign)
+
+
+def _bounds(featurizer: Featurizer, model: QuantileModel, base: Base, target: str | None) -> tuple[float, float] | None:
+    """The efficiencies (log measured ÷ base) the model saw in training: its own, or the layout's."""
     stored = {t: (lo, hi) for t, lo, hi in featurizer.spec.efficiency_bounds}
-    bounds = model.efficiency or stored.get(target or _TARGET_OF_BASE.get(base.kind, ""))
-    if bounds is not None and every is not None:
-        # a slower kind lifts a faster one only within the efficiencies measured
-        at_base = every[layout.at]
+    return model.efficiency or stored.get(target or _TARGET_OF_BASE.get(base.kind, ""))
+
+
+def _lift(
+    raw: np.ndarray, rows: np.ndarray, pred: np.ndarray, at_base: np.ndarray | None, shift: float,
+    bounds: tuple[float, float] | None, sign: int,
+) -> np.ndarray:  # fmt: skip
+    """`raw` with each of `rows` raised (sign > 0) or lowered to `pred`, the slower kinds' predictions,
+    less the slack; a slower kind lifts a faster one only within the efficiencies measured."""
+    if bounds is not None and at_base is not None:
         lo, hi = bounds
         pred = np.clip(pred, (at_base - shift + lo)[:, None], (at_base - shift + hi)[:, None])
     out = raw.copy()
-    (np.fmax if sign > 0 else np.fmin).at(out, layout.rows, pred + sign * ORDER_SLACK_LOG)
+    (np.fmax if sign > 0 else np.fmin).at(out, rows, pred + sign * ORDER_SLACK_LOG)
     return out
 
 
@@ -455,19 +466,13 @@ def ordered_raw(
     inside = pairs.at >= 0
     pred[inside] = raw[pairs.at[inside]]
     pred[~inside] = below
-    stored = {t: (lo, hi) for t, lo, hi in featurizer.spec.efficiency_bounds}
-    bounds = model.efficiency or stored.get(target or _TARGET_OF_BASE.get(base.kind, ""))
-    if bounds is not None and own is not None:
-        # a slower kind lifts a faster one only within the efficiencies measured
+    at_base: np.ndarray | None = None
+    if own is not None:
         at_base = np.empty(len(pairs.rows))
         at_base[inside] = own[pairs.at[inside]]
         if pairs.missing is not None and pairs.missing_of is not None and extra is not None:
             at_base[~inside] = extra[pairs.missing_of]
-        lo, hi = bounds
-        pred = np.clip(pred, (at_base - shift + lo)[:, None], (at_base - shift + hi)[:, None])
-    out = raw.copy()
-    (np.fmax if sign > 0 else np.fmin).at(out, pairs.rows, pred + sign * ORDER_SLACK_LOG)
-    return out
+    return _lift(raw, pairs.rows, pred, at_base, shift, _bounds(featurizer, model, base, target), sign)
 
 
 def out_of_fold(
