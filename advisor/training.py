@@ -319,9 +319,23 @@ def order_pairs(featurizer: Featurizer, cols: Columns) -> OrderPairs:
     """Which rows must stay at least as fast as which slower kinds (`ordered_raw`), once per batch.
     A slower kind's arm is usually in the batch already (a request scores every kind): it is read
     there, and only the pairs that are not get predicted."""
+    rows, kinds, at, gaps = _slower_arms(featurizer, cols)
+    if gaps is None:
+        return OrderPairs(rows, kinds, at)
+    _, pick, of, _ = gaps
+    below = take_rows(cols, rows[pick], gpu=text_column(featurizer.spec.gpus, kinds[pick]))
+    return OrderPairs(rows, kinds, at, below, featurizer.transform(below), of)
+
+
+def _slower_arms(
+    featurizer: Featurizer, cols: Columns
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray, np.ndarray, int] | None]:
+    """Per pair (row, slower kind): the batch row holding that kind's arm (-1: none); for the pairs
+    without one (`miss`), the pair naming each distinct missing arm (`pick`), each pair's index among
+    those arms (`of`) and the batch size, or None when every slower arm is in the batch."""
     rows, kinds, own = featurizer.dominated(cols)
     if not len(rows):
-        return OrderPairs(rows, kinds, rows)
+        return rows, kinds, rows, None
     group = arm_groups(cols)
     present = np.full((int(group.max()) + 1, len(featurizer.spec.gpus)), -1, dtype=np.intp)
     known = np.flatnonzero(own >= 0)
@@ -329,13 +343,11 @@ def order_pairs(featurizer: Featurizer, cols: Columns) -> OrderPairs:
     at = present[group[rows], kinds]
     miss = np.flatnonzero(at < 0)
     if not len(miss):
-        return OrderPairs(rows, kinds, at)
+        return rows, kinds, at, None
     # an H100, an H200 and an A100 arm of one request all sit above the same RTX 4090 arm
     key = group[rows[miss]] * len(featurizer.spec.gpus) + kinds[miss]
     _, first, of = np.unique(key, return_index=True, return_inverse=True)
-    pick = miss[first]
-    below = take_rows(cols, rows[pick], gpu=text_column(featurizer.spec.gpus, kinds[pick]))
-    return OrderPairs(rows, kinds, at, below, featurizer.transform(below), of.reshape(len(miss)))
+    return rows, kinds, at, (miss, miss[first], of.reshape(len(miss)), len(own))
 
 
 class OrderLayout(NamedTuple):
@@ -355,21 +367,11 @@ def order_layout(featurizer: Featurizer, cols: Columns) -> OrderLayout:
     none = np.zeros(0, dtype=np.intp)
     if featurizer.spec.hardware != "physics":
         return OrderLayout(none, none, none, none)
-    rows, kinds, own = featurizer.dominated(cols)
-    if not len(rows):
-        return OrderLayout(rows, rows, none, none)
-    group = arm_groups(cols)
-    present = np.full((int(group.max()) + 1, len(featurizer.spec.gpus)), -1, dtype=np.intp)
-    known = np.flatnonzero(own >= 0)
-    present[group[known], own[known]] = known
-    at = present[group[rows], kinds]
-    miss = np.flatnonzero(at < 0)
-    if not len(miss):
+    rows, kinds, at, gaps = _slower_arms(featurizer, cols)
+    if gaps is None:
         return OrderLayout(rows, at, none, none)
-    key = group[rows[miss]] * len(featurizer.spec.gpus) + kinds[miss]
-    _, first, of = np.unique(key, return_index=True, return_inverse=True)
-    pick = miss[first]
-    at[miss] = len(own) + of.reshape(len(miss))
+    miss, pick, of, n_own = gaps
+    at[miss] = n_own + of
     return OrderLayout(rows, at, rows[pick], kinds[pick])
 
 
