@@ -5,9 +5,19 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from omnipilot.cli_options import EXIT_BAD_INPUT, EXIT_PROBLEM, add_config_arg, add_json_arg, examples
+from pydantic import BaseModel
+
+from omnipilot.cli_options import (
+    EXIT_BAD_INPUT,
+    EXIT_PROBLEM,
+    add_config_arg,
+    add_json_arg,
+    examples,
+    print_json,
+)
 from omnipilot.config import ConfigError, Settings, is_example, load_settings
 
 # The most a request from job_submit.lua may weigh (its max_request_bytes): the daemon must take it.
@@ -72,10 +82,23 @@ def _settings(args: argparse.Namespace, what: str) -> Settings | None:
         return None
 
 
-def _print_json(obj: object) -> None:
-    import json
+class ConfigCheck(BaseModel):
+    """`config check --json`."""
 
-    print(json.dumps(obj, indent=2))
+    ok: bool
+    config: str
+    example: bool
+    warning: str | None
+    hook_dir: str | None
+    problems: list[str]
+
+
+class HookWritten(BaseModel):
+    """`hook install|render --json`: the files written and the configuration they came from."""
+
+    ok: bool = True
+    config: str
+    written: list[str]
 
 
 def cmd_config_check(args: argparse.Namespace) -> int:
@@ -97,15 +120,15 @@ def cmd_config_check(args: argparse.Namespace) -> int:
             "bytes the hook may send: libzmq would drop large jobs' requests unanswered"
         )
     if args.json:
-        _print_json(
-            {
-                "ok": not problems,
-                "config": str(path),
-                "example": bool(path and is_example(path)),
-                "warning": loud[0] if loud is not None and not loud[1] else None,
-                "hook_dir": str(args.hook_dir) if args.hook_dir else None,
-                "problems": problems,
-            }
+        print_json(
+            ConfigCheck(
+                ok=not problems,
+                config=str(path),
+                example=bool(path and is_example(path)),
+                warning=loud[0] if loud is not None and not loud[1] else None,
+                hook_dir=str(args.hook_dir) if args.hook_dir else None,
+                problems=problems,
+            )
         )
     else:
         if loud is not None and not loud[1]:
@@ -122,36 +145,32 @@ def cmd_config_check(args: argparse.Namespace) -> int:
 def cmd_hook_install(args: argparse.Namespace) -> int:
     from omnipilot.slurm.hooksettings import install_hook
 
-    settings = _settings(args, "hook install")
-    if settings is None:
-        return EXIT_BAD_INPUT
-    try:
-        written = install_hook(settings, args.hook_dir)
-    except OSError as exc:
-        print(f"hook install: cannot write into {args.hook_dir}: {exc.strerror or exc}", file=sys.stderr)
-        return EXIT_PROBLEM
-    if args.json:
-        _print_json({"ok": True, "config": str(settings.source), "written": [str(w) for w in written]})
-    else:
-        for w in written:
-            print(f"wrote {w}")
-        print(f"hook settings rendered from {settings.source}; add JobSubmitPlugins=lua to slurm.conf if it is not there")
-    return 0
+    return _write_hook(args, "hook install", install_hook)
 
 
 def cmd_hook_render(args: argparse.Namespace) -> int:
     from omnipilot.slurm.hooksettings import write_hook_settings
 
-    settings = _settings(args, "hook render")
+    return _write_hook(args, "hook render", lambda settings, hook_dir: [write_hook_settings(settings, hook_dir)])
+
+
+def _write_hook(
+    args: argparse.Namespace, what: str, write: Callable[[Settings, Path], Sequence[Path]]
+) -> int:
+    """`hook install` (the hook and its settings) and `hook render` (the settings only)."""
+    settings = _settings(args, what)
     if settings is None:
         return EXIT_BAD_INPUT
     try:
-        target = write_hook_settings(settings, args.hook_dir)
+        written = write(settings, args.hook_dir)
     except OSError as exc:
-        print(f"hook render: cannot write into {args.hook_dir}: {exc.strerror or exc}", file=sys.stderr)
+        print(f"{what}: cannot write into {args.hook_dir}: {exc.strerror or exc}", file=sys.stderr)
         return EXIT_PROBLEM
     if args.json:
-        _print_json({"ok": True, "config": str(settings.source), "written": [str(target)]})
-    else:
-        print(f"wrote {target}")
+        print_json(HookWritten(config=str(settings.source), written=[str(w) for w in written]))
+        return 0
+    for w in written:
+        print(f"wrote {w}")
+    if what == "hook install":
+        print(f"hook settings rendered from {settings.source}; add JobSubmitPlugins=lua to slurm.conf if it is not there")
     return 0
