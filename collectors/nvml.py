@@ -45,6 +45,9 @@ class Sample(BaseModel):
     mem_used_frac: float | None = None
     util_gpu_pct: float | None = None
     energy_mj: float | None = None
+    # when the counter was read (wall clock); `t` is taken before the other readings, and a busy host
+    # can put milliseconds between the two, which a 0.1 s tick turns into a percent of power
+    energy_t: float | None = None
     sm_util_pct: float | None = None
     tensor_util_pct: float | None = None
 
@@ -271,11 +274,23 @@ def _interval_mean(
     return num / den if den > 0 else None
 
 
-def _energy_power(prev: Sample, cur: Sample) -> float | None:
-    if prev.energy_mj is None or cur.energy_mj is None or cur.t <= prev.t:
-        return None
-    used = cur.energy_mj - prev.energy_mj
-    return used / 1000.0 / (cur.t - prev.t) if used >= 0 else None  # a reset counter is no reading
+def _energy_power(samples: list[Sample], start: float | None, end: float | None) -> float | None:
+    """Energy used ÷ time over the window. Whole intervals telescope to (last counter − first) ÷ (their
+    read times), so a late tick (a busy host, a thread switch) moves the figure by its delay ÷ the window,
+    not ÷ one tick; an interval cut by the window's ends counts by the share of it inside."""
+    used = took = 0.0
+    for prev, cur in itertools.pairwise(samples):
+        if prev.energy_mj is None or cur.energy_mj is None or cur.t <= prev.t:
+            continue
+        t0 = prev.t if prev.energy_t is None else prev.energy_t
+        t1 = cur.t if cur.energy_t is None else cur.energy_t
+        delta = cur.energy_mj - prev.energy_mj
+        if t1 <= t0 or delta < 0:  # a reset counter is no reading
+            continue
+        share = _overlap(prev.t, cur.t, start, end) / (cur.t - prev.t)
+        used += share * delta
+        took += share * (t1 - t0)
+    return used / 1000.0 / took if took > 0 else None
 
 
 def summarise(samples: list[Sample], start: float | None, end: float | None, devices: int) -> NvmlSummary:
@@ -283,7 +298,7 @@ def summarise(samples: list[Sample], start: float | None, end: float | None, dev
     powers = [s.power_w for s in inside if s.power_w is not None]
     mems = [s.mem_used_frac for s in inside if s.mem_used_frac is not None]
     utils = [s.util_gpu_pct for s in inside if s.util_gpu_pct is not None]
-    energy_w = _interval_mean(samples, start, end, _energy_power)
+    energy_w = _energy_power(samples, start, end)
     sm = _interval_mean(samples, start, end, lambda _p, c: c.sm_util_pct)
     tensor = _interval_mean(samples, start, end, lambda _p, c: c.tensor_util_pct)
     if energy_w is not None and energy_w > 0:
@@ -350,7 +365,9 @@ class NvmlSampler:
     def _tick(self) -> None:
         try:
             s = read_sample(self.nv, self.handles)
+            before = time.time()
             s.energy_mj, why = read_energy(self.nv, self.handles)
+            s.energy_t = (before + time.time()) / 2
             if why and not self.energy_error:
                 self.energy_error = why
             if self.gpm is not None:

@@ -253,8 +253,8 @@ def test_record_on_hopper_writes_gpm_activity_and_energy_power(tmp_path: Path) -
     assert isinstance(t, dict)
     assert row["gpu"] == "H200-141GB"  # from the NVML device name
     assert (t["sm_active_frac"], t["tensor_active_frac"]) == (0.95, 0.93)
-    # the stand-in counts energy at 682 W on its own clock; the window's ends are read a few ms apart
-    # from the counter, so the quotient is 682 W within a fraction of a percent, not exactly
+    # the stand-in counts energy at 682 W on its own clock; each counter read is timed by the sampler
+    # within the read's own duration, so the quotient is 682 W within a fraction of a percent
     assert t["power_avg_w"] == pytest.approx(682, rel=0.01)
     notes = row["provenance"]["notes"]  # type: ignore[index]
     assert "NVML STAND-IN ($OMNIPILOT_NVML_STANDIN), not a real GPU: not a measurement" in notes

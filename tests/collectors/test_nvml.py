@@ -166,6 +166,17 @@ def test_energy_and_gpm_intervals_are_weighted_by_their_overlap_with_the_window(
     assert only_reset.sm_active_frac is None
 
 
+def test_energy_power_uses_when_the_counter_was_read_not_when_the_tick_began() -> None:
+    # a steady 250 W; on a busy host the counter of ticks 2 and 3 is read 8 ms after their tick began
+    # (CI once measured 248.9 W this way when the tick's start stood in for the counter's read time)
+    read_at = [0.0, 0.108, 0.208, 0.300, 0.400]
+    samples = [Sample(t=i * 0.1, energy_mj=250 * 1000 * r, energy_t=r) for i, r in enumerate(read_at)]
+    s = summarise(samples, 0.05, 0.4, devices=1)
+    assert s.power_source == "energy counter" and s.power_avg_w == pytest.approx(250, abs=0.01)
+    without = [Sample(t=x.t, energy_mj=x.energy_mj) for x in samples]  # tick start as the read time
+    assert summarise(without, 0.05, 0.4, devices=1).power_avg_w != pytest.approx(250, abs=1)
+
+
 def test_real_gpus_give_energy_and_gpm_where_supported() -> None:
     nv, why = load_nvml()
     if nv is None or getattr(nv, "STANDIN", False):
