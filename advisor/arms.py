@@ -21,6 +21,8 @@ TP_DEGREES: tuple[int, ...] = (1, 2, 4, 8)
 GIB = 1024.0**3
 # CUDA context, activations and the sampler's buffers per GPU; vLLM's profiling typically finds 1–3 GiB.
 OVERHEAD_BYTES = 2.0 * GIB
+# vLLM's --gpu-memory-utilization default: the share of GPU memory its weights and KV cache may use
+GPU_MEMORY_UTILIZATION = 0.9
 
 
 class Workload(BaseModel):
@@ -142,7 +144,7 @@ def fit_arm(
     option: tuple[str, str, str | None],
     work: Workload,
     *,
-    gpu_memory_utilization: float = 0.9,
+    gpu_memory_utilization: float = GPU_MEMORY_UTILIZATION,
 ) -> ArmFit:
     precision, checkpoint, flag = option
     usable = gpu.memory_gb * 1e9 * gpu_memory_utilization
@@ -192,7 +194,7 @@ def enumerate_arms(
     *,
     tps: Sequence[int] = TP_DEGREES,
     precisions: Sequence[str] | None = None,
-    gpu_memory_utilization: float = 0.9,
+    gpu_memory_utilization: float = GPU_MEMORY_UTILIZATION,
     own_checkpoint: str | None = None,
     as_shipped: tuple[str, str] | None = None,
     own_weights: bool = False,

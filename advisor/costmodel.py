@@ -25,6 +25,7 @@ import pandas as pd
 import structlog
 from pydantic import BaseModel, ConfigDict, Field
 
+from omnipilot.advisor.arms import GPU_MEMORY_UTILIZATION
 from omnipilot.advisor.artifact import (
     FORMAT_VERSION,
     Manifest,
@@ -47,7 +48,7 @@ from omnipilot.advisor.features import (
     TextColumn,
     take_head,
 )
-from omnipilot.advisor.physics_targets import PHYSICS_TARGETS, kv_reasons, physics_estimates
+from omnipilot.advisor.physics_targets import DEFAULT_PHYSICS, PHYSICS_TARGETS, kv_reasons, physics_estimates
 from omnipilot.advisor.prevalidated import construct
 from omnipilot.advisor.quantile import QuantileModel, rearrange
 from omnipilot.advisor.training import (
@@ -67,6 +68,7 @@ from omnipilot.advisor.training import (
 from omnipilot.advisor.utility import Quantiles
 from omnipilot.catalog import Catalog
 from omnipilot.collectors.rows import LoadRegime
+from omnipilot.config import Settings
 from omnipilot.paths import packaged
 
 BUNDLED_DIR = packaged("omnipilot.advisor", "bundled_model")
@@ -152,8 +154,18 @@ class ArmPrediction(BaseModel):
 class CostModel:
     """A loaded, verified model. Immutable after load; safe to share between threads."""
 
-    def __init__(self, manifest: Manifest, models: dict[str, QuantileModel], catalog: Catalog | None = None):
+    def __init__(
+        self,
+        manifest: Manifest,
+        models: dict[str, QuantileModel],
+        catalog: Catalog | None = None,
+        site: Settings | None = None,
+    ):
         self.manifest = manifest
+        # the site's constants for the physics targets ([physics] in omnipilot.toml), and vLLM's memory
+        # share the fit check uses ([defaults]), so the physics KV peak is the fit check's number
+        self.physics = site.physics if site is not None else DEFAULT_PHYSICS
+        self.memory_share = site.defaults.gpu_memory_utilization if site is not None else GPU_MEMORY_UTILIZATION
         self.models = models
         self.catalog = catalog or Catalog.load()
         self.featurizer = Featurizer(manifest.feature_spec, self.catalog)
@@ -172,10 +184,11 @@ class CostModel:
         self._use_tree_arrays()
 
     @classmethod
-    def load(cls, path: Path, catalog: Catalog | None = None) -> CostModel:
-        """Read and verify a model folder; raises ModelLoadError with a message naming the problem."""
+    def load(cls, path: Path, catalog: Catalog | None = None, site: Settings | None = None) -> CostModel:
+        """Read and verify a model folder; raises ModelLoadError with a message naming the problem.
+        `site`: the settings whose [physics] and vLLM memory share the physics targets use."""
         manifest, models = load_manifest_and_models(Path(path))
-        return cls(manifest, models, catalog)
+        return cls(manifest, models, catalog, site)
 
     def _use_tree_arrays(self) -> None:
         """Every target's boosters as flat arrays (advisor/tree_arrays.py): LightGBM's raw scores
@@ -345,7 +358,10 @@ class CostModel:
             values[target] = q
             conf[target] = entry.envelope.check(cols)
         # decision targets without trees: physics estimates, low confidence (advisor/physics_targets.py)
-        physics = physics_estimates(self.catalog, cols, [t for t in wanted if t not in self.manifest.targets])
+        physics = physics_estimates(
+            self.catalog, cols, [t for t in wanted if t not in self.manifest.targets], self.physics,
+            self.memory_share,
+        )
         for target, est in physics.items():
             est.values[undescribed] = math.nan
             values[target] = est.values
@@ -353,7 +369,7 @@ class CostModel:
         kv = values.get("kv_cache_peak_frac")
         kv_lines = (
             physics["kv_cache_peak_frac"].reasons if "kv_cache_peak_frac" in physics
-            else kv_reasons(kv[:, 1]) if kv is not None else None
+            else kv_reasons(kv[:, 1], self.physics.kv_warn_frac) if kv is not None else None
         )  # fmt: skip
         return ArmScores(values, self._verdicts(conf, pre, wanted, list(physics), kv_lines))
 

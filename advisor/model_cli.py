@@ -22,7 +22,7 @@ from omnipilot.advisor.costmodel import BUNDLED_DIR, CostModel, ModelLoadError, 
 from omnipilot.advisor.features import RooflineMode
 from omnipilot.advisor.training import TrainConfig
 from omnipilot.cli_options import add_config_arg, add_history_arg, add_json_arg, add_model_dir_arg
-from omnipilot.config import ConfigError
+from omnipilot.config import ConfigError, Settings
 from omnipilot.paths import default_history, default_models_dir
 from omnipilot.progress import progress
 
@@ -163,9 +163,9 @@ def json_safe(obj: Any) -> Any:
     return obj
 
 
-def _load_model(path: Path | None) -> CostModel | None:
+def _load_model(path: Path | None, site: Settings | None = None) -> CostModel | None:
     try:
-        return CostModel.load(path or BUNDLED_DIR)
+        return CostModel.load(path or BUNDLED_DIR, site=site)
     except ModelLoadError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return None
@@ -173,13 +173,13 @@ def _load_model(path: Path | None) -> CostModel | None:
 
 def cmd_advise(args: argparse.Namespace) -> int:
     _logs_to_stderr()
-    model = _load_model(args.model_dir)
-    if model is None:
-        return 2
     try:
         defaults = site_settings(args.config)
     except ConfigError as exc:
         print(f"omnipilot advise: {exc}", file=sys.stderr)
+        return 2
+    model = _load_model(args.model_dir, defaults)
+    if model is None:
         return 2
     if args.batch:
         return _advise_batch(model, args.batch, defaults)

@@ -21,44 +21,15 @@ from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
 
-from omnipilot.advisor.arms import OVERHEAD_BYTES, kv_bytes_per_gpu
+from omnipilot.advisor.arms import GPU_MEMORY_UTILIZATION, OVERHEAD_BYTES, kv_bytes_per_gpu
 from omnipilot.advisor.features import Columns, lookup
 from omnipilot.advisor.quantile import MIN_LABELLED_ROWS
 from omnipilot.catalog import WEIGHT_BITS, Catalog
+from omnipilot.config import PhysicsSettings
 
 PHYSICS_TARGETS: tuple[str, ...] = ("cold_start_s", "kv_cache_peak_frac")
 PHYSICS_CONFIDENCE = "low"
-
-
-class PhysicsSettings(BaseModel):
-    """The constants of the physics estimates (docs/costmodel.md, "Targets without measured rows")."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    storage_read_gbs: float = Field(
-        2.0, gt=0, description="checkpoint read rate of one node, GB/s (parallel file system client)"
-    )
-    pcie_h2d_gbs: float = Field(
-        25.0, gt=0, description="host-to-device GB/s per GPU (PCIe Gen4 x16, measured)"
-    )
-    pcie_h2d_gbs_by_kind: dict[str, float] = Field(
-        default_factory=lambda: {
-            "H100-80GB": 50.0,  # PCIe Gen5 x16
-            "H200-141GB": 50.0,
-            "MI300X-192GB": 50.0,
-            "GH200-96GB": 400.0,  # NVLink-C2C to the Grace CPU's memory
-        },
-        description="per GPU kind (catalog name) where it differs from pcie_h2d_gbs",
-    )
-    engine_start_s: float = Field(
-        60.0, ge=0, description="vLLM start without the weights: imports, CUDA/NCCL init, profiling, graphs"
-    )
-    gpu_memory_utilization: float = Field(0.9, gt=0, le=1, description="vLLM's share of GPU memory")
-    cold_start_band: float = Field(2.0, gt=1, description="q10 = q50 / band, q90 = q50 x band")
-    kv_band: float = Field(1.5, gt=1, description="q10 = q50 / band, q90 = q50 x band (clipped at 1)")
-    kv_warn_frac: float = Field(0.9, gt=0, description="a KV peak from here on is a reason: preemption risk")
 
 
 DEFAULT_PHYSICS = PhysicsSettings()
@@ -77,6 +48,7 @@ def physics_estimates(
     cols: Columns,
     targets: Sequence[str],
     settings: PhysicsSettings = DEFAULT_PHYSICS,
+    memory_share: float = GPU_MEMORY_UTILIZATION,
 ) -> dict[str, PhysicsEstimate]:
     """The physics targets among `targets` for the rows of `cols` (the cost model's axis columns or a
     history frame: model, gpu, tp, precision, kv_cache_dtype, concurrency, prompt_len, output_len,
@@ -90,7 +62,7 @@ def physics_estimates(
         q50 = cold_start_seconds(catalog, cols, settings)
         out["cold_start_s"] = PhysicsEstimate(_band(q50, settings.cold_start_band), [None] * n)
     if "kv_cache_peak_frac" in wanted:
-        demand = kv_demand(catalog, cols, settings)
+        demand = kv_demand(catalog, cols, memory_share)
         values = np.minimum(_band(demand, settings.kv_band), 1.0)
         out["kv_cache_peak_frac"] = PhysicsEstimate(values, kv_reasons(demand, settings.kv_warn_frac))
     return out
@@ -108,9 +80,7 @@ def cold_start_seconds(
     return np.asarray(weights / rate + settings.engine_start_s, dtype=float)
 
 
-def kv_demand(
-    catalog: Catalog, cols: Columns, settings: PhysicsSettings = DEFAULT_PHYSICS
-) -> np.ndarray:
+def kv_demand(catalog: Catalog, cols: Columns, memory_share: float = GPU_MEMORY_UTILIZATION) -> np.ndarray:
     """KV cache the workload needs over the KV space per GPU (arms.py's kv_occupancy; > 1: vLLM
     preempts). NaN where the arm is not described or its weights leave no KV space (it does not start)."""
     tp = _floats(cols["tp"])
@@ -121,7 +91,7 @@ def kv_demand(
     kv_bits = lookup(cols["kv_cache_dtype"], lambda k: 8.0 if "fp8" in str(k).lower() else 16.0)
     keys = list(zip(_texts(cols["model"]), tp.tolist(), kv_bits.tolist(), strict=True))
     per_token = lookup(keys, lambda k: _kv_bytes_per_token_per_gpu(catalog, *k))
-    memory = lookup(cols["gpu"], lambda g: _memory_bytes(catalog, g)) * settings.gpu_memory_utilization
+    memory = lookup(cols["gpu"], lambda g: _memory_bytes(catalog, g)) * memory_share
     space = memory - _weight_bytes(catalog, cols) / tp - OVERHEAD_BYTES
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.asarray(np.where(space > 0, per_token * seqs * tokens / space, math.nan), dtype=float)

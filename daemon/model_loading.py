@@ -31,6 +31,6 @@ def load_scorer(settings: Settings, catalog: Catalog) -> tuple[Scorer | None, st
     path = Path(settings.model.path) if settings.model.path else BUNDLED_DIR
     if not settings.model.path and not (path / "manifest.json").exists():
         return None, "none (no bundled model; cheapest-fit rule only)"
-    model = CostModel.load(path, catalog)
+    model = CostModel.load(path, catalog, settings)
     # cache_size=0: the service memoises whole decisions, the one cache of the request path
     return cost_model_scorer(model, request_targets(settings), cache_size=0), model.version

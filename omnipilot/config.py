@@ -224,6 +224,43 @@ class GateSettings(_Section):
         return self
 
 
+class PhysicsSettings(_Section):
+    """The constants of the physics estimates of cold start and KV-cache peak, the decision targets no
+    measured row trains yet (docs/costmodel.md, "Targets without measured rows"). A site sets the
+    ones it knows better, above all its file system's read rate."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    storage_read_gbs: float = Field(
+        2.0, gt=0, description="checkpoint read rate of one node, GB/s (parallel file system client)"
+    )
+    pcie_h2d_gbs: float = Field(25.0, gt=0, description="host-to-device GB/s per GPU (PCIe Gen4 x16, measured)")
+    # a table given in omnipilot.toml replaces this one whole: list every kind that differs
+    pcie_h2d_gbs_by_kind: dict[str, float] = Field(
+        default_factory=lambda: {
+            "H100-80GB": 50.0,  # PCIe Gen5 x16
+            "H200-141GB": 50.0,
+            "MI300X-192GB": 50.0,
+            "GH200-96GB": 400.0,  # NVLink-C2C to the Grace CPU's memory
+        },
+        description="per GPU kind (catalog name) where it differs from pcie_h2d_gbs",
+    )
+    engine_start_s: float = Field(
+        60.0, ge=0, description="vLLM start without the weights: imports, CUDA/NCCL init, profiling, graphs"
+    )
+    cold_start_band: float = Field(2.0, gt=1, description="q10 = q50 / band, q90 = q50 x band")
+    kv_band: float = Field(1.5, gt=1, description="q10 = q50 / band, q90 = q50 x band (clipped at 1)")
+    kv_warn_frac: float = Field(0.9, gt=0, description="a KV peak from here on is a reason: preemption risk")
+
+    @field_validator("pcie_h2d_gbs_by_kind")
+    @classmethod
+    def _positive_rates(cls, v: dict[str, float]) -> dict[str, float]:
+        bad = [f"{k} = {r:g}" for k, r in v.items() if not r > 0]
+        if bad:
+            raise ValueError(f"host-to-device rates must be above 0 GB/s: {', '.join(bad)}")
+        return v
+
+
 class Settings(_Section):
     daemon: DaemonSettings = DaemonSettings()
     hook: HookSettings = HookSettings()
@@ -237,6 +274,7 @@ class Settings(_Section):
     utility: UtilitySettings = UtilitySettings()
     prior: PriorSettings = PriorSettings()
     gate: GateSettings = GateSettings()
+    physics: PhysicsSettings = PhysicsSettings()
     # the file these settings were read from (None: built in code); status and the daemon name it
     _source: Path | None = PrivateAttr(None)
 

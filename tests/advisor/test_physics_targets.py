@@ -26,7 +26,7 @@ from omnipilot.advisor.physics_targets import (
 from omnipilot.advisor.training import TrainConfig
 from omnipilot.catalog import Catalog
 from omnipilot.cli import main
-from omnipilot.config import Settings
+from omnipilot.config import ConfigError, Settings, example_config, load_settings
 from omnipilot.daemon.clusterstate.cache import StateCache
 from omnipilot.daemon.explain import format_record
 from omnipilot.daemon.modes import ModeStore
@@ -207,6 +207,31 @@ def test_advise_arms_carry_ttft_cold_start_and_kv_peak_with_their_source(
         assert t["tokens_per_s"]["source"] == "trees"
         assert isinstance(arm["slo_ttft_met"], bool)  # judged from the predicted TTFT
         assert arm["utility"]["p_slo_violation"] is not None
+
+
+def test_a_sites_physics_constants_reach_advise(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    shipped = {(a["gpu"], a["tp"], a["precision"]): a["targets"] for a in _advise(capsys)}
+    # the shipped config plus a site's own read rate: a local NVMe 10x the built-in 2 GB/s
+    conf = tmp_path / "omnipilot.toml"
+    conf.write_text(example_config().read_text().replace("storage_read_gbs = 2.0", "storage_read_gbs = 20.0"))
+    assert "storage_read_gbs = 20.0" in conf.read_text()
+    site = {(a["gpu"], a["tp"], a["precision"]): a["targets"] for a in _advise(capsys, "--config", str(conf))}
+    assert site.keys() == shipped.keys()
+    for arm, t in site.items():
+        before, after = shipped[arm]["cold_start_s"]["q50"], t["cold_start_s"]["q50"]
+        engine = DEFAULT_PHYSICS.engine_start_s
+        assert after < before and after - engine == pytest.approx((before - engine) / 10, rel=0.01), arm
+        assert t["kv_cache_peak_frac"] == shipped[arm]["kv_cache_peak_frac"]  # storage is not KV
+
+
+def test_bad_physics_constants_are_refused_naming_the_key(tmp_path: Path) -> None:
+    conf = tmp_path / "omnipilot.toml"
+    conf.write_text("[physics]\nstorage_read_gbs = 0\n")
+    with pytest.raises(ConfigError, match=r"physics\.storage_read_gbs"):
+        load_settings(conf)
+    conf.write_text('[physics]\npcie_h2d_gbs_by_kind = { "H100-80GB" = -1 }\n')
+    with pytest.raises(ConfigError, match=r"H100-80GB = -1"):
+        load_settings(conf)
 
 
 def test_an_slo_without_a_ttft_prediction_is_said_in_advise(
