@@ -15,6 +15,7 @@ from omnipilot.catalog import Catalog
 from omnipilot.cli_options import add_config_arg, add_history_arg, add_model_dir_arg
 from omnipilot.config import AnchorEntry, ConfigError, Settings, load_settings
 from omnipilot.paths import default_history
+from omnipilot.plain_numbers import plain
 from omnipilot.progress import progress
 
 
@@ -129,20 +130,22 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         print(json.dumps(report, indent=1))
         return 0
     v = report["value_per_token"]
+    unit = settings.cost.unit
     print(
         f"{report['matched']} of {report['anchors']} anchors reproduced"
         + (
-            f"; value_per_token = {v:.3g} (middle of the widest interval)"
+            f"; value_per_token = {plain(v)} ({plain(v * 1e9)} {unit} per billion tokens, the middle of the "
+            "widest interval)"
             if v
             else "; no value reproduces any"
         )
     )
     for lo, hi in report["intervals"]:
-        print(f"  reproduces them for value_per_token in [{lo:.3g}, {hi:.3g}]")
+        print(f"  reproduces them for value_per_token from {plain(lo)} to {plain(hi)}")
     for a in report["per_anchor"]:
         print(f"  {a['anchor']}: chosen {a['chosen']} ({'match' if a['matched'] else 'MISS'})")
     print(
-        f"configured value_per_token {report['configured_value_per_token']:g}: "
+        f"configured value_per_token {plain(report['configured_value_per_token'])}: "
         f"{'inside' if report['configured_reproduces'] else 'outside'} the best interval"
     )
     return 0

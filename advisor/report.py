@@ -30,6 +30,7 @@ import structlog
 
 from omnipilot.catalog import Catalog
 from omnipilot.config import Settings
+from omnipilot.plain_numbers import plain
 
 log = structlog.get_logger("omnipilot.report")
 BANDS = ("high", "medium", "low")
@@ -119,7 +120,7 @@ def model_plots(model_dir: Path) -> tuple[list[Plot], list[str]]:
     for i, k in enumerate(keys):
         lo, hi = float(ranges[k]["lo"]), float(ranges[k]["hi"])
         ax.plot([lo, hi], [i, i], lw=6, color="#1971c2", solid_capstyle="butt")
-        ax.annotate(f"{lo:,.4g} – {hi:,.4g}", (hi, i), xytext=(4, -3), textcoords="offset points", fontsize=8)
+        ax.annotate(f"{plain(lo, 4)} – {plain(hi, 4)}", (hi, i), xytext=(4, -3), textcoords="offset points", fontsize=8)
     ax.set(xscale="log", yticks=range(len(keys)), yticklabels=[k.replace("_", " ") for k in keys])
     ax.invert_yaxis()
     span = Plot(

@@ -24,6 +24,7 @@ from typing import Protocol
 from pydantic import BaseModel, ConfigDict
 
 from omnipilot.config import UtilitySettings
+from omnipilot.plain_numbers import plain
 
 
 class Quantiles(BaseModel):
@@ -140,7 +141,7 @@ def arm_utility(
             excluded = p_viol > settings.slo_max_violation
             if excluded:
                 notes.append(
-                    f"P(TTFT > {slo_s:g} s) = {p_viol:.2f} (q90 {arm.ttft_s.q90:.3g} s): breaks the SLO"
+                    f"P(TTFT > {slo_s:g} s) = {p_viol:.2f} (q90 {plain(arm.ttft_s.q90)} s): breaks the SLO"
                 )
     total = value - compute - power - queue - failure - slo
     return UtilityTerms(

@@ -24,13 +24,15 @@ from omnipilot.daemon.gpu_request import (
     request_fields,
 )
 from omnipilot.daemon.protocol import AdviseReply, AdviseRequest
+from omnipilot.plain_numbers import plain
 
 
 def _si(x: float) -> str:
+    x = float(plain(x).replace(",", ""))  # 999.6 is 1k, not 1,000
     for div, suffix in ((1e6, "M"), (1e3, "k")):
         if abs(x) >= div:
-            return f"{x / div:.3g}{suffix}"
-    return f"{x:.3g}"
+            return f"{plain(x / div)}{suffix}"
+    return plain(x)
 
 
 def arm_text(s: ScoredArm) -> str:

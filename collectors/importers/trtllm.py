@@ -18,6 +18,7 @@ from omnipilot.collectors.importers.naming import gpu_axes, model_axes
 from omnipilot.collectors.importers.result import ImportResult
 from omnipilot.collectors.rows import HistoryRow, Provenance, RowPrecision, SourceRef, Stack, Targets
 from omnipilot.collectors.store import Problem
+from omnipilot.plain_numbers import plain
 
 DATASET = "tensorrt-llm-perf-overview"
 FILE = "trtllm_perf_overview.csv"
@@ -50,7 +51,7 @@ def _offline(v: dict[str, str], isl: int, osl: int, notes: list[str]) -> Targets
     notes += [
         "max load, engine-chosen batch (in-flight batching): concurrency unknown",
         f"published output tokens/s {out:g} over the TP/PP group; tokens_per_s = output × (ISL+OSL) ÷ OSL"
-        f" = output × {(isl + osl) / osl:.4g}; requests_per_s = output ÷ OSL (exact ISL/OSL, stdev 0)",
+        f" = output × {plain((isl + osl) / osl, 4)}; requests_per_s = output ÷ OSL (exact ISL/OSL, stdev 0)",
     ]
     return Targets(tokens_per_s=out * (isl + osl) / osl, output_tokens_per_s=out, requests_per_s=out / osl)
 
