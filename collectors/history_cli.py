@@ -149,6 +149,14 @@ def cmd_validate(args: argparse.Namespace) -> int:
         return 2
     store = HistoryStore(path)
     rows, problems = store.read()
+    if problems and not rows:  # not a history at all: say so, copy nothing beside it
+        first = problems[0]
+        print(
+            f"omnipilot history validate: {path} is not a history: none of its {len(problems)} lines is a row "
+            f"(line {first.line}: {first.reason})",
+            file=sys.stderr,
+        )
+        return 2
     store.quarantine(problems)
     _report(problems)
     if args.json:

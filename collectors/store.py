@@ -264,7 +264,12 @@ class HistoryStore:
             return 0
         qpath = self.quarantine_file
         qpath.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(qpath, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
+        # the copied lines are the history's own text: readable by no one the history is not readable by
+        try:
+            mode = self.path.stat().st_mode & 0o666
+        except OSError:
+            mode = 0o600
+        fd = os.open(qpath, os.O_RDWR | os.O_CREAT | os.O_APPEND, mode)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             known = _quarantine_keys(fd)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+import stat
 from pathlib import Path
 
 import pytest
@@ -83,6 +84,26 @@ def test_cli_import_and_validate_quarantine(
     assert main(["history", "validate", str(hist)]) == 1
     assert f"{hist}:3: schema violation" in capsys.readouterr().err
     assert main(["history", "validate", str(tmp_path / "missing.jsonl")]) == 2
+
+
+def test_validate_refuses_a_file_that_is_no_history_and_copies_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # an admin who points validate at the wrong file (this once copied /etc/passwd to a side file)
+    other = tmp_path / "passwd"
+    other.write_text("root:x:0:0:root:/root:/bin/bash\ndaemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin\n")
+    assert main(["history", "validate", str(other)]) == 2
+    err = capsys.readouterr().err
+    assert f"{other} is not a history: none of its 2 lines is a row (line 1: not JSON" in err, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["passwd"]
+
+
+def test_quarantined_lines_are_no_more_readable_than_the_history(tmp_path: Path, make_row: MakeRow) -> None:
+    hist = tmp_path / "history.jsonl"
+    hist.write_text(make_row(1).model_dump_json() + "\n" + '{"secret": "sk-x"}\n')
+    hist.chmod(0o640)
+    assert main(["history", "validate", str(hist)]) == 1
+    assert stat.S_IMODE(HistoryStore(hist).quarantine_file.stat().st_mode) == 0o640
 
 
 def test_cli_import_and_validate_json(tmp_path: Path, make_row: MakeRow, capsys: pytest.CaptureFixture[str]) -> None:

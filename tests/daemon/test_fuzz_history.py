@@ -56,10 +56,13 @@ def test_the_2kb_line_that_crashed_validate_and_stats(tmp_path: Path, capsys: py
 
     path = tmp_path / "history.jsonl"
     path.write_text("[" * 1000 + "]" * 1000 + "\n")
-    assert main(["history", "validate", str(path)]) == 1
-    # quarantined with a reason: 3.11's json raises RecursionError here ("nested too deeply"); 3.13's
-    # parses it into a list ("not a JSON object")
+    assert main(["history", "validate", str(path)]) == 2
+    # no row at all: not a history, said with the first line's reason, and nothing copied beside it.
+    # 3.11's json raises RecursionError here ("nested too deeply"); 3.13's parses it into a list
+    # ("not a JSON object")
     err = capsys.readouterr().err
-    assert "quarantined" in err and ("nested too deeply" in err or "not a JSON object" in err), err
+    assert "is not a history: none of its 1 lines is a row" in err, err
+    assert "nested too deeply" in err or "not a JSON object" in err, err
+    assert not (tmp_path / "history.quarantine.jsonl").exists()
     assert main(["history", "stats", str(path), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["rows"] == 0
