@@ -84,6 +84,11 @@ _DIST_VALUE = {
     "--hostfile", "--include", "--exclude", "--launcher",
 }  # fmt: skip
 _DIST = {"torchrun", "deepspeed"}
+# profilers that run a command: `nsys profile [opts] CMD` (each nsys option takes a value, written
+# `-t cuda` or `--stats=true`)
+_PROFILERS = {"nsys": ("profile", "launch")}
+# `uvx SPEC`, `uv tool run SPEC`, `pipx run SPEC`: SPEC names a package whose command runs
+_VLLM_SPEC = re.compile(r"^vllm(?:\[[\w,-]*\])?(?:[<>=!~@].*)?$")
 _CONTAINERS = ("apptainer", "singularity", "docker", "podman", "podman-hpc", "enroot", "ch-run", "shifter")
 _KEYWORDS = {"then", "do", "else", "{", "!", "if", "while", "until", "elif"}
 _RUNNERS = {"uv", "conda", "mamba", "micromamba", "pixi", "poetry", "pipenv", "hatch", "rye", "pdm"}
@@ -265,6 +270,20 @@ def _classify(words: list[Word], binds: list[Bind]) -> Launch | None:
             if step is None:
                 return None
             i = step
+        elif _tool_run(words, i, base):
+            launchers.append("uv" if base in ("uv", "uvx") else base)
+            i = skip_options(words, i + (1 if base == "uvx" else 2 if base == "pipx" else 3), _RUNNER_VALUE)
+            if i < len(words) and _VLLM_SPEC.match(words[i].value) and basename(words[i].value) != "vllm":
+                # `uvx 'vllm>=0.10' serve ...`, `uv tool run vllm@0.11 -- serve ...`: the package's command
+                rest = words[i + 2 :] if i + 1 < len(words) and words[i + 1].value == "--" else words[i + 1 :]
+                return _known(_vllm([words[i], *rest], 0, launchers, srun_nodes), unknown)
+        elif base in _PROFILERS and i + 1 < len(words) and words[i + 1].value in _PROFILERS[base]:
+            launchers.append(base)
+            i += 2
+            while i < len(words) and words[i].value.startswith("-") and words[i].value != "--":
+                i += 1 if "=" in words[i].value else 2
+            if i < len(words) and words[i].value == "--":
+                i += 1
         elif base in _RUNNERS and i + 1 < len(words) and words[i + 1].value in ("run", "exec"):
             launchers.append(base)
             i = skip_options(words, i + 2, _RUNNER_VALUE)
@@ -283,6 +302,13 @@ def _classify(words: list[Word], binds: list[Bind]) -> Launch | None:
             launchers.append(base)
             i = k
     return None
+
+
+def _tool_run(words: list[Word], i: int, base: str) -> bool:
+    """`uvx ...`, `uv tool run ...`, `pipx run ...`: a tool run from a package (the package's name
+    may stand for its command)."""
+    nxt = [w.value for w in words[i + 1 : i + 3]]
+    return base == "uvx" or (base == "uv" and nxt == ["tool", "run"]) or (base == "pipx" and nxt[:1] == ["run"])
 
 
 def _known(launch: Launch | None, unknown: str | None) -> Launch | None:

@@ -261,7 +261,10 @@ class Expander:
                 value = found if not b.group("len") else str(len(found))
             elif idx is not None and not idx.isdigit():
                 key, ok = self._nested(idx, pos, depth)  # `${ARR[$I]}`
-                value = found[int(key)] if ok and key.isdigit() and int(key) < len(found) else None
+                if not ok:  # `${MODELS[$SLURM_ARRAY_TASK_ID]}`: known only when every entry agrees
+                    value = _agreed(found)
+                else:
+                    value = found[int(key)] if key.isdigit() and int(key) < len(found) else None
             elif idx is not None:
                 value = found[int(idx)] if int(idx) < len(found) else ""
             else:
@@ -303,6 +306,12 @@ class Expander:
             return "", False
         result = _eval_int(expr)
         return (str(result), True) if result is not None else ("", False)
+
+
+def _agreed(values: list[str]) -> str | None:
+    """The one value every entry of a table holds, looked up with an index the script does not fix
+    (an array job's task id, the caller's key); None when they differ or there are none."""
+    return values[0] if values and all(v == values[0] for v in values) else None
 
 
 def _trim(text: str, op: str) -> tuple[str, bool]:

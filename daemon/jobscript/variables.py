@@ -26,7 +26,9 @@ _READ_PREFIX = re.compile(r".*\bread\b(?:[ \t]+-?[A-Za-z_]\w*)*[ \t]+")
 _NAME = re.compile(r"[A-Za-z_]")
 _ELEMENT = re.compile(r"\[([^\]\n]{1,200})\](\+?=)")  # `MAP[key]=value`
 _KEYED = re.compile(r"\[([^\]\n]{1,200})\]=")  # `[key]=value` in an array literal
-_SOURCED = re.compile(r"(?m)^[ \t]*(?:source|\.)[ \t]+[^\s;&|]+")
+# `source FILE`, `. FILE`, and `export $(grep -v '^#' .env | xargs)`: names set outside the script
+_SOURCED = re.compile(r"(?m)^[ \t]*(?:(?:source|\.)[ \t]+[^\s;&|]+|export[ \t]+\$\()")
+_SCRIPT_ARG = re.compile(r"\$\{?([1-9])\b")
 _MAX_SITES = 64  # occurrences of one name examined: a hostile script cannot make lookups slow
 _MAX_LINE = 400  # a prefix this long is not an assignment context worth parsing
 
@@ -224,6 +226,9 @@ class ScriptVars:
             words = self.expander.words(word)
             value = " ".join(w.value for w in words)  # no word splitting in an assignment
             if not all(w.known for w in words) and not informative(value):
+                why = _why_unset(word.raw)
+                if why is not None:
+                    self.reasons.setdefault(name, why)
                 return None  # e.g. MODEL=$1: unknown; MODEL=/scratch/$USER/m keeps its known parts
         return self._append(name, pos, value) if kind == "append" else value
 
@@ -290,6 +295,19 @@ class ScriptVars:
         if not all(w.known for w in words):
             return None
         return " ".join(w.value for w in words)
+
+
+def _why_unset(raw: str) -> str | None:
+    """Why an assignment's value `raw` is not known, where its shape says."""
+    if "SLURM_ARRAY_TASK_ID" in raw:
+        return (
+            "each task of the job array picks its own value by $SLURM_ARRAY_TASK_ID, and the script "
+            "does not give them all the same one"
+        )
+    m = _SCRIPT_ARG.search(raw)
+    if m is not None:
+        return f"it is the script's argument ${m.group(1)}, given on the sbatch command line"
+    return None
 
 
 class _CallScope(ScriptVars):

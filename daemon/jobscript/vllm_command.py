@@ -198,6 +198,10 @@ def _read_values(cmd: VllmCommand, flags: dict[str, list[tuple[Word, Word | None
             lower = attr in ("quantization", "dtype", "kv_cache_dtype")
             setattr(cmd, attr, text.lower() if lower else text)
     cmd.headless = "headless" in flags
+    config = flags.get("config", [])
+    if cmd.config_file is None and config and config[-1][1] is not None:
+        # `--config $HOME/serve.yaml`: which file is not known, but flags still come from one
+        cmd.config_file = _raw_value(config[-1][0], config[-1][1])
     if cmd.config_file:
         cmd.unresolved.append(f"--config {cmd.config_file}: flags in that file are not read")
 
@@ -226,9 +230,8 @@ def why_unknown(raw: str) -> str:
 
 def _raw_value(option: Word, value: Word) -> str:
     """The value as written: for `--flag=$(cmd)` the part after '='."""
-    if value is option and "=" in option.raw:
-        return option.raw.split("=", 1)[1]
-    return value.raw
+    raw: str = option.raw if value is option else value.raw
+    return raw.split("=", 1)[1] if value is option and "=" in raw else raw
 
 
 def _int(text: str, name: str, cmd: VllmCommand) -> int | None:

@@ -51,12 +51,13 @@ def expectations(text: str) -> dict[str, str]:
 
 
 def effective_tp(job: ParsedJob) -> int | None:
-    """The TP vLLM would run with: the flag's value, or 1 when the command gives no such flag."""
+    """The TP vLLM would run with: the flag's value, or 1 when the command gives no such flag and
+    no config file (`--config FILE`, which may set it) nor variable could carry one."""
     tp: int | None = job.tp
     if tp is not None:
         return tp
     cmd = job.command
-    if cmd is None or "tensor-parallel-size" in cmd.flags or cmd.hidden_args:
+    if cmd is None or "tensor-parallel-size" in cmd.flags or cmd.hidden_args or cmd.config_file:
         return None
     return 1
 
@@ -69,9 +70,9 @@ def model_read(job: ParsedJob) -> str:
     return model
 
 
-def score(cat: Catalog) -> Score:
+def score(cat: Catalog, corpus: Path = CORPUS) -> Score:
     s = Score()
-    for path in sorted(CORPUS.glob("*.sh")):
+    for path in sorted(corpus.glob("*.sh")):
         text = path.read_text()
         want = expectations(text)
         job = parse_job(text, None, cat)
