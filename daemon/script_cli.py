@@ -43,7 +43,8 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--gpus-per-node", type=int, help="GPUs per node the job gets, if sbatch flags set it")
     p.add_argument(
         "script_args", nargs="*", metavar="ARG",
-        help="the script's own arguments, as after `sbatch FILE` (none: a loop over them never runs)",
+        help="the script's own arguments, as after `sbatch FILE`: $1, \"$@\" read them (none: a loop over "
+        "them never runs); put -- before them when one starts with -",
     )  # fmt: skip
 
 
@@ -56,7 +57,7 @@ def _read(args: argparse.Namespace) -> tuple[str, ParsedJob] | None:
     # unlike the daemon, the check reads a model directory's config.json at once, as the caller
     return text, parse_job(
         text, args.comment, Catalog.load(), gpus_per_node=args.gpus_per_node, checkpoints=read_model_path,
-        no_args=not args.script_args,
+        no_args=not args.script_args, args=list(args.script_args),
     )  # fmt: skip
 
 

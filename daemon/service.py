@@ -234,6 +234,7 @@ class AdviceService:
         parsed = parse_job(
             req.script, req.comment, self.catalog, gpus_per_node=per_node,
             checkpoints=lambda path: self.checkpoints.lookup(path, req.submit_uid), no_args=req.script_args() == [],
+            args=req.script_args(),
         )  # fmt: skip
         later.append(lambda: {"parsed": parsed.summary()})
         built = build_intent(req, parsed, self.settings, self.catalog, self.state.snapshot)

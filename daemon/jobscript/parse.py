@@ -149,12 +149,13 @@ Checkpoints = Callable[[str], CheckpointFacts | None]
 
 def parse_job(
     script: str | None, comment: str | None, catalog: Catalog, *, gpus_per_node: int | None = None,
-    checkpoints: Checkpoints | None = None, no_args: bool = False,
+    checkpoints: Checkpoints | None = None, no_args: bool = False, args: list[str] | None = None,
 ) -> ParsedJob:
     """Parse one job. `gpus_per_node` (from the job description, when the daemon has it) overrides
     the script's `#SBATCH` GPU request for resolving `$SLURM_GPUS_ON_NODE` and kin. `checkpoints`
     answers a model path's config.json facts without I/O (the daemon's cache) or by reading.
-    `no_args`: the job description shows no script arguments (a loop over them never runs)."""
+    `no_args`: the job description shows no script arguments (a loop over them never runs).
+    `args`: the script arguments it shows (`$1`, `"$@"` read them)."""
     text = script or ""
     sb = parse_sbatch(text) if text else SbatchRequest()
     if comment is None and sb.comment:
@@ -173,7 +174,7 @@ def parse_job(
         gpn = gpus_per_node if gpus_per_node is not None else sb.gpus_per_node
         if gpus_per_node is not None:
             env["SLURM_GPUS_ON_NODE"] = env["SLURM_GPUS_PER_NODE"] = str(gpus_per_node)
-        variables = ScriptVars(text, env, gpn, no_args=no_args)
+        variables = ScriptVars(text, env, gpn, no_args=no_args, args=args)
         found = scan(text, variables)
         _take_command(job, found, text, variables)
     _merge(job, catalog, checkpoints)
@@ -364,7 +365,9 @@ def _serving(job: ParsedJob, found: ScanResult | None, text: str) -> None:
     if job.command is not None or job.model is not None or job.params_b is not None:
         known = job.command is None or job.command.model_known or "model" in job.tags
         tagged = job.params_b is not None and job.sources.get("params_b") in ("script_tag", "comment_tag")
-        if job.model_spec is None and not tagged:
+        # a shape read from the name (a stand-in) is no catalog model either: the tagging hint stands
+        from_name = job.sources.get("params_b") == "name"
+        if (job.model_spec is None or from_name) and not tagged:
             job.model_unresolved_hint = unresolved_hint(job.model if known else None, job.command)
     if job.command is not None:
         job.is_serving = True

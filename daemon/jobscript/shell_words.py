@@ -66,6 +66,7 @@ _BRACE = re.compile(
     r"(?P<len>\#)?(?P<name>[A-Za-z_][A-Za-z0-9_]*|[0-9]+)(?:\[(?P<idx>[^\]]*)\])?(?P<op>.*)", re.S
 )
 _QUOTED_ARRAY = re.compile(r'"\$(?:\{([A-Za-z_]\w*)\[@\]\}|@|\{@\})"')
+_NAME_START = re.compile(r"[A-Za-z_]")  # a variable, not a positional or special parameter
 _ARITH_OK = re.compile(r"[0-9+\-*/%() \t]*")
 _GPU_COUNT_CMD = re.compile(
     r"nvidia-smi[^|]*\|\s*(?:grep[^|]*\|\s*)?wc\s+-l|(?:CUDA_VISIBLE_DEVICES|SLURM_\w*GPUS)\b.*(?:wc\s+-l|NF)"
@@ -151,9 +152,12 @@ def split_commands(tokens: list[Token]) -> list[list[Token]]:
 class Expander:
     """Expands words with a variable lookup; unknown variables are kept as written, and marked."""
 
-    def __init__(self, lookup: Lookup, gpus_per_node: int | None) -> None:
+    def __init__(self, lookup: Lookup, gpus_per_node: int | None, *, positional_known: bool = False) -> None:
+        """`positional_known`: the job has script arguments, so an unknown `$1` is not unset and
+        `${1:-default}` is unknown, not the default."""
         self._lookup = lookup
         self._gpus_per_node = gpus_per_node
+        self._positional_known = positional_known
 
     @property
     def gpus_per_node(self) -> int | None:
@@ -247,6 +251,8 @@ class Expander:
             return "", False
         found = self._lookup(b.group("name"), pos)
         idx, op = b.group("idx"), b.group("op")
+        if found is None and self._positional_known and not _NAME_START.match(b.group("name")):
+            return "", False  # an argument the job has but whose value is not followed: no default
         value: str | list[str] | None
         if isinstance(found, dict):
             if idx in ("@", "*"):

@@ -36,6 +36,7 @@ Value = str | list[str] | dict[str, str] | None
 _MAX_EVALS = 256  # bounds the work one parse may spend on variables
 _ASSIGNING = ("set", "append", "element")
 # A loop over the script's own arguments: `while [[ $# -gt 0 ]]`, `for a in "$@"`, `getopts`.
+_MOVES_ARGS = re.compile(r"(?m)(?:^|[;&|({]|\bthen|\bdo|\belse)[ \t]*(?:shift\b|set[ \t]+--)")
 _ARGUMENT_LOOP = re.compile(r"\$#|\$\{#\}|\$@|\$\{@\}|\$\*|\bgetopts\b")
 
 
@@ -47,13 +48,25 @@ class ScriptVars:
     """Look up a variable's value as the script would have it at a position."""
 
     def __init__(
-        self, text: str, slurm_env: dict[str, str], gpus_per_node: int | None, *, no_args: bool = False
+        self,
+        text: str,
+        slurm_env: dict[str, str],
+        gpus_per_node: int | None,
+        *,
+        no_args: bool = False,
+        args: list[str] | None = None,
     ) -> None:
         """`no_args`: the job is known to have been submitted without script arguments, so a loop
         over them (`while [[ $# -gt 0 ]]; do case $1 in --model) MODEL=$2 ...`) never runs and the
-        defaults set before it stand."""
+        defaults set before it stand. `args`: the script's own arguments when the job description
+        gives them (`sbatch job.sh Qwen/Qwen3-8B`): `$1`, `"$@"` and `$#` read them, and
+        `${1:-default}` is the argument, not the default."""
         self._text = text
-        self._no_args = no_args
+        self._no_args = no_args or args == []
+        self._args = args if args else None
+        # `shift` or `set --` anywhere moves the arguments in ways not followed here: then a positional
+        # parameter of a job that has arguments is unknown, and never its default
+        self._args_moved = bool(args) and _MOVES_ARGS.search(text) is not None
         self._slurm = slurm_env
         self._sites: dict[str, list[tuple[int, str, int]]] = {}  # name -> [(pos, kind, value_pos)]
         self._cache: dict[tuple[str, int], Value] = {}
@@ -61,7 +74,7 @@ class ScriptVars:
         self._evals = 0
         self.reasons: dict[str, str] = {}  # name -> why its value cannot be known, where that is specific
         self._sourced: bool | None = None
-        self.expander = Expander(self.lookup, gpus_per_node)
+        self.expander = Expander(self.lookup, gpus_per_node, positional_known=self._args is not None)
 
     def _index(self, name: str) -> list[tuple[int, str, int]]:
         """Where `name` is set: one literal search for the name (fast in C), each hit then judged
@@ -111,6 +124,19 @@ class ScriptVars:
             return (i, "unknown", i)
         return None
 
+    def _positional(self, name: str) -> Value:
+        """$1, "$@", $#: the script's arguments when the job gives them; None when it gives none
+        (a default stands), when they are not known, or when the script shifts them."""
+        args = self._args
+        if args is None or self._args_moved:
+            return None
+        if name.isdigit():
+            k = int(name)
+            return None if k == 0 else (args[k - 1] if k <= len(args) else "")
+        if name in ("@", "*"):
+            return list(args)
+        return str(len(args)) if name == "#" else None
+
     def sites(self, name: str) -> list[tuple[int, str, int]]:
         """Where `name` is set, in text order: [(position, kind, value position)]."""
         sites = self._sites.get(name)
@@ -121,7 +147,7 @@ class ScriptVars:
     def lookup(self, name: str, pos: int) -> Value:
         """The value of `name` just before offset `pos`; None when the script does not say."""
         if not _NAME.match(name):
-            return None  # $1, $@, $#: the script's own arguments, which the job description lacks
+            return self._positional(name)
         site = self._site_before(name, pos, 0)
         if site is not None:
             block = self._branch_block(name, site)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from omnipilot.catalog import Catalog
@@ -79,3 +81,66 @@ def test_a_loop_over_something_else_still_makes_the_value_unknown() -> None:
 def test_script_args_from_the_request(argv: list[str], dropped: bool, expected: list[str] | None) -> None:
     req = AdviseRequest.model_validate({"v": 1, "id": "r", "argv": argv, "argv_dropped": dropped})
     assert req.script_args() == expected
+
+
+DEFAULTED = """#!/bin/bash
+#SBATCH --gpus=2
+MODEL=${1:-Qwen/Qwen2.5-7B-Instruct}
+TP=${2:-1}
+vllm serve $MODEL --tensor-parallel-size $TP
+"""
+
+PASSED_ON = """#!/bin/bash
+#SBATCH --gpus=2
+vllm serve "$@"
+"""
+
+SHIFTED = """#!/bin/bash
+MODEL=${1:-Qwen/Qwen2.5-7B-Instruct}
+shift
+vllm serve $MODEL "$@"
+"""
+
+
+def test_a_default_for_an_argument_stands_only_when_the_job_has_none() -> None:
+    cat = Catalog.load()
+    alone = parse_job(DEFAULTED, None, cat, no_args=True, args=[])
+    assert (alone.model, alone.tp) == ("Qwen/Qwen2.5-7B-Instruct", 1)
+    # `sbatch job.sh meta-llama/Llama-3.1-8B-Instruct 2`: advice for what runs, not for the default
+    given = parse_job(DEFAULTED, None, cat, args=["meta-llama/Llama-3.1-8B-Instruct", "2"])
+    assert (given.model, given.tp) == ("meta-llama/Llama-3.1-8B-Instruct", 2)
+    assert given.model_name == "meta-llama/Llama-3.1-8B"
+
+
+def test_arguments_passed_on_to_vllm_are_read() -> None:
+    job = parse_job(PASSED_ON, None, Catalog.load(), args=["Qwen/Qwen3-8B", "--tensor-parallel-size", "2"])
+    assert (job.model, job.tp) == ("Qwen/Qwen3-8B", 2)
+    assert parse_job(PASSED_ON, None, Catalog.load(), args=None).model_spec is None  # arguments not known
+
+
+def test_shifted_arguments_are_unknown_never_the_default() -> None:
+    cat = Catalog.load()
+    assert parse_job(SHIFTED, None, cat, no_args=True, args=[]).model == "Qwen/Qwen2.5-7B-Instruct"
+    shifted = parse_job(SHIFTED, None, cat, args=["meta-llama/Llama-3.1-8B-Instruct", "-tp", "2"])
+    assert shifted.model_spec is None and shifted.model_unresolved_hint
+
+
+def test_the_daemon_reads_the_arguments_sbatch_passes(tmp_path: Path) -> None:
+    from omnipilot.config import Settings
+    from omnipilot.daemon.clusterstate.cache import StateCache
+    from omnipilot.daemon.modes import ModeStore
+    from omnipilot.daemon.service import AdviceService
+    from tests.daemon.test_service import req, snapshot
+
+    settings = Settings()
+    settings.daemon.state_dir = tmp_path
+    state = StateCache(snapshot, 60)
+    state.refresh()
+    svc = AdviceService(settings, state, ModeStore(tmp_path, "suggest"))
+    svc.load_model()
+    argv = ["/home/u/job.sbatch", "meta-llama/Llama-3.1-8B-Instruct", "2"]
+    reply, record = svc.answer(req(DEFAULTED, argv=argv))
+    assert record["outcome"] == "advised" and reply.user_message is not None
+    assert reply.user_message.startswith("omnipilot: meta-llama/Llama-3.1-8B"), reply.user_message
+    reply, _ = svc.answer(req(DEFAULTED, id="r2", argv=["/home/u/job.sbatch"]))
+    assert reply.user_message is not None and reply.user_message.startswith("omnipilot: Qwen/Qwen2.5-7B")
