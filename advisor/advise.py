@@ -14,13 +14,15 @@ from typing import Any
 import structlog
 from pydantic import BaseModel, ConfigDict, Field
 
+from omnipilot.advisor.arms import TP_DEGREES
 from omnipilot.advisor.costmodel import ArmPrediction, CostModel
 from omnipilot.advisor.decide import Intent, ScoredArm, decide, short_reason
 from omnipilot.advisor.physics_targets import PHYSICS_CONFIDENCE
 from omnipilot.advisor.utility import Quantiles, slo_not_judged
 from omnipilot.advisor.workload import arm_query, cost_model_scorer, resolve_workload
-from omnipilot.catalog import Catalog, GpuSpec
+from omnipilot.catalog import Catalog, GpuSpec, ModelSpec
 from omnipilot.config import ConfigError, Settings, load_settings
+from omnipilot.model_name import shape_from_name
 
 log = structlog.get_logger(__name__)
 GPUS_PER_NODE = 8
@@ -73,13 +75,13 @@ def candidate_gpus(model: CostModel, catalog: Catalog, req: AdviseQuery, setting
 def advise(model: CostModel, req: AdviseQuery, settings: Settings) -> dict[str, Any]:
     """The answer to one request: assumed workload, arms best first, and notes."""
     catalog = model.catalog
-    spec = catalog.model(req.model)
+    spec, known = _model_spec(catalog, req.model)
     if spec is None:
         note = f"model {req.model!r} is not in etc/models.toml: add it, or tag the job with its catalog name"
-        return {"model": req.model, "arms": [], "notes": [note]}
+        return {"model": req.model, "arms": [], "notes": [note], "unknown_model": True}
     work = resolve_workload(spec, settings.defaults, concurrency=req.concurrency, context=req.context,
                             prompt_len=req.prompt_len, output_len=req.output_len)  # fmt: skip
-    notes = [f"assumed concurrency {work.concurrency}, context {work.context}, "
+    notes = [*known, f"assumed concurrency {work.concurrency}, context {work.context}, "
              f"prompt {work.prompt_len}, output {work.output_len}"]  # fmt: skip
     if req.gpu and catalog.gpu(req.gpu) is None:
         q = arm_query(spec.name, req.gpu, req.tp or 1, req.precision or "bf16", work, req.engine)
@@ -103,9 +105,26 @@ def advise(model: CostModel, req: AdviseQuery, settings: Settings) -> dict[str, 
         s for s in decision.ranked if s is not decision.choice
     ]
     arms = [_arm_json(s, model) for s in order if _matches(s, req)]
+    if req.tp is not None and req.tp not in TP_DEGREES:
+        notes.append(f"TP {req.tp} is not among the arms: they are TP {', '.join(map(str, TP_DEGREES))}")
     site_slo_ms = settings.utility.slo_ttft_s * 1000.0 if settings.utility.slo_ttft_s > 0 else None
     _apply_slo(arms, req.slo_ttft_ms or site_slo_ms, notes)
     return {"model": spec.name, "arms": arms, "notes": notes, "rule": decision.rule}
+
+
+def _model_spec(catalog: Catalog, name: str) -> tuple[ModelSpec | None, list[str]]:
+    """The catalog entry, a fine-tune or copy of one (the daemon's reading), or a shape read from the
+    name (low confidence); with the note saying which, as the daemon says it."""
+    spec = catalog.model(name)
+    if spec is not None:
+        return spec, []
+    found = catalog.resolve(name)
+    if found is not None:
+        return found.spec, [found.note] if found.note else []
+    shaped = shape_from_name(catalog, name)
+    if shaped is not None:
+        return shaped.spec, [shaped.note]
+    return None, []
 
 
 def _matches(s: ScoredArm, req: AdviseQuery) -> bool:

@@ -571,7 +571,9 @@ def train(
         raise ValueError(
             f"no training rows: the history has no inference rows of engines {list(config.engines)}"
         )
-    featurizer = physics_spec(Featurizer(FeatureSpec.from_catalog(catalog, roofline, hardware), catalog), rows)
+    # one family column per family the rows hold: a family with no row has nothing to learn from
+    spec = FeatureSpec.from_catalog(catalog, roofline, hardware, families=rows["family"].dropna().astype(str))
+    featurizer = physics_spec(Featurizer(spec, catalog), rows)
     fits, unfitted = fit_all(featurizer, rows, config, conformal=conformal)
     texts = {t: f.model.model_texts() for t, f in fits.items()}
     dhash = data_hash(rows)

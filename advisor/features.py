@@ -150,10 +150,13 @@ class FeatureSpec(BaseModel):
         hardware: HardwareMode = "physics",
         quant: QuantMode = "effects",
         ceilings: CeilingMode = "datasheet",
+        families: Iterable[str] | None = None,
     ) -> FeatureSpec:
-        families = tuple(sorted({m.family for m in catalog.models}))
+        """`families`: the family columns to keep (training passes those of its rows, so a catalog
+        entry of a new family does not change a model trained on the same rows); default: all."""
+        kept = {m.family for m in catalog.models} if families is None else set(families)
         return cls(
-            families=families,
+            families=tuple(sorted(kept)),
             gpus=tuple(g.name for g in catalog.gpus),
             roofline=roofline,
             hardware=hardware,

@@ -234,6 +234,8 @@ def render_answer(answer: dict[str, Any], version: str) -> str:
             f"{a['gpu']:<14}{a['tp']:>3} {a['precision']:<5}{tps:>30}  {a['confidence']:<7}"
             f"{'; '.join(a['reasons'])}"
         )
-    if not answer["arms"]:
+    if answer.get("unknown_model"):
+        lines[-1] = "(no arm: the model's size is not known; its name states none)"
+    elif not answer["arms"]:
         lines.append("(no feasible arm)")
     return "\n".join(lines)

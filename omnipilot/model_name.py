@@ -5,15 +5,19 @@ entry or the checkpoint's config.json beats it."""
 
 from __future__ import annotations
 
+import math
 import re
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
-from omnipilot.catalog import QuantInfo, quant_for
+from omnipilot.catalog import Catalog, ModelSpec, QuantInfo, quant_for
 
 # First match wins: the more specific names come before the general ones.
 _FAMILIES: tuple[tuple[str, str], ...] = (
     (r"deepseek-r1-distill-qwen", "qwen2"),
+    # NAS-pruned Llama 3.x (DeciLM layout) before llama; Nano v1 keeps Llama's own shape
+    (r"nemotron-super|nemotron-ultra", "decilm"),
+    (r"nemotron-3|nemotron-nano-3|nemotron-nano-\d+(?:\.\d+)?b-v2|nemotron-h-", "nemotron_h"),
     (r"deepseek-r1-distill-llama", "llama3"),
     (r"deepseek-(?:v3|r1)", "deepseek_v3"),
     (r"kimi-k2", "kimi_k2"),
@@ -35,11 +39,30 @@ _FAMILIES: tuple[tuple[str, str], ...] = (
     (r"phi-[34]", "phi3"),
     (r"glm-5", "glm5"),
     (r"glm-4\.[5-9]", "glm4_moe"),
-    (r"nemotron-3|nemotron-nano-3", "nemotron_h"),
-    (r"olmo-2", "olmo2"),
+    (r"olmo-?2", "olmo2"),
+    (r"olmo-?3", "olmo3"),
+    (r"seed-oss", "seed_oss"),
+    (r"minimax-m2", "minimax_m2"),
+    (r"granite-4", "granitemoehybrid"),
+    (r"granite-3", "granite"),
+    (r"smollm3", "smollm3"),
+    (r"apertus", "apertus"),
+    (r"exaone-4", "exaone4"),
 )
 _FAMILY_RES = tuple((re.compile(p, re.I), f) for p, f in _FAMILIES)
 _SIZE = re.compile(r"(?i)(?:^|[-_/])(\d+(?:\.\d+)?)b(?:-a(\d+(?:\.\d+)?)b)?(?=$|[-_.])")
+# (pattern, total, active): size classes as the releases publish them, first match wins. Mistral
+# Small 3.x and its fine-tunes (Magistral/Devstral Small) carry a date, not a size.
+_SIZE_WORDS: tuple[tuple[re.Pattern[str], float, float | None], ...] = tuple(
+    (re.compile(p, re.I), total, active)
+    for p, total, active in (
+        (r"(?:mistral|magistral|devstral)-small(?=$|[-_.])", 24.0, None),
+        (r"granite-4\.\d+-h-small", 32.0, 9.0),
+        (r"granite-4\.\d+-h-tiny", 7.0, 1.0),
+        (r"granite-4\.\d+-(?:h-)?micro", 3.0, None),
+        (r"minimax-m2", 230.0, 10.0),
+    )
+)
 _TUNED = re.compile(r"(?i)(?:^|[-_.])(instruct|it|chat|thinking)(?=$|[-_.])")
 # (pattern, precision label, method as people write it), first match wins
 _QUANT: tuple[tuple[re.Pattern[str], str, str], ...] = tuple(
@@ -85,6 +108,13 @@ def read_name(name: str) -> NameFacts:
         found["params_b"] = float(size.group(1))
         if size.group(2):
             found["active_params_b"] = float(size.group(2))
+    else:
+        # some releases name a size class, not a size: read it as the published size
+        sized = next(((t, a) for rx, t, a in _SIZE_WORDS if rx.search(base)), None)
+        if sized is not None:
+            found["params_b"] = sized[0]
+            if sized[1] is not None:
+                found["active_params_b"] = sized[1]
     tuned = _TUNED.search(base)
     if tuned is not None:
         found["tuned"] = tuned.group(1).lower()
@@ -94,3 +124,82 @@ def read_name(name: str) -> NameFacts:
             found["quantization"] = info.model_copy(update={"method": method})
             break
     return NameFacts(name=name, inferred=tuple(found), **found)
+
+
+# A stand-in shape's family when the name does not say one, and where its family came from then.
+UNKNOWN_FAMILY = "unknown"
+STAND_IN = "stand-in"
+# A same-family entry sizes a name within this fraction of its own size; beyond it, a stand-in.
+SAME_FAMILY_SPAN = 0.3
+# A stand-in's donor has a context of today's models (an old 4k model would cap the workload).
+_STAND_IN_MIN_CONTEXT = 32768
+
+
+class NameShape(BaseModel):
+    """A shape for a model the catalog lacks, read from its name: low confidence by construction."""
+
+    model_config = ConfigDict(frozen=True)
+
+    spec: ModelSpec
+    donor: str = Field(description="the catalog entry whose layer shape stands in")
+    family_source: str = Field(description="'name' when the name says the family, else 'stand-in'")
+    note: str
+
+
+def shape_from_name(catalog: Catalog, name: str, named: NameFacts | None = None) -> NameShape | None:
+    """A shape for a size the name states: the same family's entry within 30 % of it, else the
+    catalog's plain-attention entry closest in size of any family (a stand-in, its family replaced
+    by the name's or 'unknown' so nothing measured of the donor's family is taken for this model).
+    None when the name states no size."""
+    named = named or read_name(name)
+    if named.params_b is None:
+        return None
+    size = f"{named.params_b:g}B" + (f" (active {named.active_params_b:g}B)" if named.active_params_b else "")
+    if named.family is not None:
+        same = _nearest_same_family(catalog, named.family, named.params_b, named.active_params_b)
+        if same is not None:
+            note = (f"{name} is not in the catalog: family {named.family} and size {size} read from the "
+                    f"name; layer shape taken from {same.name}")  # fmt: skip
+            return NameShape(spec=_sized(same, name, named, named.family), donor=same.name,
+                             family_source="name", note=note)  # fmt: skip
+    donor = _stand_in(catalog, named.params_b, named.active_params_b)
+    if donor is None:
+        return None
+    family = f"family {named.family} (from the name)" if named.family else "its family unknown"
+    note = (f"{name} is not in the catalog, {family}: size {size} read from the name; layer shape is a "
+            f"stand-in taken from {donor.name}; this family is not measured, so any prediction lies "
+            "outside what is measured")  # fmt: skip
+    spec = _sized(donor, name, named, named.family or UNKNOWN_FAMILY)
+    return NameShape(spec=spec, donor=donor.name, family_source="name" if named.family else STAND_IN, note=note)
+
+
+def _nearest_same_family(catalog: Catalog, family: str, params_b: float, active_b: float | None) -> ModelSpec | None:
+    near = [m for m in catalog.models if m.family == family and (m.active_params_b is None) == (active_b is None)]
+    if not near:
+        return None
+    best = min(near, key=lambda m: abs(m.params_b - params_b))
+    return best if abs(best.params_b - params_b) <= SAME_FAMILY_SPAN * params_b else None
+
+
+def _stand_in(catalog: Catalog, params_b: float, active_b: float | None) -> ModelSpec | None:
+    """The closest plain-attention entry, dense for a dense name and MoE for a `-A<n>B` one: hybrid
+    and latent-attention layouts keep a KV cache unlike a plain model's."""
+
+    def plain(m: ModelSpec) -> bool:
+        return (m.kv_layers is None and m.kv_heads > 1 and m.scope == "single_node" and m.shipped is None
+                and m.max_context >= _STAND_IN_MIN_CONTEXT and (m.active_params_b is None) == (active_b is None))  # fmt: skip
+
+    def distance(m: ModelSpec) -> float:
+        d = abs(math.log(m.params_b / params_b))
+        return d + abs(math.log(m.active_b / active_b)) if active_b else d
+
+    near = [m for m in catalog.models if plain(m)]
+    return min(near, key=distance) if near else None
+
+
+def _sized(donor: ModelSpec, name: str, named: NameFacts, family: str) -> ModelSpec:
+    """The donor's layer shape at the name's size (params only: layers and heads stay the donor's)."""
+    return donor.model_copy(
+        update={"name": name, "family": family, "params_b": named.params_b, "active_params_b": named.active_params_b,
+                "variants": [], "checkpoints": {}, "shipped": None, "note": donor.name},
+    )  # fmt: skip

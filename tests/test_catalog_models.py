@@ -110,6 +110,97 @@ def test_kimi_k2_is_recognised_and_outside_single_node_scope() -> None:
     assert all("single-node scope" in a.reasons[0] for a in arms)
 
 
+# Models served in 2025-26 that probes found unknown: (name, catalog entry, family, how it matched).
+SERVED_2025_26 = [
+    ("nvidia/NVIDIA-Nemotron-Nano-9B-v2", "nvidia/NVIDIA-Nemotron-Nano-9B-v2", "nemotron_h", "entry"),
+    ("nvidia/NVIDIA-Nemotron-Nano-12B-v2", "nvidia/NVIDIA-Nemotron-Nano-12B-v2", "nemotron_h", "entry"),
+    ("mistralai/Magistral-Small-2509", "mistralai/Mistral-Small-3.2-24B-Instruct-2506", "mistral", "variant"),
+    ("mistralai/Magistral-Small-2506", "mistralai/Mistral-Small-3.1-24B-Instruct-2503", "mistral", "variant"),
+    ("mistralai/Devstral-Small-2505", "mistralai/Mistral-Small-3.1-24B-Instruct-2503", "mistral", "variant"),
+    ("mistralai/Devstral-Small-2507", "mistralai/Mistral-Small-3.1-24B-Instruct-2503", "mistral", "variant"),
+    ("mistralai/Mistral-Nemo-Instruct-2407", "mistralai/Mistral-Nemo-Instruct-2407", "mistral", "entry"),
+    ("nvidia/Llama-3.1-Nemotron-Nano-8B-v1", "meta-llama/Llama-3.1-8B", "llama3", "variant"),
+    ("nvidia/Llama-3_3-Nemotron-Super-49B-v1_5", "nvidia/Llama-3_3-Nemotron-Super-49B-v1", "decilm", "variant"),
+    ("NousResearch/Hermes-4-70B", "meta-llama/Llama-3.1-70B", "llama3", "variant"),
+    ("NousResearch/Hermes-4-14B", "Qwen/Qwen3-14B", "qwen3", "variant"),
+    ("meta-llama/Llama-3.1-405B-Instruct-FP8", "meta-llama/Llama-3.1-405B", "llama3", "checkpoint"),
+    # families new to the catalog (no one-hot column in the bundled cost model yet)
+    ("ByteDance-Seed/Seed-OSS-36B-Instruct", "ByteDance-Seed/Seed-OSS-36B-Instruct", "seed_oss", "entry"),
+    ("NousResearch/Hermes-4.3-36B", "ByteDance-Seed/Seed-OSS-36B-Instruct", "seed_oss", "variant"),
+    ("MiniMaxAI/MiniMax-M2", "MiniMaxAI/MiniMax-M2", "minimax_m2", "entry"),
+    ("MiniMaxAI/MiniMax-M2.1", "MiniMaxAI/MiniMax-M2", "minimax_m2", "variant"),
+    ("ibm-granite/granite-4.0-h-small", "ibm-granite/granite-4.0-h-small", "granitemoehybrid", "entry"),
+    ("ibm-granite/granite-4.0-h-tiny", "ibm-granite/granite-4.0-h-tiny", "granitemoehybrid", "entry"),
+    ("ibm-granite/granite-4.0-h-micro", "ibm-granite/granite-4.0-h-micro", "granitemoehybrid", "entry"),
+    ("ibm-granite/granite-4.0-micro", "ibm-granite/granite-4.0-micro", "granitemoehybrid", "entry"),
+    ("allenai/Olmo-3-7B-Instruct", "allenai/Olmo-3-1025-7B", "olmo3", "variant"),
+    ("allenai/Olmo-3.1-32B-Think", "allenai/Olmo-3-1125-32B", "olmo3", "variant"),
+    ("HuggingFaceTB/SmolLM3-3B", "HuggingFaceTB/SmolLM3-3B", "smollm3", "entry"),
+    ("swiss-ai/Apertus-70B-Instruct-2509", "swiss-ai/Apertus-70B-2509", "apertus", "variant"),
+    ("LGAI-EXAONE/EXAONE-4.0-32B-AWQ", "LGAI-EXAONE/EXAONE-4.0-32B", "exaone4", "checkpoint"),
+]
+
+
+@pytest.mark.parametrize(("name", "entry", "family", "how"), SERVED_2025_26)
+def test_models_served_in_2025_26_resolve(name: str, entry: str, family: str, how: str) -> None:
+    found = CAT.resolve(name)
+    assert found is not None and found.confidence == "high", name
+    assert (found.spec.name, found.spec.family, found.how) == (entry, family, how)
+    # the name reader knows the family on its own, except for fine-tunes that rename it (Hermes)
+    assert read_name(name).family == (None if name.startswith("NousResearch/Hermes") else family)
+
+
+@pytest.mark.parametrize(
+    ("checkpoint", "arm"),
+    [
+        ("ibm-granite/granite-4.0-h-small-FP8", "fp8"),
+        ("RedHatAI/granite-4.0-h-tiny-FP8-dynamic", "fp8"),
+        ("nvidia/NVIDIA-Nemotron-Nano-9B-v2-FP8", "fp8"),
+        ("QuantTrio/MiniMax-M2-AWQ", "awq"),
+        ("LGAI-EXAONE/EXAONE-4.0-32B-FP8", "fp8"),
+        ("meta-llama/Llama-3.1-405B-Instruct-FP8", "fp8"),
+    ],
+)
+def test_official_quantized_checkpoints_name_their_arm(checkpoint: str, arm: str) -> None:
+    assert CAT.precision_of_checkpoint(checkpoint) == arm
+    spec = CAT.model(checkpoint)
+    assert spec is not None and spec.checkpoint_for(arm) == checkpoint
+
+
+def test_hybrid_models_keep_a_kv_cache_only_in_their_attention_layers() -> None:
+    for name, attn in [("ibm-granite/granite-4.0-h-small", 4), ("nvidia/NVIDIA-Nemotron-Nano-9B-v2", 4)]:
+        spec = CAT.model(name)
+        assert spec is not None and spec.kv_layers == attn
+        assert spec.kv_bytes_per_token() == 2 * attn * spec.kv_heads * spec.head_dim * 2
+
+
+def test_minimax_m2_ships_in_fp8_and_fits_one_node() -> None:
+    mm = CAT.model("MiniMaxAI/MiniMax-M2")
+    assert mm is not None and mm.shipped == "fp8" and mm.scope == "single_node"
+    h200 = CAT.gpu("H200-141GB")
+    assert h200 is not None
+    work = Workload(concurrency=16, context=8192, prompt_len=2048, output_len=512)
+    assert any(f.fits for f in enumerate_arms(mm, [(h200, 8)], work))
+
+
+@pytest.mark.parametrize(
+    ("name", "family", "total", "active"),
+    [
+        ("mistralai/Magistral-Small-2612", "mistral", 24.0, None),  # a size class, not a size
+        ("ibm-granite/granite-4.0-h-small-FP8", "granitemoehybrid", 32.0, 9.0),
+        ("ibm-granite/granite-4.0-h-tiny", "granitemoehybrid", 7.0, 1.0),
+        ("MiniMaxAI/MiniMax-M2.1", "minimax_m2", 230.0, 10.0),
+        ("nvidia/Llama-3_3-Nemotron-Super-49B-v1", "decilm", 49.0, None),
+        ("nvidia/NVIDIA-Nemotron-Nano-12B-v2-Base", "nemotron_h", 12.0, None),
+        ("ibm-granite/granite-3.3-8b-instruct", "granite", 8.0, None),
+    ],
+)
+def test_what_a_new_familys_name_says(name: str, family: str, total: float, active: float | None) -> None:
+    facts = read_name(name)
+    assert (facts.family, facts.params_b, facts.active_params_b) == (family, total, active)
+    assert "params_b" in facts.inferred
+
+
 @pytest.mark.parametrize(
     ("name", "family", "total", "active", "method"),
     [

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict
 
 from omnipilot.catalog import Catalog, ModelSpec, QuantInfo, Resolution, quant_for
 from omnipilot.collectors.checkpoint_config import CheckpointFacts
-from omnipilot.model_name import read_name
+from omnipilot.model_name import NameShape, read_name, shape_from_name
 
 if TYPE_CHECKING:
     from omnipilot.daemon.jobscript.vllm_command import VllmCommand
@@ -33,6 +33,10 @@ _QUANT_ARM = {
     "fp8_e4m3": "fp8",
 }
 _SIXTEEN = {"auto", "bfloat16", "bf16", "float16", "fp16", "half"}
+TAG_ADVICE = (
+    "tag the job with `#OMNIPILOT model=<hf-name>` if it is a copy of a catalog model, or "
+    "`#OMNIPILOT params=<billions> family=<family>`"
+)
 
 
 def resolve_model(catalog: Catalog, name: str) -> tuple[ModelSpec | None, str | None]:
@@ -88,6 +92,7 @@ def know_model(catalog: Catalog, name: str, facts: CheckpointFacts | None = None
     notes: list[str] = []
     src: dict[str, str] = {}
     spec: ModelSpec | None = None
+    shaped: NameShape | None = None
     confidence: str | None = None
     if found is not None:
         spec, confidence = found.spec, found.confidence
@@ -111,26 +116,24 @@ def know_model(catalog: Catalog, name: str, facts: CheckpointFacts | None = None
             if named.family is not None and facts.model_type is not None:
                 src["family"] = "name"  # the catalog's family names split generations model_type joins
             notes.append(f"{name} is not in the catalog: sized from its config.json ({facts.params_from})")
-    if spec is None and named.family is not None and named.params_b is not None:
-        spec = _nearest_shape(catalog, named.family, named.params_b, named.active_params_b, name)
-        if spec is not None:
-            confidence = "low"
-            src = dict.fromkeys(("params_b", "active_params_b", "family"), "name")
-            notes.append(
-                f"{name} is not in the catalog: family {named.family} and size {named.params_b:g}B read "
-                f"from the name; layer shape taken from {spec.note}"
-            )
+    if spec is None:
+        shaped = shape_from_name(catalog, name, named)
+        if shaped is not None:
+            spec, confidence = shaped.spec, "low"
+            src = {"params_b": "name", "active_params_b": "name", "family": shaped.family_source}
+            notes.append(f"{shaped.note}; {TAG_ADVICE}")
     quant, qsrc = _quantization(catalog, name, facts, spec, named.quantization)
     if quant is not None and qsrc:
         src["quantization"] = qsrc
+    # a dense model has no active count to come from anywhere
+    sources = {k: v for k, v in src.items() if k != "active_params_b" or (spec and spec.active_params_b)}
     return ModelKnowledge(
-        spec=spec, name=spec.name if spec is not None else None,
+        # a shape read from the name is no catalog model: it has no catalog name
+        spec=spec, name=spec.name if spec is not None and shaped is None else None,
         params_b=spec.params_b if spec else (facts.params_b if facts else named.params_b),
         active_params_b=(spec.active_params_b if spec else named.active_params_b),
         family=spec.family if spec else named.family, quantization=quant,
-        sources={k: v for k, v in src.items() if k != "active_params_b" or (spec and spec.active_params_b)},
-        confidence=confidence, notes=notes,
-        inferred=[k for k, v in src.items() if v == "name"],
+        sources=sources, confidence=confidence, notes=notes, inferred=[k for k, v in sources.items() if v == "name"],
     )  # fmt: skip
 
 
@@ -149,23 +152,6 @@ def _quantization(
     if from_name is not None:
         return from_name, "name"
     return None, None
-
-
-def _nearest_shape(
-    catalog: Catalog, family: str, params_b: float, active_b: float | None, name: str
-) -> ModelSpec | None:
-    """A stand-in shape for a named size the catalog lacks: the same family's entry closest in
-    size, within 30 %, its figures rescaled to the name's size only in params."""
-    near = [m for m in catalog.models if m.family == family and (m.active_params_b is None) == (active_b is None)]
-    if not near:
-        return None
-    best = min(near, key=lambda m: abs(m.params_b - params_b))
-    if abs(best.params_b - params_b) > 0.3 * params_b:
-        return None
-    return best.model_copy(
-        update={"name": name, "params_b": params_b, "active_params_b": active_b, "variants": [],
-                "checkpoints": {}, "shipped": None, "note": best.name},
-    )
 
 
 def precision_of(

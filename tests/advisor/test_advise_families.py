@@ -43,3 +43,26 @@ def test_kimi_k2_gets_no_single_node_arm(capsys: pytest.CaptureFixture[str]) -> 
     _, out = _advise("moonshotai/Kimi-K2-Instruct", capsys)
     arms = out["arms"] if isinstance(out, dict) else out
     assert arms == []
+
+
+def test_advise_reads_models_the_catalog_lacks_as_the_daemon_does(capsys: pytest.CaptureFixture[str]) -> None:
+    # a fine-tune of a catalog model: sized as its base, said in a note
+    assert main(["advise", "--model", "myorg/Qwen2.5-7B-Instruct-sft-v2", "--concurrency", "16"]) == 0
+    text = capsys.readouterr().out
+    assert text.startswith("Qwen/Qwen2.5-7B ") and "taken as a fine-tune of Qwen/Qwen2.5-7B-Instruct" in text
+    # an unknown family whose name states its size: a stand-in shape, low confidence, never a prediction
+    rc, arms = _advise("acme-lab/Foo-13B-Instruct", capsys)
+    assert rc == 0 and arms and all(a["confidence"] == "low" for a in arms)
+    assert all(a["targets"].get("tokens_per_s") is None for a in arms)
+    assert main(["advise", "--model", "acme-lab/Foo-13B-Instruct"]) == 0
+    assert "layer shape is a stand-in taken from" in capsys.readouterr().out
+    # no size in the name: said, not guessed
+    assert main(["advise", "--model", "my-lab/private-chat"]) == 0
+    text = capsys.readouterr().out
+    assert "(no arm: the model's size is not known; its name states none)" in text
+    assert "no feasible arm" not in text
+
+
+def test_advise_says_a_tp_the_arms_do_not_have(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["advise", "--model", "Qwen/Qwen2.5-7B", "--tp", "3"]) == 0
+    assert "note: TP 3 is not among the arms: they are TP 1, 2, 4, 8" in capsys.readouterr().out

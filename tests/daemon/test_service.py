@@ -56,6 +56,15 @@ def req(script: str, **kw: object) -> AdviseRequest:
     return AdviseRequest.model_validate({**base, **kw})
 
 
+def test_a_shape_read_from_the_name_is_suggested_never_enforced(service: AdviceService) -> None:
+    # an unknown family with its size in the name: memory fit from a stand-in shape, low confidence
+    service.modes.set("enforce")
+    reply, record = service.answer(req("#!/bin/bash\nvllm serve my-lab/private-13b\n"))
+    assert record["outcome"] == "advised" and reply.action == "suggest"
+    assert reply.set == {} and reply.script is None and reply.env == {}
+    assert reply.user_message is not None and "not enforced: the model is not confident" in reply.user_message
+
+
 def test_suggest_names_the_arm_the_request_and_the_token(service: AdviceService) -> None:
     reply, record = service.answer(req(QWEN))
     assert reply.action == "suggest" and reply.set == {} and reply.script is None
@@ -106,7 +115,7 @@ def test_enforce_scope_outside_partition_list_suggests(service: AdviceService) -
     [
         ("#!/bin/bash\n#SBATCH --gres=gpu:1\npython train.py\n", "not_serving", "none", None),
         ("#!/bin/bash\n#OMNIPILOT off\nvllm serve Qwen/Qwen2.5-7B-Instruct\n", "opted_out", "none", None),
-        ("#!/bin/bash\nvllm serve my-lab/private-13b\n", "unknown_model", "suggest", "not in the catalog"),
+        ("#!/bin/bash\nvllm serve my-lab/private-chat\n", "unknown_model", "suggest", "not in the catalog"),
         (
             "#!/bin/bash\n#OMNIPILOT concurrency=lots\nvllm serve Qwen/Qwen2.5-7B-Instruct\n",
             "tag_error",

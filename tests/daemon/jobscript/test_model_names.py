@@ -46,8 +46,48 @@ def test_script_check_reports_sources_for_an_hf_cache_path() -> None:
 
 
 def test_name_only_precision_and_family_are_reported_as_inferred() -> None:
-    script = "#!/bin/bash\nvllm serve someone/Mistral-Large-Instruct-2411-AWQ\n"
+    script = "#!/bin/bash\nvllm serve someone/Mistral-Medium-Instruct-2505-AWQ\n"
     job = parse_job(script, None, CAT)
     assert job.model_spec is None and job.model_unresolved_hint is not None
     assert job.family == "mistral" and job.sources["family"] == "name"
     assert job.quantization == "awq" and job.sources["quantization"] == "name"
+
+
+def test_an_unknown_family_with_a_size_gets_a_stand_in_shape_with_low_confidence() -> None:
+    k = know_model(CAT, "acme-lab/Foo-13B-Instruct")
+    assert k.spec is not None and k.confidence == "low" and k.params_b == 13.0
+    assert k.family == "unknown" and k.sources["family"] == "stand-in" and k.sources["params_b"] == "name"
+    donor = CAT.model(k.spec.note or "")
+    assert donor is not None and donor.active_params_b is None and donor.kv_layers is None
+    assert "stand-in taken from" in k.notes[0] and "not measured" in k.notes[0]
+    # the donor's family is not claimed: the cost model must not treat this as a measured family
+    assert k.spec.family == "unknown" and k.spec.name == "acme-lab/Foo-13B-Instruct"
+
+
+def test_a_moe_name_gets_a_moe_stand_in() -> None:
+    k = know_model(CAT, "SomeOrg/NewModel-30B-A3B")
+    assert k.spec is not None and k.confidence == "low"
+    assert (k.params_b, k.active_params_b) == (30.0, 3.0) and k.spec.experts is not None
+    assert set(k.inferred) == {"params_b", "active_params_b"}
+
+
+def test_a_known_family_without_a_near_entry_falls_back_to_a_stand_in() -> None:
+    k = know_model(CAT, "Qwen/Qwen3-80B")  # qwen3 has no dense entry within 30 % of 80B
+    assert k.spec is not None and k.confidence == "low" and k.family == "qwen3"
+    assert k.sources["family"] == "name" and "stand-in" in k.notes[0]
+
+
+def test_an_unknown_family_without_a_size_stays_unknown_with_the_hint() -> None:
+    k = know_model(CAT, "acme-lab/Foo-Instruct")
+    assert k.spec is None and k.confidence is None
+    job = parse_job("#!/bin/bash\nvllm serve acme-lab/Foo-Instruct\n", None, CAT)
+    assert job.model_spec is None and job.model_unresolved_hint is not None
+    assert "#OMNIPILOT" in job.model_unresolved_hint
+
+
+def test_script_check_of_an_unknown_family_reports_a_low_confidence_stand_in() -> None:
+    job = parse_job("#!/bin/bash\nvllm serve acme-lab/Foo-13B-Instruct --max-model-len 8192\n", None, CAT)
+    assert job.model_spec is not None and job.model_confidence == "low" and job.family == "unknown"
+    # a stand-in is no catalog model: the tagging hint stays, with the note saying what was inferred
+    assert job.model_unresolved_hint is not None and "#OMNIPILOT model=" in job.model_unresolved_hint
+    assert any("stand-in" in n for n in job.model_notes)
