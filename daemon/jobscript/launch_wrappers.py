@@ -275,8 +275,8 @@ def _classify(words: list[Word], binds: list[Bind]) -> Launch | None:
             i = skip_options(words, i + (1 if base == "uvx" else 2 if base == "pipx" else 3), _RUNNER_VALUE)
             if i < len(words) and _VLLM_SPEC.match(words[i].value) and basename(words[i].value) != "vllm":
                 # `uvx 'vllm>=0.10' serve ...`, `uv tool run vllm@0.11 -- serve ...`: the package's command
-                rest = words[i + 2 :] if i + 1 < len(words) and words[i + 1].value == "--" else words[i + 1 :]
-                return _known(_vllm([words[i], *rest], 0, launchers, srun_nodes), unknown)
+                tail = words[i + 2 :] if i + 1 < len(words) and words[i + 1].value == "--" else words[i + 1 :]
+                return _known(_vllm([words[i], *tail], 0, launchers, srun_nodes), unknown)
         elif base in _PROFILERS and i + 1 < len(words) and words[i + 1].value in _PROFILERS[base]:
             launchers.append(base)
             i += 2

@@ -63,7 +63,7 @@ class ScriptVars:
         `${1:-default}` is the argument, not the default."""
         self._text = text
         self._no_args = no_args or args == []
-        self._args = args if args else None
+        self._script_args = args if args else None
         # `shift` or `set --` anywhere moves the arguments in ways not followed here: then a positional
         # parameter of a job that has arguments is unknown, and never its default
         self._args_moved = bool(args) and _MOVES_ARGS.search(text) is not None
@@ -74,7 +74,7 @@ class ScriptVars:
         self._evals = 0
         self.reasons: dict[str, str] = {}  # name -> why its value cannot be known, where that is specific
         self._sourced: bool | None = None
-        self.expander = Expander(self.lookup, gpus_per_node, positional_known=self._args is not None)
+        self.expander = Expander(self.lookup, gpus_per_node, positional_known=self._script_args is not None)
 
     def _index(self, name: str) -> list[tuple[int, str, int]]:
         """Where `name` is set: one literal search for the name (fast in C), each hit then judged
@@ -127,7 +127,7 @@ class ScriptVars:
     def _positional(self, name: str) -> Value:
         """$1, "$@", $#: the script's arguments when the job gives them; None when it gives none
         (a default stands), when they are not known, or when the script shifts them."""
-        args = self._args
+        args = self._script_args
         if args is None or self._args_moved:
             return None
         if name.isdigit():

@@ -130,7 +130,7 @@ vllm serve deepseek-ai/DeepSeek-R1-Distill-Llama-70B --tensor-parallel-size 4 --
 def test_unknown_model_gets_how_to_tag(cluster: Cluster) -> None:
     cluster.set_mode("suggest")
     sub = cluster.submit(
-        "#!/bin/bash\n#SBATCH --gres=gpu:h100:1 -p h100\nvllm serve my-lab/secret-model-13b\n", "--hold"
+        "#!/bin/bash\n#SBATCH --gres=gpu:h100:1 -p h100\nvllm serve my-lab/secret-model\n", "--hold"
     )
     job = cluster.answered(sub)
     assert "not in the catalog" in sub.stderr and "OMNIPILOT" in sub.stderr
