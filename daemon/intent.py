@@ -125,6 +125,15 @@ def build_intent(
             comment="multi-node serving is outside OmniPilot's scope; untouched",
             message="omnipilot: multi-node (PP/ray) serving is outside OmniPilot's scope: job left unchanged.",
         )
+    if parsed.pooling is not None:
+        return Refusal(
+            outcome="out_of_scope",
+            comment="embedding/reranking server: outside OmniPilot's scope; untouched",
+            message=(
+                f"omnipilot: {parsed.pooling}; OmniPilot predicts text generation, so the job is left "
+                "unchanged."
+            ),
+        )
     name, spec, note = resolve_model(parsed)
     if spec is None:
         what = (

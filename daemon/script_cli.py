@@ -97,6 +97,8 @@ def describe(job: ParsedJob) -> list[str]:
                f"nodes={sb.nodes} time={sb.time_minutes}min")  # fmt: skip
     if job.multi_node:
         out.append(f"multi-node: {job.multi_node_reason}")
+    if job.pooling:
+        out.append(f"out of scope: {job.pooling}; OmniPilot predicts text generation")
     for title, items in (("tag errors", job.tag_errors), ("unresolved", job.unresolved),
                          ("rewrite not safe", job.ambiguities), ("sbatch", sb.errors)):  # fmt: skip
         out.extend(f"{title}: {item}" for item in items)

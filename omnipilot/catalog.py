@@ -173,6 +173,14 @@ _PACKAGING = re.compile(
 )
 
 
+# Name parts that say the weights are another model than the prefix's: a size of their own
+# (`DeepSeek-R1-0528-Qwen3-8B` is an 8B Qwen3, not DeepSeek-R1), another modality or task.
+_OTHER_MODEL = re.compile(
+    r"(?i)^(?:a?\d+(?:\.\d+)?[bm]|vl|vision|multimodal|omni|audio|ocr|embed|embedding|reranker|rerank|"
+    r"reward|prm|rm|guard|qwen\d.*|llama\d*|mistral|gemma\d*|phi\d*)$"
+)
+
+
 class Catalog:
     """Both catalogs, with lookups. Unknown names return None; callers say what to do about it."""
 
@@ -236,6 +244,9 @@ class Catalog:
             if len(key) < 4 or not low.startswith(key) or low[len(key)] not in "-_. ":
                 continue
             suffix = base[len(key) + 1 :]
+            parts = [p for p in re.split(r"[-_ ]+", suffix) if p]
+            if any(_OTHER_MODEL.match(p) for p in parts):
+                continue  # another model that starts with this name, not a copy or fine-tune of it
             parts = [p for p in re.split(r"[-_. ]+", suffix) if p]
             packaging = all(_PACKAGING.match(p) for p in parts)
             if packaging:

@@ -15,6 +15,7 @@ from omnipilot.catalog import Catalog, ModelSpec, QuantInfo, quant_for
 # First match wins: the more specific names come before the general ones.
 _FAMILIES: tuple[tuple[str, str], ...] = (
     (r"deepseek-r1-distill-qwen", "qwen2"),
+    (r"deepseek-r1-\d+-qwen3", "qwen3"),  # R1-0528 distilled into Qwen3-8B
     # NAS-pruned Llama 3.x (DeciLM layout) before llama; Nano v1 keeps Llama's own shape
     (r"nemotron-super|nemotron-ultra", "decilm"),
     (r"nemotron-3|nemotron-nano-3|nemotron-nano-\d+(?:\.\d+)?b-v2|nemotron-h-", "nemotron_h"),

@@ -92,6 +92,8 @@ class ParsedJob(BaseModel):
     sources: dict[str, str] = {}
     multi_node: bool = False
     multi_node_reason: str | None = None
+    # why the server embeds or scores rather than generates (its flags, or the model's name): outside scope
+    pooling: str | None = None
     launcher: str = "plain"
     command: VllmCommand | None = None
     line_span: tuple[int, int] | None = None  # 1-based first and last line of the vLLM command
@@ -107,6 +109,7 @@ class ParsedJob(BaseModel):
             "opted_out",
             "is_serving",
             "not_serving_reason",
+            "pooling",
             "model",
             "model_name",
             "served_model_name",
@@ -180,7 +183,23 @@ def parse_job(
     _merge(job, catalog, checkpoints)
     _serving(job, found, text)
     _multi_node(job, text)
+    _pooling(job)
     return job
+
+
+# Embedding and reranking models by their names (BAAI/bge-m3, Qwen3-Embedding-8B, Qwen3-Reranker-4B,
+# intfloat/e5-mistral-7b-instruct, jinaai/jina-embeddings-v3, nomic-embed-text, colbert)
+_POOLING_NAME = re.compile(
+    r"(?i)(?:^|[-_/.])(?:embed|embedding|embeddings|rerank|reranker|colbert|bge|gte|e5)(?=$|[-_/.])"
+)
+
+
+def _pooling(job: ParsedJob) -> None:
+    """An embedding or scoring server: OmniPilot predicts generation, so the job is out of scope."""
+    if job.command is not None and job.command.pooling is not None:
+        job.pooling = f"the server runs with {job.command.pooling}: it embeds or scores, it does not generate"
+    elif job.model is not None and _POOLING_NAME.search(job.model):
+        job.pooling = f"{job.model} is an embedding or reranking model (by its name)"
 
 
 TOO_MANY_SERVERS = (

@@ -34,6 +34,7 @@ _TEXT_FLAGS = (
     ("served-model-name", "served_model_name"), ("tokenizer", "tokenizer"),
     ("distributed-executor-backend", "distributed_executor_backend"), ("config", "config_file"),
 )  # fmt: skip
+_POOLING_VALUES = {"embed", "embedding", "score", "classify", "reward", "pooling"}
 _MULTI = {"served-model-name", "allowed-origins", "middleware", "lora-modules"}
 _HUMAN = re.compile(r"^(\d+(?:\.\d+)?)([kmgKMG]?)$")
 
@@ -83,6 +84,8 @@ class VllmCommand(BaseModel):
     headless: bool = False
     distributed_executor_backend: str | None = None
     config_file: str | None = None
+    # `--task embed`, `--runner pooling`, `--convert classify`: the server embeds or scores, it does not generate
+    pooling: str | None = None
     srun_nodes: int | None = None
     flags: dict[str, FlagUse] = {}
     model_span: Span | None = None
@@ -198,6 +201,10 @@ def _read_values(cmd: VllmCommand, flags: dict[str, list[tuple[Word, Word | None
             lower = attr in ("quantization", "dtype", "kv_cache_dtype")
             setattr(cmd, attr, text.lower() if lower else text)
     cmd.headless = "headless" in flags
+    for name in ("task", "runner", "convert"):
+        text = _last(flags, name, cmd)
+        if text is not None and text.lower() in _POOLING_VALUES:
+            cmd.pooling = f"--{name} {text}"
     config = flags.get("config", [])
     if cmd.config_file is None and config and config[-1][1] is not None:
         # `--config $HOME/serve.yaml`: which file is not known, but flags still come from one

@@ -116,6 +116,7 @@ def test_enforce_scope_outside_partition_list_suggests(service: AdviceService) -
         ("#!/bin/bash\n#SBATCH --gres=gpu:1\npython train.py\n", "not_serving", "none", None),
         ("#!/bin/bash\n#OMNIPILOT off\nvllm serve Qwen/Qwen2.5-7B-Instruct\n", "opted_out", "none", None),
         ("#!/bin/bash\nvllm serve my-lab/private-chat\n", "unknown_model", "suggest", "not in the catalog"),
+        ("#!/bin/bash\nvllm serve BAAI/bge-m3\n", "out_of_scope", "suggest", "predicts text generation"),
         (
             "#!/bin/bash\n#OMNIPILOT concurrency=lots\nvllm serve Qwen/Qwen2.5-7B-Instruct\n",
             "tag_error",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from omnipilot.catalog import Catalog
 from omnipilot.collectors.checkpoint_config import facts_from_config
 from omnipilot.daemon.jobscript.model_names import know_model
@@ -91,3 +93,45 @@ def test_script_check_of_an_unknown_family_reports_a_low_confidence_stand_in() -
     # a stand-in is no catalog model: the tagging hint stays, with the note saying what was inferred
     assert job.model_unresolved_hint is not None and "#OMNIPILOT model=" in job.model_unresolved_hint
     assert any("stand-in" in n for n in job.model_notes)
+
+
+@pytest.mark.parametrize(
+    ("name", "family", "params_b"),
+    [
+        ("deepseek-ai/DeepSeek-R1-0528-Qwen3-8B", "qwen3", 8.0),  # an 8B Qwen3, never the 671B R1
+        ("Qwen/Qwen2.5-7B-Instruct-1M", "qwen2", 7.0),
+    ],
+)
+def test_a_name_that_extends_a_catalog_name_with_its_own_size_is_another_model(
+    name: str, family: str, params_b: float
+) -> None:
+    job = parse_job(f"#!/bin/bash\nvllm serve {name}\n", None, CAT)
+    assert job.model_name != "deepseek-ai/DeepSeek-R1" and job.family == family and job.params_b == params_b
+    assert job.model_confidence == "low"
+
+
+def test_another_modality_is_not_taken_for_the_text_model_it_starts_with() -> None:
+    job = parse_job("#!/bin/bash\nvllm serve microsoft/Phi-4-multimodal-instruct\n", None, CAT)
+    assert job.model_spec is None and job.model_unresolved_hint  # not sized as the 14B phi-4
+    tuned = parse_job("#!/bin/bash\nvllm serve myorg/Qwen2.5-7B-Instruct-sft-v2\n", None, CAT)
+    assert tuned.model_name == "Qwen/Qwen2.5-7B" and tuned.model_confidence == "medium"  # still a fine-tune
+
+
+@pytest.mark.parametrize(
+    ("line", "why"),
+    [
+        ("vllm serve Qwen/Qwen3-Embedding-8B", "embedding or reranking model (by its name)"),
+        ("vllm serve BAAI/bge-m3", "embedding or reranking model (by its name)"),
+        ("vllm serve Qwen/Qwen3-Reranker-4B --max-model-len 8192", "embedding or reranking model (by its name)"),
+        ("vllm serve Qwen/Qwen2.5-7B-Instruct --task embed", "--task embed"),
+        ("vllm serve Qwen/Qwen3-8B --runner pooling", "--runner pooling"),
+    ],
+)
+def test_embedding_and_scoring_servers_are_out_of_scope(line: str, why: str) -> None:
+    job = parse_job(f"#!/bin/bash\n#SBATCH --gpus=1\n{line}\n", None, CAT)
+    assert job.is_serving and job.pooling is not None and why in job.pooling
+
+
+def test_a_generating_server_is_not_taken_for_a_pooling_one() -> None:
+    for line in ("vllm serve Qwen/Qwen3-8B --task generate", "vllm serve meta-llama/Llama-3.1-8B-Instruct"):
+        assert parse_job(f"#!/bin/bash\n{line}\n", None, CAT).pooling is None
