@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from omnipilot.catalog import Catalog
 from omnipilot.daemon.jobscript.parse import parse_job
 from omnipilot.daemon.protocol import AdviseRequest
+from omnipilot.daemon.service import AdviceService
+from tests.daemon.test_service import req, service  # noqa: F401  (service: the shared fixture)
 
 ARG_LOOP = """#!/bin/bash
 #SBATCH --gres=gpu:2
@@ -125,22 +125,10 @@ def test_shifted_arguments_are_unknown_never_the_default() -> None:
     assert shifted.model_spec is None and shifted.model_unresolved_hint
 
 
-def test_the_daemon_reads_the_arguments_sbatch_passes(tmp_path: Path) -> None:
-    from omnipilot.config import Settings
-    from omnipilot.daemon.clusterstate.cache import StateCache
-    from omnipilot.daemon.modes import ModeStore
-    from omnipilot.daemon.service import AdviceService
-    from tests.daemon.test_service import req, snapshot
-
-    settings = Settings()
-    settings.daemon.state_dir = tmp_path
-    state = StateCache(snapshot, 60)
-    state.refresh()
-    svc = AdviceService(settings, state, ModeStore(tmp_path, "suggest"))
-    svc.load_model()
+def test_the_daemon_reads_the_arguments_sbatch_passes(service: AdviceService) -> None:  # noqa: F811
     argv = ["/home/u/job.sbatch", "meta-llama/Llama-3.1-8B-Instruct", "2"]
-    reply, record = svc.answer(req(DEFAULTED, argv=argv))
+    reply, record = service.answer(req(DEFAULTED, argv=argv))
     assert record["outcome"] == "advised" and reply.user_message is not None
     assert reply.user_message.startswith("omnipilot: meta-llama/Llama-3.1-8B"), reply.user_message
-    reply, _ = svc.answer(req(DEFAULTED, id="r2", argv=["/home/u/job.sbatch"]))
+    reply, _ = service.answer(req(DEFAULTED, id="r2", argv=["/home/u/job.sbatch"]))
     assert reply.user_message is not None and reply.user_message.startswith("omnipilot: Qwen/Qwen2.5-7B")
