@@ -205,6 +205,8 @@ def classify(words: list[Word]) -> Launch | None:
     """Follow the prefixes of one simple command to what it runs."""
     binds: list[Bind] = []
     launch = _classify(words, binds)
+    if launch is None:
+        launch = _foreign(words)
     if launch is not None and binds:
         launch.binds = binds
     return launch
@@ -302,6 +304,50 @@ def _classify(words: list[Word], binds: list[Bind]) -> Launch | None:
             launchers.append(base)
             i = k
     return None
+
+
+def _runs_command(rest: list[Word]) -> bool:
+    """The words after a vLLM image start with a command run in it (`uv run vllm serve ...`,
+    `conda run -n x vllm serve ...`), not with the image's own server arguments."""
+    b = basename(rest[0].value)
+    return _starts_launch(rest[0]) or _tool_run(rest, 0, b) or _wrapped(rest, 0) is not None
+
+
+def _foreign(words: list[Word]) -> Launch | None:
+    """`bash serve_vllm.sh`, `./start-cluster.py ... vllm.sif --model X`: a script or program this
+    module does not read, with vllm in its name or arguments. It may start the server; the script
+    does not show it, so the job is not read as serving, with a hint on how to tag it."""
+    i = 0
+    while i < len(words) and _ASSIGN.match(words[i].raw) and not words[i].split:
+        i += 1
+    if i < len(words) and basename(words[i].value) == "srun":
+        i = skip_options(words, i + 1, _SRUN_VALUE, guess_unknown=True)
+    if i >= len(words):
+        return None
+    prog = words[i]
+    base = basename(prog.value)
+    if base in ("bash", "sh", "zsh", "source", "."):
+        i += 1
+        while i < len(words) and words[i].value.startswith("-"):
+            i += 1
+        if i >= len(words):
+            return None
+        prog = words[i]
+    elif not (prog.value.startswith(("/", "./", "~/", "../")) or base.endswith(_SCRIPT_SUFFIXES)):
+        return None
+    if _PYTHON.match(basename(prog.value)) or basename(prog.value) == "vllm":
+        return None
+    if "vllm" not in prog.value.lower() and not any("vllm" in w.value.lower() for w in words[i + 1 :]):
+        return None
+    return Launch(
+        "unknown",
+        f"runs {prog.raw}, a script or program OmniPilot does not read, with vllm in its name or "
+        "arguments: it may start a server; if it does, add `#OMNIPILOT model=<hf-name> tp=<n>` to the "
+        "script",
+    )
+
+
+_SCRIPT_SUFFIXES = (".sh", ".bash", ".py", ".slurm", ".sbatch")
 
 
 def _tool_run(words: list[Word], i: int, base: str) -> bool:
@@ -439,7 +485,7 @@ def _container(
         return None
     image = words[j]
     rest = words[j + 2 :] if instance else words[j + 1 :]
-    if "vllm" in image.value.lower() and (not rest or not _is_command(rest[0])):
+    if "vllm" in image.value.lower() and (not rest or not _runs_command(rest)):
         # vLLM images start the OpenAI server (newer ones run `vllm serve`, so a model may come first);
         # the words after the image are its arguments
         if rest and rest[0].value == "serve":

@@ -10,9 +10,17 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_left
+from fnmatch import fnmatchcase
 
 from omnipilot.daemon.jobscript.shell_blocks import enclosing_branch, loop_do
-from omnipilot.daemon.jobscript.shell_words import Expander, Token, informative, read_array, read_word
+from omnipilot.daemon.jobscript.shell_words import (
+    Expander,
+    Token,
+    informative,
+    read_array,
+    read_command_line,
+    read_word,
+)
 
 # What may stand before `NAME=` on its line for it to be an assignment: nothing, a command
 # separator, a compound-command keyword, or a declaration builtin with its flags.
@@ -24,6 +32,16 @@ _DEFAULT_ASSIGN = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*):?=((?:[^{}\n]|\$\{[^
 _FOR_PREFIX = re.compile(r".*\bfor[ \t]+")
 _READ_PREFIX = re.compile(r".*\bread\b(?:[ \t]+-?[A-Za-z_]\w*)*[ \t]+")
 _NAME = re.compile(r"[A-Za-z_]")
+# `read -r A B <<< "x y"`: the names read from a here-string, and the string after them
+_HERE_READ = re.compile(r"(?:.*(?:[;&|(){]|\bthen|\bdo|\belse))?[ \t]*read(?:[ \t]+-r)*(?:[ \t]+[A-Za-z_]\w*)*[ \t]+")
+_HERE_STRING = re.compile(r"(?:[ \t]+[A-Za-z_]\w*)*[ \t]*<<<[ \t]*")
+_PRINTF_PREFIX = re.compile(r"(?:.*(?:[;&|(){]|\bthen|\bdo|\belse))?[ \t]*printf[ \t]+-v[ \t]+")
+_PRINTF_SPEC = re.compile(r"%(?:%|s|d)")
+_HEAD_SPLIT = re.compile(r"[\s;&|(){}]+")
+_MAX_PRINTF_ARGS = 32
+_CASE_HEAD = re.compile(r"case[ \t]+(\S+)[ \t]+in\b")
+_MAX_ARMS = 64  # arms of one case examined
+_CASE_WINDOW = 8192
 _ELEMENT = re.compile(r"\[([^\]\n]{1,200})\](\+?=)")  # `MAP[key]=value`
 _KEYED = re.compile(r"\[([^\]\n]{1,200})\]=")  # `[key]=value` in an array literal
 # `source FILE`, `. FILE`, and `export $(grep -v '^#' .env | xargs)`: names set outside the script
@@ -72,6 +90,7 @@ class ScriptVars:
         self._cache: dict[tuple[str, int], Value] = {}
         self._blocks: dict[tuple[str, int], int | None] = {}
         self._evals = 0
+        self._arms: dict[tuple[str, int], tuple[Value] | None] = {}
         self.reasons: dict[str, str] = {}  # name -> why its value cannot be known, where that is specific
         self._sourced: bool | None = None
         self.expander = Expander(self.lookup, gpus_per_node, positional_known=self._script_args is not None)
@@ -118,9 +137,13 @@ class ScriptVars:
             return None
         if text.startswith(":=", j) and line.endswith("${"):
             return (i, "default", i - 2)
+        if "printf" in line and _PRINTF_PREFIX.fullmatch(line):
+            return (i, "printf", j)
         if ("for" in line or "read" in line) and (
             _FOR_PREFIX.fullmatch(line) or _READ_PREFIX.fullmatch(line)
         ):
+            if "read" in line and _HERE_READ.fullmatch(line) and _HERE_STRING.match(text, j):
+                return (i, "herestring", j)
             return (i, "unknown", i)
         return None
 
@@ -189,6 +212,13 @@ class ScriptVars:
             return values[0]
         line = self._text.count("\n", 0, block) + 1
         kind = "case" if self._text.startswith("case", block) else "if"
+        if kind == "case":
+            key = (name, block)
+            if key not in self._arms:
+                self._arms[key] = self._case_arm(name, block)
+            chosen = self._arms[key]
+            if chosen is not None:
+                return chosen[0]
         if any(v is None for v in values):
             self.reasons.setdefault(
                 name, f"a branch of the {kind} at line {line} sets it to a value the script does not fix"
@@ -197,6 +227,39 @@ class ScriptVars:
             self.reasons.setdefault(
                 name, f"the branches of the {kind} at line {line} set it to different values"
             )
+        return None
+
+    def _case_arm(self, name: str, block: int) -> tuple[Value] | None:
+        """`SIZE=32b; case "$SIZE" in 8b) M=...;; 32b) M=...;; esac`: when the script fixes the
+        case's word, the arm it selects (the first whose pattern matches) decides; (value,) or None
+        when the word or the arms cannot be read."""
+        text = self._text
+        m = _CASE_HEAD.match(text, block)
+        if m is None:
+            return None
+        word = read_word(text, m.start(1))
+        words = self.expander.words(word) if word is not None else []
+        if not words or not all(w.known for w in words):
+            return None
+        subject = " ".join(w.value for w in words)
+        arm_start = m.end()
+        lim = min(len(text), block + _CASE_WINDOW)  # a case is local: its arms are looked for this far
+        for _ in range(_MAX_ARMS):
+            close = text.find(")", arm_start, lim)
+            end = text.find(";;", arm_start, lim)
+            esac = text.find("esac", arm_start, lim)
+            if close < 0 or (0 <= esac < close):
+                return None  # no arm matches: the value set before the case stands (not followed)
+            patterns = [p.strip().strip("\"'") for p in text[arm_start:close].strip().lstrip("(").split("|")]
+            if any(fnmatchcase(subject, p) for p in patterns):
+                stop = end if 0 <= end and (esac < 0 or end < esac) else esac if esac >= 0 else len(text)
+                inside = [s for s in self.sites(name) if close < s[0] < stop and s[1] in _ASSIGNING]
+                if not inside:
+                    return None
+                return (self._value(name, inside[-1]),)
+            if end < 0 or (0 <= esac < end):
+                return None
+            arm_start = end + 2
         return None
 
     def _site_before(self, name: str, pos: int, floor: int) -> tuple[int, str, int] | None:
@@ -227,6 +290,10 @@ class ScriptVars:
             return None
         if kind == "element":
             return self._element(name, site)
+        if kind == "herestring":
+            return self._here_read(name, site)
+        if kind == "printf":
+            return self._printf(name, site)
         if kind == "default":
             earlier = self.lookup(name, pos)
             if earlier:
@@ -257,6 +324,52 @@ class ScriptVars:
                     self.reasons.setdefault(name, why)
                 return None  # e.g. MODEL=$1: unknown; MODEL=/scratch/$USER/m keeps its known parts
         return self._append(name, pos, value) if kind == "append" else value
+
+    def _here_read(self, name: str, site: tuple[int, str, int]) -> Value:
+        """`read -r A B <<< "x y z"`: fields split on blanks, the last name taking the rest."""
+        pos, _, after = site
+        text = self._text
+        start = text.rfind("\n", 0, pos) + 1
+        m = _HERE_STRING.match(text, after)
+        if m is None:
+            return None
+        head = text[start : m.end()].rstrip()[:-3]  # up to `<<<`
+        parts = _HEAD_SPLIT.split(head)
+        at = len(parts) - 1 - parts[::-1].index("read") if "read" in parts else len(parts)
+        names = [w for w in parts[at + 1 :] if w and not w.startswith("-")]
+        word = read_word(text, m.end())
+        words = self.expander.words(word) if word is not None else []
+        if not words or not all(w.known for w in words) or name not in names:
+            line = text.count("\n", 0, pos) + 1
+            self.reasons.setdefault(name, f"it is read from a here-string the script does not fix at line {line}")
+            return None
+        k = names.index(name)
+        fields = " ".join(w.value for w in words).split(None, len(names) - 1)
+        return fields[k] if k < len(fields) else ""
+
+    def _printf(self, name: str, site: tuple[int, str, int]) -> Value:
+        """`printf -v NAME FORMAT ARG...` with `%s`/`%d` formats and known arguments."""
+        text = self._text
+        tokens, _ = read_command_line(text, site[2])
+        values: list[str] = []
+        for tok in tokens[: _MAX_PRINTF_ARGS + 1]:
+            if tok.kind != "word":
+                break
+            words = self.expander.words(tok)
+            if not all(w.known for w in words):
+                self.reasons.setdefault(name, "it is formatted by printf from values the script does not fix")
+                return None
+            values.append(" ".join(w.value for w in words))
+        if not values:
+            return None
+        fmt, args = values[0], values[1:]
+        specs = [m.group() for m in _PRINTF_SPEC.finditer(fmt)]
+        if "\\" in fmt or fmt.count("%") != sum(sp.count("%") for sp in specs):
+            return None  # escapes, widths, precisions: not followed
+        if len(args) > sum(sp != "%%" for sp in specs):
+            return None  # printf reuses the format for extra arguments: not followed
+        it = iter(args)
+        return _PRINTF_SPEC.sub(lambda m: "%" if m.group() == "%%" else next(it, ""), fmt)
 
     def _append(self, name: str, pos: int, value: str | list[str] | dict[str, str]) -> Value:
         earlier = self.lookup(name, pos)
