@@ -14,7 +14,7 @@ import pytest
 
 from omnipilot.catalog import Catalog
 from omnipilot.daemon.jobscript.parse import parse_job
-from tests.daemon.jobscript.test_corpus2 import GOAL, expectations, score
+from tests.daemon.jobscript.test_corpus2 import check_headers, check_scores
 
 CORPUS = Path(__file__).parent / "scripts" / "corpus3"
 
@@ -25,26 +25,11 @@ def cat() -> Catalog:
 
 
 def test_corpus3_is_large_and_every_script_states_its_answers() -> None:
-    paths = sorted(CORPUS.glob("*.sh"))
-    assert 25 <= len(paths) <= 35
-    for path in paths:
-        want = expectations(path.read_text())
-        assert want.get("launch") in ("yes", "no", "unknowable"), path.name
-        if want["launch"] == "yes":
-            assert "model" in want and "tp" in want, path.name
-    assert sum(expectations(p.read_text())["launch"] == "no" for p in paths) >= 5
-    readme = (CORPUS / "README.md").read_text()
-    assert all(p.name in readme for p in paths), "README.md names the public shape of every script"
+    check_headers(CORPUS, range(25, 36), 5)
 
 
 def test_corpus3_scores(cat: Catalog) -> None:
-    s = score(cat, CORPUS)
-    report = s.report()
-    assert s.rate(s.launch) >= GOAL, report
-    assert s.rate(s.model) >= GOAL, report
-    assert s.rate(s.tp) >= GOAL, report
-    assert not s.false_serving, report
-    assert not s.unknowable, report
+    check_scores(cat, CORPUS)
 
 
 @pytest.mark.parametrize(
