@@ -21,7 +21,15 @@ _FAMILIES: tuple[tuple[str, str], ...] = (
     (r"nemotron-3|nemotron-nano-3|nemotron-nano-\d+(?:\.\d+)?b-v2|nemotron-h-", "nemotron_h"),
     (r"deepseek-r1-distill-llama", "llama3"),
     (r"deepseek-(?:v3|r1)", "deepseek_v3"),
+    (r"kimi-linear", "kimi_linear"),
     (r"kimi-k2", "kimi_k2"),
+    # VLMs named for their own series, read to their language model's family
+    (r"internvl3[._]5-\d+(?:\.\d+)?b-a\d", "qwen3_moe"),
+    (r"internvl3[._]5", "qwen3"),
+    (r"internvl3-9b", "internlm3"),
+    (r"internvl3", "qwen2"),
+    (r"olmocr", "qwen2"),  # Qwen2-VL / Qwen2.5-VL fine-tunes
+    (r"medgemma", "gemma3"),
     (r"qwen3\.[56]-\d+(?:\.\d+)?b-a\d", "qwen3_5_moe"),
     (r"qwen3\.[56]", "qwen3_5"),
     (r"qwen3-coder|qwen3-\d+(?:\.\d+)?b-a\d|qwen3-next", "qwen3_moe"),
@@ -35,11 +43,12 @@ _FAMILIES: tuple[tuple[str, str], ...] = (
     (r"gemma-?3", "gemma3"),
     (r"gemma-?2", "gemma2"),
     (r"mixtral", "mixtral"),
-    (r"mistral|ministral|devstral|magistral", "mistral"),
+    (r"mistral|ministral|devstral|magistral|pixtral", "mistral"),
     (r"phi-3\.5-moe", "phimoe"),
     (r"phi-[34]", "phi3"),
     (r"glm-5", "glm5"),
     (r"glm-4\.[5-9]", "glm4_moe"),
+    (r"glm-4-\d|glm-z1-", "glm4"),
     (r"olmo-?2", "olmo2"),
     (r"olmo-?3", "olmo3"),
     (r"seed-oss", "seed_oss"),
@@ -49,7 +58,20 @@ _FAMILIES: tuple[tuple[str, str], ...] = (
     (r"smollm3", "smollm3"),
     (r"apertus", "apertus"),
     (r"exaone-4", "exaone4"),
+    (r"hunyuan-a\d", "hunyuan_v1_moe"),
+    (r"ernie-4\.5-\d+(?:\.\d+)?b-a\d", "ernie4_5_moe"),
+    (r"ernie-4\.5", "ernie4_5"),
+    (r"falcon-h1", "falcon_h1"),
+    (r"^yi-", "yi"),
+    (r"internlm3", "internlm3"),
+    (r"lfm2-\d+(?:\.\d+)?b-a\d", "lfm2_moe"),
+    (r"lfm2", "lfm2"),
+    (r"command-r7b|command-a", "cohere2"),
+    (r"command-r", "cohere"),
 )
+# A vision-language name reads as its language model's: `Qwen3-VL-30B-A3B` as `Qwen3-30B-A3B`,
+# `Llama-3.2-11B-Vision-Instruct` as `Llama-3.2-11B-Instruct` (the size is the whole checkpoint's).
+_VISION_PART = re.compile(r"(?i)[-_](?:vl|vision)(?=$|[-_])")
 _FAMILY_RES = tuple((re.compile(p, re.I), f) for p, f in _FAMILIES)
 _SIZE = re.compile(r"(?i)(?:^|[-_/])(\d+(?:\.\d+)?)b(?:-a(\d+(?:\.\d+)?)b)?(?=$|[-_.])")
 # (pattern, total, active): size classes as the releases publish them, first match wins. Mistral
@@ -62,6 +84,11 @@ _SIZE_WORDS: tuple[tuple[re.Pattern[str], float, float | None], ...] = tuple(
         (r"granite-4\.\d+-h-tiny", 7.0, 1.0),
         (r"granite-4\.\d+-(?:h-)?micro", 3.0, None),
         (r"minimax-m2", 230.0, 10.0),
+        (r"hunyuan-a13b", 80.0, 13.0),
+        (r"command-r7b", 8.0, None),
+        (r"command-r-plus", 104.0, None),
+        (r"command-r(?=$|[-_.])", 32.0, None),
+        (r"command-a(?=$|[-_.])", 111.0, None),
     )
 )
 _TUNED = re.compile(r"(?i)(?:^|[-_.])(instruct|it|chat|thinking)(?=$|[-_.])")
@@ -101,7 +128,8 @@ def read_name(name: str) -> NameFacts:
     cache = re.search(r"models--([^/]+?)--([^/]+)", text)
     base = cache.group(2) if cache else text.rsplit("/", 1)[-1]
     found: dict[str, object] = {}
-    family = next((f for rx, f in _FAMILY_RES if rx.search(base)), None)
+    language = _VISION_PART.sub("", base)
+    family = next((f for rx, f in _FAMILY_RES if rx.search(language)), None)
     if family is not None:
         found["family"] = family
     size = _SIZE.search(base)

@@ -141,15 +141,6 @@ SERVED_2025_26 = [
 ]
 
 
-@pytest.mark.parametrize(("name", "entry", "family", "how"), SERVED_2025_26)
-def test_models_served_in_2025_26_resolve(name: str, entry: str, family: str, how: str) -> None:
-    found = CAT.resolve(name)
-    assert found is not None and found.confidence == "high", name
-    assert (found.spec.name, found.spec.family, found.how) == (entry, family, how)
-    # the name reader knows the family on its own, except for fine-tunes that rename it (Hermes)
-    assert read_name(name).family == (None if name.startswith("NousResearch/Hermes") else family)
-
-
 @pytest.mark.parametrize(
     ("checkpoint", "arm"),
     [
@@ -219,3 +210,164 @@ def test_what_a_name_says(name: str, family: str, total: float, active: float | 
     assert (facts.family, facts.params_b, facts.active_params_b) == (family, total, active)
     assert (facts.quantization.method if facts.quantization else None) == method
     assert "family" in facts.inferred and "params_b" in facts.inferred
+
+
+# VLMs and families a probe found unknown or sized only by a stand-in (issue 14, third pass):
+# (name, catalog entry, family, how it matched). A VLM's family is its language model's.
+SERVED_VLM_AND_MORE = [
+    ("Qwen/Qwen2.5-VL-7B-Instruct", "Qwen/Qwen2.5-VL-7B-Instruct", "qwen2", "entry"),
+    ("Qwen/Qwen2.5-VL-72B-Instruct-AWQ", "Qwen/Qwen2.5-VL-72B-Instruct", "qwen2", "checkpoint"),
+    ("allenai/olmOCR-2-7B-1025", "Qwen/Qwen2.5-VL-7B-Instruct", "qwen2", "variant"),
+    ("Qwen/Qwen3-VL-8B-Instruct", "Qwen/Qwen3-VL-8B-Instruct", "qwen3", "entry"),
+    ("Qwen/Qwen3-VL-30B-A3B-Thinking", "Qwen/Qwen3-VL-30B-A3B-Instruct", "qwen3_moe", "variant"),
+    ("Qwen/Qwen3-VL-235B-A22B-Instruct-FP8", "Qwen/Qwen3-VL-235B-A22B-Instruct", "qwen3_moe", "checkpoint"),
+    ("OpenGVLab/InternVL3-38B", "OpenGVLab/InternVL3-38B", "qwen2", "entry"),
+    ("OpenGVLab/InternVL3-78B-hf", "OpenGVLab/InternVL3-78B", "qwen2", "variant"),
+    ("OpenGVLab/InternVL3_5-30B-A3B", "OpenGVLab/InternVL3_5-30B-A3B", "qwen3_moe", "entry"),
+    ("mistral-community/pixtral-12b", "mistralai/Pixtral-12B-2409", "mistral", "variant"),
+    ("meta-llama/Llama-3.2-11B-Vision-Instruct", "meta-llama/Llama-3.2-11B-Vision-Instruct", "llama3", "entry"),
+    ("zai-org/GLM-4.5V", "zai-org/GLM-4.5V", "glm4_moe", "entry"),
+    ("microsoft/Phi-4-multimodal-instruct", "microsoft/Phi-4-multimodal-instruct", "phi3", "entry"),
+    ("google/medgemma-27b-text-it", "google/gemma-3-27b-it", "gemma3", "variant"),
+    ("google/medgemma-4b-it", "google/gemma-3-4b-it", "gemma3", "variant"),
+    ("tencent/Hunyuan-A13B-Instruct", "tencent/Hunyuan-A13B-Instruct", "hunyuan_v1_moe", "entry"),
+    ("baidu/ERNIE-4.5-21B-A3B-PT", "baidu/ERNIE-4.5-21B-A3B-PT", "ernie4_5_moe", "entry"),
+    ("baidu/ERNIE-4.5-300B-A47B-PT", "baidu/ERNIE-4.5-300B-A47B-PT", "ernie4_5_moe", "entry"),
+    ("tiiuae/Falcon-H1-7B-Instruct", "tiiuae/Falcon-H1-7B-Instruct", "falcon_h1", "entry"),
+    ("tiiuae/Falcon-H1-34B-Base", "tiiuae/Falcon-H1-34B-Instruct", "falcon_h1", "variant"),
+    ("01-ai/Yi-1.5-34B-Chat", "01-ai/Yi-1.5-34B-Chat", "yi", "entry"),
+    ("01-ai/Yi-1.5-9B", "01-ai/Yi-1.5-9B-Chat", "yi", "variant"),
+    ("internlm/internlm3-8b-instruct", "internlm/internlm3-8b-instruct", "internlm3", "entry"),
+    ("THUDM/glm-4-9b-chat-hf", "THUDM/glm-4-9b-chat", "glm4", "variant"),
+    ("zai-org/GLM-4-32B-0414", "THUDM/GLM-4-32B-0414", "glm4", "variant"),
+    ("moonshotai/Kimi-Linear-48B-A3B-Instruct", "moonshotai/Kimi-Linear-48B-A3B-Instruct", "kimi_linear", "entry"),
+    ("LiquidAI/LFM2-1.2B", "LiquidAI/LFM2-1.2B", "lfm2", "entry"),
+    ("LiquidAI/LFM2-8B-A1B", "LiquidAI/LFM2-8B-A1B", "lfm2_moe", "entry"),
+    ("CohereForAI/c4ai-command-r-08-2024", "CohereLabs/c4ai-command-r-08-2024", "cohere", "variant"),
+    ("CohereLabs/c4ai-command-a-03-2025", "CohereLabs/c4ai-command-a-03-2025", "cohere2", "entry"),
+    ("ibm-granite/granite-3.3-8b-instruct", "ibm-granite/granite-3.3-8b-instruct", "granite", "entry"),
+]
+
+
+@pytest.mark.parametrize(("name", "entry", "family", "how"), SERVED_2025_26 + SERVED_VLM_AND_MORE)
+def test_models_served_in_2025_26_resolve(name: str, entry: str, family: str, how: str) -> None:
+    found = CAT.resolve(name)
+    assert found is not None and found.confidence == "high", name
+    assert (found.spec.name, found.spec.family, found.how) == (entry, family, how)
+    # the name reader knows the family on its own (a VLM's: its language model's), except for
+    # fine-tunes that rename it (Hermes)
+    assert read_name(name).family == (None if name.startswith("NousResearch/Hermes") else family)
+
+@pytest.mark.parametrize(
+    ("checkpoint", "arm"),
+    [
+        ("Qwen/Qwen2.5-VL-7B-Instruct-AWQ", "awq"),
+        ("Qwen/Qwen3-VL-30B-A3B-Instruct-FP8", "fp8"),
+        ("OpenGVLab/InternVL3-8B-AWQ", "awq"),
+        ("RedHatAI/Llama-3.2-90B-Vision-Instruct-FP8-dynamic", "fp8"),
+        ("zai-org/GLM-4.5V-FP8", "fp8"),
+        ("tencent/Hunyuan-A13B-Instruct-GPTQ-Int4", "gptq"),
+        ("tiiuae/Falcon-H1-7B-Instruct-GPTQ-Int4", "gptq"),
+        ("RedHatAI/granite-3.3-8b-instruct-FP8-dynamic", "fp8"),
+    ],
+)
+def test_new_official_quantized_checkpoints_name_their_arm(checkpoint: str, arm: str) -> None:
+    assert CAT.precision_of_checkpoint(checkpoint) == arm
+    spec = CAT.model(checkpoint)
+    assert spec is not None and spec.checkpoint_for(arm) == checkpoint
+
+
+def test_a_fine_tunes_own_quantized_copy_keeps_its_base() -> None:
+    # olmOCR's FP8 release is a copy of the olmOCR variant: sized as Qwen2.5-VL-7B, FP8 read from the name
+    found = CAT.resolve("allenai/olmOCR-2-7B-1025-FP8")
+    assert found is not None and found.spec.name == "Qwen/Qwen2.5-VL-7B-Instruct" and found.confidence == "high"
+    named = read_name("allenai/olmOCR-2-7B-1025-FP8").quantization
+    assert named is not None and named.arm == "fp8"
+
+
+def test_vlms_size_memory_from_the_whole_checkpoint_and_kv_from_the_language_model() -> None:
+    vl, lm = CAT.model("Qwen/Qwen2.5-VL-7B-Instruct"), CAT.model("Qwen/Qwen2.5-7B")
+    assert vl is not None and lm is not None
+    assert vl.weight_bytes("bf16") > lm.weight_bytes("bf16")  # the vision tower lives in memory too
+    assert vl.kv_bytes_per_token() == lm.kv_bytes_per_token()
+    # Llama 3.2 Vision: cross-attention layers cache the image, not the tokens
+    mllama = CAT.model("meta-llama/Llama-3.2-11B-Vision-Instruct")
+    assert mllama is not None and (mllama.layers, mllama.kv_layers) == (40, 32)
+
+
+@pytest.mark.parametrize(
+    ("name", "layers", "kv_layers"),
+    [
+        ("moonshotai/Kimi-Linear-48B-A3B-Instruct", 27, 7),  # 7 MLA layers; KDA state left out
+        ("LiquidAI/LFM2-1.2B", 16, 6),  # 10 short-convolution blocks
+        ("nvidia/NVIDIA-Nemotron-Nano-12B-v2", 62, 6),
+        ("tiiuae/Falcon-H1-7B-Instruct", 44, None),  # attention beside Mamba on every layer
+    ],
+)
+def test_hybrids_count_only_the_layers_that_keep_a_kv_cache(name: str, layers: int, kv_layers: int | None) -> None:
+    spec = CAT.model(name)
+    assert spec is not None and (spec.layers, spec.kv_layers) == (layers, kv_layers)
+    assert spec.kv_bytes_per_token() == 2 * (kv_layers or layers) * spec.kv_heads * spec.head_dim * 2
+
+
+def test_the_largest_new_moe_models_fit_one_8_h200_node() -> None:
+    h200 = CAT.gpu("H200-141GB")
+    assert h200 is not None
+    work = Workload(concurrency=8, context=8192, prompt_len=2048, output_len=512)
+    for name in ("baidu/ERNIE-4.5-300B-A47B-PT", "Qwen/Qwen3-VL-235B-A22B-Instruct", "OpenGVLab/InternVL3_5-241B-A28B"):
+        spec = CAT.model(name)
+        assert spec is not None and spec.scope == "single_node"
+        assert any(f.fits for f in enumerate_arms(spec, [(h200, 8)], work)), name
+
+
+@pytest.mark.parametrize(
+    ("name", "family", "total", "active"),
+    [
+        ("Qwen/Qwen3-VL-30B-A3B-Instruct", "qwen3_moe", 30.0, 3.0),  # -VL- read to its language family
+        ("Qwen/Qwen3-VL-32B-Instruct-FP8", "qwen3", 32.0, None),
+        ("meta-llama/Llama-3.2-90B-Vision-Instruct", "llama3", 90.0, None),
+        ("OpenGVLab/InternVL3_5-241B-A28B", "qwen3_moe", 241.0, 28.0),
+        ("OpenGVLab/InternVL3-9B", "internlm3", 9.0, None),  # InternVL3's one InternLM3 size
+        ("mistralai/Pixtral-Large-Instruct-2411", "mistral", None, None),
+        ("tencent/Hunyuan-A13B-Instruct-FP8", "hunyuan_v1_moe", 80.0, 13.0),  # a size class, not a size
+        ("baidu/ERNIE-4.5-0.3B-PT", "ernie4_5", 0.3, None),
+        ("tiiuae/Falcon-H1-1.5B-Deep-Instruct", "falcon_h1", 1.5, None),
+        ("01-ai/Yi-1.5-6B-Chat", "yi", 6.0, None),
+        ("THUDM/GLM-Z1-9B-0414", "glm4", 9.0, None),
+        ("LiquidAI/LFM2-2.6B", "lfm2", 2.6, None),
+        ("CohereLabs/c4ai-command-r-plus-08-2024", "cohere", 104.0, None),
+        ("CohereLabs/c4ai-command-r7b-12-2024", "cohere2", 8.0, None),
+        ("google/medgemma-27b-text-it", "gemma3", 27.0, None),
+    ],
+)
+def test_what_the_newer_names_say(name: str, family: str, total: float | None, active: float | None) -> None:
+    facts = read_name(name)
+    assert (facts.family, facts.params_b, facts.active_params_b) == (family, total, active)
+
+
+def test_a_vlm_size_the_catalog_lacks_takes_its_language_familys_shape() -> None:
+    from omnipilot.model_name import shape_from_name
+
+    shape = shape_from_name(CAT, "Qwen/Qwen3-VL-2B-Instruct")
+    assert shape is not None and shape.spec.family == "qwen3" and shape.family_source == "name"
+    assert shape.donor == "Qwen/Qwen3-1.7B" and shape.spec.params_b == 2.0
+
+
+THIRD_PASS_FIRST = "Qwen/Qwen2.5-VL-3B-Instruct"  # the first entry of the VLM / newer-families section
+
+
+def test_every_catalog_name_resolves_to_its_own_entry() -> None:
+    for spec in CAT.models:
+        for name in spec.names():
+            found = CAT.resolve(name)
+            assert found is not None and found.confidence == "high", name
+            assert found.spec.name == spec.name, name
+
+
+def test_the_name_reader_agrees_with_every_newer_entrys_family() -> None:
+    first = next(i for i, m in enumerate(CAT.models) if m.name == THIRD_PASS_FIRST)
+    newer = CAT.models[first:]
+    assert len(newer) >= 45
+    for spec in newer:
+        for name in (spec.name, *spec.variants):
+            assert read_name(name).family == spec.family, name

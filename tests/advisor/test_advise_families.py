@@ -66,3 +66,30 @@ def test_advise_reads_models_the_catalog_lacks_as_the_daemon_does(capsys: pytest
 def test_advise_says_a_tp_the_arms_do_not_have(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["advise", "--model", "Qwen/Qwen2.5-7B", "--tp", "3"]) == 0
     assert "note: TP 3 is not among the arms: they are TP 1, 2, 4, 8" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("model", ["Qwen/Qwen2.5-VL-7B-Instruct", "Qwen/Qwen3-VL-30B-A3B-Instruct-FP8"])
+def test_a_vlm_is_answered_from_its_language_familys_measurements(
+    model: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rc, out = _advise(model, capsys)
+    arms = out["arms"] if isinstance(out, dict) else out
+    assert rc == 0 and arms
+    # its family is measured, the checkpoint is not: never high, never refused as an unknown family
+    assert all(a["confidence"] in ("medium", "low") for a in arms)
+    assert not any("family" in r and "not measured (measured:" in r for a in arms for r in a["reasons"])
+    assert all(a["targets"].get("tokens_per_s") for a in arms)
+
+
+@pytest.mark.parametrize(
+    ("model", "family"),
+    [("tencent/Hunyuan-A13B-Instruct", "hunyuan_v1_moe"), ("moonshotai/Kimi-Linear-48B-A3B-Instruct", "kimi_linear")],
+)
+def test_a_new_unmeasured_family_gets_arms_at_low_confidence(
+    model: str, family: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rc, out = _advise(model, capsys)
+    arms = out["arms"] if isinstance(out, dict) else out
+    assert rc == 0 and arms
+    assert all(a["confidence"] == "low" for a in arms)
+    assert all(any(f"family {family} not measured" in r for r in a["reasons"]) for a in arms)
