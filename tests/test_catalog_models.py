@@ -258,6 +258,7 @@ def test_models_served_in_2025_26_resolve(name: str, entry: str, family: str, ho
     # fine-tunes that rename it (Hermes)
     assert read_name(name).family == (None if name.startswith("NousResearch/Hermes") else family)
 
+
 @pytest.mark.parametrize(
     ("checkpoint", "arm"),
     [
