@@ -28,6 +28,7 @@ from omnipilot.advisor.utility import (
 )
 from omnipilot.catalog import Catalog, GpuSpec, ModelSpec
 from omnipilot.config import UtilitySettings
+from omnipilot.plain_numbers import plain
 
 Outcome = Literal["advised", "no_fit", "unknown_model", "no_gpus"]
 
@@ -238,7 +239,9 @@ def rank_by_utility(
         notes = [*notes, floor_note]
     best = order[0]
     if all(s.utility is not None and s.utility.slo_excluded for s in order):
-        notes = [*notes, f"no arm meets the TTFT SLO of {slo_s:g} s; ranked by utility regardless"]
+        # the job's own SLO, else the site's (a site-wide SLO used to crash this line)
+        slo = slo_s if slo_s is not None else settings.slo_ttft_s
+        notes = [*notes, f"no arm meets the TTFT SLO of {plain(slo)} s; ranked by utility regardless"]
     pred = best.prediction
     unsure = pred is None or pred.confidence == "low" or "tokens_per_s" not in pred.targets
     if settings.fallback_on_low_confidence and unsure:

@@ -8,7 +8,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 
@@ -38,6 +38,9 @@ from omnipilot.daemon.reply import (
     more_gpu_hours,
 )
 
+if TYPE_CHECKING:
+    from omnipilot.daemon.model_loading import RequestScorers
+
 log = structlog.get_logger("omnipilot.service")
 _TOKEN_ALPHABET = "abcdefghijkmnpqrstuvwxyz23456789"
 
@@ -65,7 +68,7 @@ class AdviceService:
         self.modes = modes
         self.catalog = self._load_catalog()
         self.checkpoints = CheckpointCache()  # config.json of model paths; main.py starts its reader
-        self.scorer: Scorer | None = None
+        self.scorer: RequestScorers | None = None
         self.prior = LaunchPrior([], default_success=settings.prior.default_success)
         self._queue_cache: tuple[float, SnapshotQueue] | None = None
         self.model_version = "none (cheapest-fit rule only)"
@@ -156,7 +159,9 @@ class AdviceService:
         hit = self._decisions.get(key)
         if hit is not None:
             return hit, None
-        scorer, spent = self.scorer, [0.0]
+        scorers, spent = self.scorer, [0.0]
+        slo = bool(intent.slo_ttft_ms) or self.settings.utility.slo_ttft_s > 0
+        scorer = None if scorers is None else scorers.with_ttft if slo else scorers.plain
         timed: Scorer | None = None
         if scorer is not None:
 

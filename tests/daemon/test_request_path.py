@@ -16,7 +16,7 @@ from omnipilot.config import Settings
 from omnipilot.daemon.clusterstate.cache import StateCache
 from omnipilot.daemon.model_loading import load_scorer
 from omnipilot.daemon.modes import ModeStore
-from omnipilot.daemon.service import AdviceService
+from omnipilot.daemon.service import LAZY_KEY, AdviceService
 
 from .test_service import QWEN, req, snapshot
 
@@ -50,8 +50,9 @@ def test_a_new_job_is_scored_and_a_resubmitted_one_answered_from_the_memo(servic
 
 
 def test_the_daemons_scorer_keeps_no_cache_of_its_own() -> None:
-    scorer, version = load_scorer(Settings(), Catalog.load())
-    assert scorer is not None and not version.startswith("none")
+    scorers, version = load_scorer(Settings(), Catalog.load())
+    assert scorers is not None and not version.startswith("none")
+    scorer = scorers.with_ttft
     spec = Catalog.load().model("Qwen/Qwen2.5-7B")
     assert spec is not None
     arms = [Arm(gpu="H100-80GB", tp=tp, precision="bf16", checkpoint=spec.name) for tp in (1, 2)]
@@ -73,3 +74,18 @@ def test_a_serving_daemon_freezes_its_heap_without_leaking_cycles(service: Advic
     gc.unfreeze()
     # what a request leaves in reference cycles was collected before each freeze: nothing frozen leaked
     assert gc.collect() == 0
+
+
+def test_ttft_is_scored_only_for_a_request_an_slo_applies_to(service: AdviceService) -> None:
+    """TTFT enters the utility only through an SLO: without one the request path skips its trees."""
+
+    def targets(script: str) -> set[str]:
+        _, rec = service.answer(req(script))
+        arms = {**rec, **rec[LAZY_KEY]()}["arms"]
+        return {t for a in arms for t in a["prediction"]["targets"]}
+
+    assert targets(_job(21)) == {"tokens_per_s"}
+    tagged = _job(22).replace("#!/bin/bash\n", "#!/bin/bash\n#OMNIPILOT slo_ttft_ms=2000\n", 1)
+    assert targets(tagged) == {"tokens_per_s", "ttft_p50_s"}
+    service.settings.utility.slo_ttft_s = 1.5  # a site-wide SLO applies to every job
+    assert targets(_job(23)) == {"tokens_per_s", "ttft_p50_s"}

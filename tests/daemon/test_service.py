@@ -253,3 +253,12 @@ def test_a_smaller_gpu_count_lowers_the_cpu_minimum_sbatch_derived(service: Advi
     per_gpu = int(reply.set["cpus_per_tres"].rsplit(":", 1)[1])
     assert gpus * per_gpu < 20, "the premise: the 7B model is advised one GPU"
     assert reply.set["min_cpus"] == reply.set["pn_min_cpus"] == str(gpus * per_gpu), reply.set
+
+
+def test_a_site_wide_slo_no_arm_meets_is_said_not_a_crash(service: AdviceService) -> None:
+    # the site's SLO, no job tag: formatting the note once raised TypeError inside decide()
+    service.settings.utility.slo_ttft_s = 0.001
+    reply, record = service.answer(req(QWEN))
+    assert record["outcome"] == "advised", record
+    notes = {**record, **record[LAZY_KEY]()}["notes"]
+    assert "no arm meets the TTFT SLO of 0.001 s; ranked by utility regardless" in notes
