@@ -110,6 +110,8 @@ def format_record(rec: dict[str, Any]) -> str:
         lines.append("  abstained: the best-utility arm was low-confidence; the cheapest-fit arm was advised")
     if arms:
         lines.append(f"  ranking ({rec.get('rule')}), best first:")
+        if "slo_ttft_s" in rec and rec["slo_ttft_s"] is None:
+            lines.append("  (no TTFT SLO applies to this job, so TTFT was not predicted: tag slo_ttft_ms= for it)")
         lines.append(
             f"    {'#':>2} {'gpu':12s} {'tp':>2} {'prec':5s} {'cost/h':>8s} {'KV use':>6s} "
             f"{'tokens/s median [10%-90%]':30s} {'TTFT s median [10%-90%]':26s} confidence"

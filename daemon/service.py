@@ -160,7 +160,7 @@ class AdviceService:
         if hit is not None:
             return hit, None
         scorers, spent = self.scorer, [0.0]
-        slo = bool(intent.slo_ttft_ms) or self.settings.utility.slo_ttft_s > 0
+        slo = self._slo_s(intent) is not None
         scorer = None if scorers is None else scorers.with_ttft if slo else scorers.plain
         timed: Scorer | None = None
         if scorer is not None:
@@ -425,6 +425,12 @@ class AdviceService:
                 )
         return f"{problem}, and no advised arm fits within it"
 
+    def _slo_s(self, intent: Intent) -> float | None:
+        """The TTFT SLO a job is judged by: its own tag, else the site's; None when neither sets one."""
+        if intent.slo_ttft_ms:
+            return intent.slo_ttft_ms / 1000.0
+        return self.settings.utility.slo_ttft_s or None
+
     def _decision_record(self, intent: Intent, decision: Decision) -> dict[str, Any]:
         return {
             "outcome": decision.outcome,
@@ -433,6 +439,8 @@ class AdviceService:
             "abstained": decision.abstained,
             "model": intent.model.name,
             "workload": intent.workload.model_dump(),
+            # the TTFT SLO the utility judged (the job's tag, else the site's); null: none, TTFT not scored
+            "slo_ttft_s": self._slo_s(intent),
             "assumed": intent.assumed,
             "asked": intent.asked.model_dump(exclude_none=True),
             "arms": [

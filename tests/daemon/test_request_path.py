@@ -14,6 +14,7 @@ from omnipilot.advisor.arms import Arm, Workload
 from omnipilot.catalog import Catalog
 from omnipilot.config import Settings
 from omnipilot.daemon.clusterstate.cache import StateCache
+from omnipilot.daemon.explain import format_record
 from omnipilot.daemon.model_loading import load_scorer
 from omnipilot.daemon.modes import ModeStore
 from omnipilot.daemon.service import LAZY_KEY, AdviceService
@@ -85,6 +86,10 @@ def test_ttft_is_scored_only_for_a_request_an_slo_applies_to(service: AdviceServ
         return {t for a in arms for t in a["prediction"]["targets"]}
 
     assert targets(_job(21)) == {"tokens_per_s"}
+    _, rec = service.answer(req(_job(24)))
+    full = {**rec, **rec[LAZY_KEY]()}
+    assert full["slo_ttft_s"] is None
+    assert "no TTFT SLO applies to this job, so TTFT was not predicted" in format_record(full)
     tagged = _job(22).replace("#!/bin/bash\n", "#!/bin/bash\n#OMNIPILOT slo_ttft_ms=2000\n", 1)
     assert targets(tagged) == {"tokens_per_s", "ttft_p50_s"}
     service.settings.utility.slo_ttft_s = 1.5  # a site-wide SLO applies to every job
