@@ -168,8 +168,10 @@ class Resolution(BaseModel):
 # Name parts that say what a checkpoint is, not which weights: a suffix made only of these keeps
 # the base model's identity (a quantized or chat copy), anything else makes it a fine-tune.
 _PACKAGING = re.compile(
-    r"(?i)^(?:instruct|it|chat|hf|base|awq|gptq|int4|int8|w4a16|w8a8|w4a4|fp8|dynamic|fp4|nvfp4|"
-    r"mxfp4|bnb|4bit|8bit|quantized|marlin|g128|sym|asym|v\d+(?:\.\d+)?|\d{4})$"
+    r"(?i)^(?:instruct|it|chat|hf|base|awq|gptq|int4|int8|w4a16|w8a8|w4a4|w4a8|w8a16|fp8|dynamic|fp4|nvfp4|"
+    r"mxfp4|bnb|4bit|8bit|nf4|quantized|marlin|g128|sym|asym|v\d+(?:\.\d+)?|\d{4}|"
+    # re-uploads in another file format or precision, and unsloth's own dynamic 4-bit copies
+    r"bf16|fp16|f16|gguf|exl2|exl3|mlx|hqq|bpw|unsloth)$"
 )
 
 
@@ -177,7 +179,10 @@ _PACKAGING = re.compile(
 # (`DeepSeek-R1-0528-Qwen3-8B` is an 8B Qwen3, not DeepSeek-R1), another modality or task.
 _OTHER_MODEL = re.compile(
     r"(?i)^(?:a?\d+(?:\.\d+)?[bm]|vl|vision|multimodal|omni|audio|ocr|embed|embedding|reranker|rerank|"
-    r"reward|prm|rm|guard|qwen\d.*|llama\d*|mistral|gemma\d*|phi\d*)$"
+    r"reward|prm|rm|guard|qwen\d.*|llama\d*|mistral|gemma\d*|phi\d*|"
+    # a size class of its own (`Phi-4-mini-reasoning` is a 3.8B, not phi-4's 14B; `GLM-4.7-Flash`
+    # a 30B, not GLM-4.7's 355B)
+    r"mini|small|medium|large|tiny|nano|micro|lite|flash|air|pro|max|ultra|super|plus)$"
 )
 
 
@@ -247,7 +252,8 @@ class Catalog:
             parts = [p for p in re.split(r"[-_ ]+", suffix) if p]
             if any(_OTHER_MODEL.match(p) for p in parts):
                 continue  # another model that starts with this name, not a copy or fine-tune of it
-            parts = [p for p in re.split(r"[-_. ]+", suffix) if p]
+            # exllama's bits per weight (`4.65bpw`) is one word, dot and all
+            parts = [p for p in re.split(r"[-_. ]+", re.sub(r"(?i)\d+(?:\.\d+)?bpw", "bpw", suffix)) if p]
             packaging = all(_PACKAGING.match(p) for p in parts)
             if packaging:
                 note = f"{base} read as a copy of {full} ({m.name}; suffix '{suffix}')"

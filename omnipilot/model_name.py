@@ -41,7 +41,9 @@ _FAMILIES: tuple[tuple[str, str], ...] = (
     (r"gpt-oss", "gpt_oss"),
     (r"gemma-?4", "gemma4"),
     (r"gemma-?3", "gemma3"),
-    (r"gemma-?2", "gemma2"),
+    # Gemma 1 names its size right after the name (`gemma-2b`, `codegemma-7b`): not a Gemma 2
+    (r"(?:^|[-_/])(?:code)?gemma-(?:1\.1-)?\d+b", "gemma"),
+    (r"gemma-?2(?![\d.]*b)", "gemma2"),
     (r"mixtral", "mixtral"),
     (r"mistral|ministral|devstral|magistral|pixtral", "mistral"),
     (r"phi-3\.5-moe", "phimoe"),
@@ -74,6 +76,25 @@ _FAMILIES: tuple[tuple[str, str], ...] = (
 _VISION_PART = re.compile(r"(?i)[-_](?:vl|vision)(?=$|[-_])")
 _FAMILY_RES = tuple((re.compile(p, re.I), f) for p, f in _FAMILIES)
 _SIZE = re.compile(r"(?i)(?:^|[-_/])(\d+(?:\.\d+)?)b(?:-a(\d+(?:\.\d+)?)b)?(?=$|[-_.])")
+# OLMoE names its active size first: `OLMoE-1B-7B` is 7B total, 1B active.
+_ACTIVE_TOTAL = re.compile(r"(?i)(?:^|[-_/])(\d+(?:\.\d+)?)b-(\d+(?:\.\d+)?)b(?=$|[-_.])")
+# A size in millions (`gemma-3-270m`, `LFM2-350M`); three digits, so a `-1M` context is no size.
+_SIZE_M = re.compile(r"(?i)(?:^|[-_/])(\d{3})m(?=$|[-_.])")
+# (pattern, total, active): releases whose stated size is not their total, read before the size in
+# the name. Gemma 1's `7b`/`2b` count without the 256k-token embedding table (8.5B / 2.5B); Llama 4
+# names its active size (`Scout-17B-16E`); Ministral 3's 3B and ERNIE 4.5's 0.3B leave out parts
+# (vision encoder, embeddings) that the checkpoint holds. Totals from the published config.json.
+_SIZE_FIXES: tuple[tuple[re.Pattern[str], float, float | None], ...] = tuple(
+    (re.compile(p, re.I), total, active)
+    for p, total, active in (
+        (r"(?:^|[-_/])(?:code)?gemma-(?:1\.1-)?7b(?=$|[-_.])", 8.54, None),
+        (r"(?:^|[-_/])(?:code)?gemma-(?:1\.1-)?2b(?=$|[-_.])", 2.51, None),
+        (r"llama-?4-scout", 108.6, 17.2),
+        (r"llama-?4-maverick", 401.6, 17.2),
+        (r"ministral-3-3b(?=$|[-_.])", 3.85, None),
+        (r"ernie-4\.5-0\.3b(?=$|[-_.])", 0.36, None),
+    )
+)
 # (pattern, total, active): size classes as the releases publish them, first match wins. Mistral
 # Small 3.x and its fine-tunes (Magistral/Devstral Small) carry a date, not a size.
 _SIZE_WORDS: tuple[tuple[re.Pattern[str], float, float | None], ...] = tuple(
@@ -81,7 +102,7 @@ _SIZE_WORDS: tuple[tuple[re.Pattern[str], float, float | None], ...] = tuple(
     for p, total, active in (
         (r"(?:mistral|magistral|devstral)-small(?=$|[-_.])", 24.0, None),
         (r"granite-4\.\d+-h-small", 32.0, 9.0),
-        (r"granite-4\.\d+-h-tiny", 7.0, 1.0),
+        (r"granite-4\.\d+-(?:h-)?tiny", 7.0, 1.0),
         (r"granite-4\.\d+-(?:h-)?micro", 3.0, None),
         (r"minimax-m2", 230.0, 10.0),
         (r"hunyuan-a13b", 80.0, 13.0),
@@ -89,6 +110,13 @@ _SIZE_WORDS: tuple[tuple[re.Pattern[str], float, float | None], ...] = tuple(
         (r"command-r-plus", 104.0, None),
         (r"command-r(?=$|[-_.])", 32.0, None),
         (r"command-a(?=$|[-_.])", 111.0, None),
+        (r"mixtral-8x7b", 46.7, 12.9),
+        (r"mixtral-8x22b", 140.6, 39.2),
+        (r"phi-4-mini", 3.84, None),
+        (r"phi-3(?:\.5)?-mini", 3.82, None),
+        (r"phi-3-small", 7.39, None),
+        (r"phi-3-medium", 14.0, None),
+        (r"glm-4\.7-flash", 31.2, 3.0),  # inferred: published as a 30B-A3B class MoE
     )
 )
 _TUNED = re.compile(r"(?i)(?:^|[-_.])(instruct|it|chat|thinking)(?=$|[-_.])")
@@ -132,11 +160,23 @@ def read_name(name: str) -> NameFacts:
     family = next((f for rx, f in _FAMILY_RES if rx.search(language)), None)
     if family is not None:
         found["family"] = family
+    fixed = next(((t, a) for rx, t, a in _SIZE_FIXES if rx.search(base)), None)
+    pair = _ACTIVE_TOTAL.search(base)
     size = _SIZE.search(base)
-    if size is not None:
+    millions = _SIZE_M.search(base)
+    if fixed is not None:
+        found["params_b"] = fixed[0]
+        if fixed[1] is not None:
+            found["active_params_b"] = fixed[1]
+    elif pair is not None and float(pair.group(1)) < float(pair.group(2)):
+        found["params_b"] = float(pair.group(2))
+        found["active_params_b"] = float(pair.group(1))
+    elif size is not None:
         found["params_b"] = float(size.group(1))
         if size.group(2):
             found["active_params_b"] = float(size.group(2))
+    elif millions is not None:
+        found["params_b"] = int(millions.group(1)) / 1000
     else:
         # some releases name a size class, not a size: read it as the published size
         sized = next(((t, a) for rx, t, a in _SIZE_WORDS if rx.search(base)), None)

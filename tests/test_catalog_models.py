@@ -331,7 +331,7 @@ def test_the_largest_new_moe_models_fit_one_8_h200_node() -> None:
         ("OpenGVLab/InternVL3-9B", "internlm3", 9.0, None),  # InternVL3's one InternLM3 size
         ("mistralai/Pixtral-Large-Instruct-2411", "mistral", None, None),
         ("tencent/Hunyuan-A13B-Instruct-FP8", "hunyuan_v1_moe", 80.0, 13.0),  # a size class, not a size
-        ("baidu/ERNIE-4.5-0.3B-PT", "ernie4_5", 0.3, None),
+        ("baidu/ERNIE-4.5-0.3B-PT", "ernie4_5", 0.36, None),  # the published total, not the "0.3B"
         ("tiiuae/Falcon-H1-1.5B-Deep-Instruct", "falcon_h1", 1.5, None),
         ("01-ai/Yi-1.5-6B-Chat", "yi", 6.0, None),
         ("THUDM/GLM-Z1-9B-0414", "glm4", 9.0, None),
@@ -372,3 +372,51 @@ def test_the_name_reader_agrees_with_every_newer_entrys_family() -> None:
     for spec in newer:
         for name in (spec.name, *spec.variants):
             assert read_name(name).family == spec.family, name
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["microsoft/Phi-4-mini-reasoning", "microsoft/Phi-4-mini-flash-reasoning", "zai-org/GLM-4.7-Flash",
+     "zai-org/GLM-4.5-Air-Base-Lite", "deepseek-ai/DeepSeek-V3-Lite"],
+)  # fmt: skip
+def test_a_size_class_word_after_a_catalog_name_is_another_model(name: str) -> None:
+    found = CAT.resolve(name)
+    # never sized as the 14B phi-4, the 355B GLM-4.7 or the 671B DeepSeek-V3 it starts with
+    assert found is None or found.spec.name == "zai-org/GLM-4.5-Air", name
+
+
+@pytest.mark.parametrize(
+    ("name", "entry"),
+    [
+        ("unsloth/gpt-oss-20b-BF16", "openai/gpt-oss-20b"),
+        ("unsloth/Qwen3-Coder-30B-A3B-Instruct-GGUF", "Qwen/Qwen3-Coder-30B-A3B-Instruct"),
+        ("unsloth/Qwen3-14B-unsloth-bnb-4bit", "Qwen/Qwen3-14B"),
+        ("turboderp/Llama-3.1-8B-Instruct-exl2", "meta-llama/Llama-3.1-8B"),
+        ("someone/Qwen3-32B-4.0bpw", "Qwen/Qwen3-32B"),
+    ],
+)
+def test_a_re_upload_in_another_format_is_a_copy(name: str, entry: str) -> None:
+    found = CAT.resolve(name)
+    assert found is not None and found.spec.name == entry and found.confidence == "high"
+
+
+@pytest.mark.parametrize(
+    ("name", "family", "total", "active"),
+    [
+        ("allenai/OLMoE-1B-7B-0924-Instruct", None, 7.0, 1.0),  # active size first, then the total
+        ("google/gemma-7b-it", "gemma", 8.54, None),  # Gemma 1's "7b" leaves out the embeddings
+        ("google/gemma-1.1-2b-it", "gemma", 2.51, None),
+        ("google/gemma-2-2b-it", "gemma2", 2.0, None),
+        ("google/gemma-3-270m-it", "gemma3", 0.27, None),
+        ("LiquidAI/LFM2-350M", "lfm2", 0.35, None),
+        ("Qwen/Qwen2.5-7B-Instruct-1M", "qwen2", 7.0, None),  # a context, not a size
+        ("someone/llama4-scout-instruct-sft", "llama4", 108.6, 17.2),  # Scout names its active size
+        ("NousResearch/Nous-Hermes-2-Mixtral-8x7B-DPO", "mixtral", 46.7, 12.9),
+        ("microsoft/Phi-4-mini-reasoning", "phi3", 3.84, None),
+        ("microsoft/Phi-3-small-8k-instruct", "phi3", 7.39, None),
+        ("ibm-granite/granite-4.0-tiny-preview", "granitemoehybrid", 7.0, 1.0),
+    ],
+)
+def test_sizes_a_name_states_in_other_ways(name: str, family: str | None, total: float, active: float | None) -> None:
+    facts = read_name(name)
+    assert (facts.family, facts.params_b, facts.active_params_b) == (family, total, active)

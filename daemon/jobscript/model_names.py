@@ -182,8 +182,12 @@ def precision_of(
     return None, "command_line"
 
 
+# a GGUF file, or a GGUF repository (`unsloth/Qwen3-8B-GGUF`, `...-GGUF:Q4_K_M`, `.../x-GGUF/`)
+_GGUF = re.compile(r"(?i)\.gguf$|[-_.]gguf(?=$|[:/])")
+
+
 def is_gguf(model: str | None, quantization: str | None) -> bool:
-    return (quantization or "").lower() == "gguf" or (model or "").lower().endswith(".gguf")
+    return (quantization or "").lower() == "gguf" or _GGUF.search(model or "") is not None
 
 
 def unresolved_hint(model: str | None, command: VllmCommand | None) -> str:

@@ -140,3 +140,30 @@ def test_embedding_and_scoring_servers_are_out_of_scope(line: str, why: str) -> 
 def test_a_generating_server_is_not_taken_for_a_pooling_one() -> None:
     for line in ("vllm serve Qwen/Qwen3-8B --task generate", "vllm serve meta-llama/Llama-3.1-8B-Instruct"):
         assert parse_job(f"#!/bin/bash\n{line}\n", None, CAT).pooling is None
+
+
+@pytest.mark.parametrize(
+    ("name", "params_b"),
+    [
+        ("microsoft/Phi-4-mini-reasoning", 3.84),  # not phi-4's 14.7B
+        ("zai-org/GLM-4.7-Flash", 31.2),  # not GLM-4.7's 355B
+        ("/scratch/ana/models/allenai/OLMoE-1B-7B-0924-Instruct", 7.0),  # not 1B
+    ],
+)
+def test_a_smaller_sibling_of_a_catalog_model_is_sized_from_its_own_name(name: str, params_b: float) -> None:
+    k = know_model(CAT, name)
+    assert k.name is None and k.confidence == "low" and k.params_b == params_b
+    assert "params_b" in k.inferred
+
+
+def test_an_unsloth_gguf_copy_is_the_catalog_model_at_high_confidence() -> None:
+    k = know_model(CAT, "/models--unsloth--Qwen3-Coder-30B-A3B-Instruct-GGUF/snapshots/abc")
+    assert k.name == "Qwen/Qwen3-Coder-30B-A3B-Instruct" and k.confidence == "high"
+
+
+@pytest.mark.parametrize(
+    "model", ["unsloth/Qwen3-8B-GGUF:Q4_K_M", "/models/Qwen3-8B-GGUF/", "/models/qwen3-8b-q4_k_m.gguf"]
+)
+def test_a_gguf_repository_or_file_has_no_precision_arm(model: str) -> None:
+    job = parse_job(f"#!/bin/bash\nvllm serve {model} --tokenizer Qwen/Qwen3-8B\n", None, CAT)
+    assert job.precision is None and any("GGUF" in u for u in job.unresolved)
