@@ -89,7 +89,7 @@ _DIST = {"torchrun", "deepspeed"}
 _PROFILERS = {"nsys": ("profile", "launch")}
 # `uvx SPEC`, `uv tool run SPEC`, `pipx run SPEC`: SPEC names a package whose command runs
 _VLLM_SPEC = re.compile(r"^vllm(?:\[[\w,-]*\])?(?:[<>=!~@].*)?$")
-_CONTAINERS = ("apptainer", "singularity", "docker", "podman", "podman-hpc", "enroot", "ch-run", "shifter")
+_CONTAINERS = ("apptainer", "singularity", "docker", "podman", "podman-hpc", "sarus", "enroot", "ch-run", "shifter")  # fmt: skip
 _KEYWORDS = {"then", "do", "else", "{", "!", "if", "while", "until", "elif"}
 _RUNNERS = {"uv", "conda", "mamba", "micromamba", "pixi", "poetry", "pipenv", "hatch", "rye", "pdm"}
 _INSTALLERS = {"pip", "pip3", "uv", "conda", "mamba", "micromamba", "pipx", "poetry", "pixi"}
@@ -333,7 +333,16 @@ def _foreign(words: list[Word]) -> Launch | None:
         if i >= len(words):
             return None
         prog = words[i]
-    elif not (prog.value.startswith(("/", "./", "~/", "../")) or base.endswith(_SCRIPT_SUFFIXES)):
+        if base in ("source", ".") and basename(prog.value) in _ENV_SETUP:
+            return None  # `source ~/venvs/vllm/bin/activate`: an environment, not a launch
+    elif base in _NEVER_LAUNCH:
+        return None
+    elif not (
+        prog.value.startswith(("/", "./", "~/", "../"))
+        or base.endswith(_SCRIPT_SUFFIXES)
+        or ("vllm" in base.lower() and base != "vllm")  # `vllm-marenostrum cfg.yaml`, `start_vllm`
+        or _names_vllm_engine(words[i + 1 :])
+    ):
         return None
     if _PYTHON.match(basename(prog.value)) or basename(prog.value) == "vllm":
         return None
@@ -348,6 +357,28 @@ def _foreign(words: list[Word]) -> Launch | None:
 
 
 _SCRIPT_SUFFIXES = (".sh", ".bash", ".py", ".slurm", ".sbatch")
+_ENV_SETUP = {"activate", "conda.sh", "mamba.sh", "micromamba.sh"}
+# commands that print, test or move files: vllm among their words starts nothing
+_NEVER_LAUNCH = {
+    "echo", "printf", "cat", "grep", "sed", "awk", "tee", "mkdir", "ls", "cd", "test", "[", "[[", "sleep",
+    "curl", "wget", "touch", "rm", "cp", "mv", "ln", "chmod", "head", "tail", "logger", "export", "local",
+    "declare", "set", "unset", "read", "find", "tar", "rsync", "module", "ml", "conda", "mamba", "micromamba",
+}  # fmt: skip
+# `ns start_server --server_type=vllm`, `launch --engine vllm`: a program told to run vLLM as its
+# server or engine
+_ENGINE_OPT = re.compile(r"--?(?:[A-Za-z]+[-_])?(?:server|engine|backend)(?:[-_]type)?")
+_MAX_FOREIGN_ARGS = 32
+_SERVER_ARGS = {"--model", "--tensor-parallel-size", "-tp", "--served-model-name", "--max-model-len"}
+
+
+def _names_vllm_engine(words: list[Word]) -> bool:
+    for k, w in enumerate(words[:_MAX_FOREIGN_ARGS]):
+        opt, eq, value = w.value.partition("=")
+        if not eq:
+            value = words[k + 1].value if k + 1 < len(words) else ""
+        if value.lower() == "vllm" and _ENGINE_OPT.fullmatch(opt):
+            return True
+    return False
 
 
 def _tool_run(words: list[Word], i: int, base: str) -> bool:
@@ -462,23 +493,28 @@ def _container(
     sub = words[i + 1].value if i + 1 < len(words) else ""
     instance = False
     if base in ("apptainer", "singularity") and sub == "instance" and i + 2 < len(words):
-        instance = words[i + 2].value in ("run", "start")  # `instance run [opts] IMAGE NAME [args]`
+        # `instance run [opts] IMAGE NAME [args]` runs the image's runscript (a vLLM image's server);
+        # `instance start` runs its startscript, which a vLLM image leaves empty: the server comes
+        # from a later `exec instance://NAME vllm serve ...`
+        instance = words[i + 2].value == "run"
         if not instance:
             return None
         j = _container_options(words, i + 3, _CONTAINER_VALUE, _CONTAINER_FLAGS, binds)
     elif base in ("apptainer", "singularity") and sub in ("exec", "run"):
         j = _container_options(words, i + 2, _CONTAINER_VALUE, _CONTAINER_FLAGS, binds)
-    elif base in ("docker", "podman", "podman-hpc") and sub == "run":
+    elif base in ("docker", "podman", "podman-hpc", "sarus") and sub == "run":
         j = _container_options(words, i + 2, _DOCKER_VALUE, _DOCKER_FLAGS, binds)
     elif base == "enroot" and sub in ("start", "exec"):
         j = _container_options(
             words, i + 2, {"-m", "--mount", "-e", "--env", "-c", "--conf"}, _ENROOT_FLAGS, binds
         )
-    elif base in ("ch-run", "shifter"):
+    elif base == "shifter":  # `shifter --image=IMG [opts] CMD`: the image is an option
+        return _container_options(words, i + 1, {"-b", "--bind", "--image", "-V", "--volume"}, set(), binds)
+    elif base == "ch-run":  # `ch-run [opts] IMAGE -- CMD`
         j = _container_options(
-            words, i + 1, {"-b", "--bind", "--image", "-c", "--cd", "-V", "--volume"}, set(), binds
+            words, i + 1, {"-b", "--bind", "-c", "--cd", "--set-env"}, {"-w", "--write"}, binds
         )
-        return j
+        return j + 2 if j + 1 < len(words) and words[j + 1].value == "--" else j + 1
     else:
         return None
     if j >= len(words):
@@ -496,6 +532,18 @@ def _container(
         return None  # an instance of another image runs its own runscript
     if rest and rest[0].value == "--":
         return j + 2
+    if (
+        rest
+        and rest[0].value.startswith("-")
+        and any(w.value.split("=", 1)[0] in _SERVER_ARGS for w in rest[:_MAX_FOREIGN_ARGS])
+    ):
+        # `apptainer run $SIF --model X`: the image's own entrypoint, given a server's arguments
+        return Launch(
+            "unknown",
+            f"runs the image {image.raw} with server arguments ({rest[0].value} ...); OmniPilot cannot "
+            "tell whether it is a vLLM image: if it is, add `#OMNIPILOT model=<hf-name> tp=<n>` to the script",
+            launchers=launchers,
+        )
     return j + 1
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import shlex
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 _DIRECTIVE = re.compile(r"#SBATCH[ \t]+([^\n]*)")  # literal start: searched at C speed
 _GPU_SPEC = re.compile(r"^(?:(?P<type>[A-Za-z0-9_.\-]+):)?(?P<count>\d+)$")
@@ -57,6 +57,9 @@ class SbatchRequest(BaseModel):
     array: str | None = None
     exclusive: bool = False
     heterogeneous: bool = False
+    # `--export=ALL,MODEL=Qwen/Qwen3-8B`: what the job's environment holds; never dumped (a token
+    # passed this way must not reach `script check --json` or a log)
+    exported: dict[str, str] = Field(default_factory=dict, exclude=True)
     ignored_directives: list[int] = []  # 1-based lines of #SBATCH after the first command
     errors: list[str] = []
 
@@ -80,6 +83,8 @@ class SbatchRequest(BaseModel):
                 env[key] = str(value)
         if self.gpus_per_node is not None:
             env["SLURM_GPUS_PER_NODE"] = str(self.gpus_per_node)
+        for key, value in self.exported.items():
+            env.setdefault(key, value)
         return env
 
 
@@ -161,6 +166,7 @@ def _apply(opts: dict[str, str], req: SbatchRequest) -> None:
     req.array = opts.get("array") or None
     req.mem = opts.get("mem") or opts.get("mem-per-gpu") or opts.get("mem-per-cpu") or None
     req.exclusive = "exclusive" in opts
+    req.exported = _exported(opts.get("export", ""))
     for key, attr in (
         ("ntasks", "ntasks"),
         ("ntasks-per-node", "ntasks_per_node"),
@@ -178,6 +184,21 @@ def _apply(opts: dict[str, str], req: SbatchRequest) -> None:
         if req.time_minutes is None:
             req.errors.append(f"#SBATCH --time={opts['time']}: not a Slurm time (e.g. 2:00:00 or 1-12:00:00)")
     _apply_gpus(opts, req)
+
+
+_EXPORT_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_MAX_EXPORTS = 64
+
+
+def _exported(spec: str) -> dict[str, str]:
+    """`--export=[ALL|NONE,]NAME=value,...`: the values the directive sets (a bare NAME passes the
+    submitter's own value on, which the script does not show)."""
+    out: dict[str, str] = {}
+    for item in spec.split(",")[:_MAX_EXPORTS]:
+        name, eq, value = item.partition("=")
+        if eq and _EXPORT_NAME.fullmatch(name):
+            out[name] = value
+    return out
 
 
 def _apply_gpus(opts: dict[str, str], req: SbatchRequest) -> None:

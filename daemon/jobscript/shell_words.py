@@ -21,7 +21,7 @@ _TOKEN = re.compile(
     |(?P<op>&&|\|\||;;|<<<|&>>?|[0-9]*>>?&?[0-9-]*|[0-9]*<&?[0-9-]*|[;&|()])
     |(?P<word>(?:[^\s'"\\;&|<>()`$]
         |'[^']*'
-        |"[^"\\]*(?:\\[\s\S][^"\\]*)*"
+        |"(?:[^"\\$]++|\\[\s\S]|\$\((?:[^()'"]|\([^()]*\)|'[^'\n]*'|"[^"\n]*")*\)|\$(?!\())*"
         |\\[^\n]
         |\$\(\((?:[^()\n]|\([^()\n]*\))*\)\)
         |\$\((?:[^()'"]|\([^()]*\)|'[^'\n]*'|"[^"\n]*")*\)
@@ -37,7 +37,7 @@ _TOKEN = re.compile(
 _PIECE = re.compile(
     r"""
      '(?P<sq>[^']*)'
-    |"(?P<dq>[^"\\]*(?:\\[\s\S][^"\\]*)*)"
+    |"(?P<dq>(?:[^"\\$]++|\\[\s\S]|\$\((?:[^()'"]|\([^()]*\)|'[^'\n]*'|"[^"\n]*")*\)|\$(?!\())*)"
     |\\(?P<esc>[^\n])
     |\$\(\((?P<arith>(?:[^()\n]|\([^()\n]*\))*)\)\)
     |\$\((?P<cmd>(?:[^()'"]|\([^()]*\)|'[^'\n]*'|"[^"\n]*")*)\)
@@ -53,7 +53,7 @@ _DQ_PIECE = re.compile(
     r"""
      \\(?P<esc>[$`"\\\n])
     |\$\(\((?P<arith>(?:[^()\n]|\([^()\n]*\))*)\)\)
-    |\$\((?P<cmd>(?:[^()'"]|\([^()]*\)|'[^'\n]*')*)\)
+    |\$\((?P<cmd>(?:[^()'"]|\([^()]*\)|'[^'\n]*'|"[^"\n]*")*)\)
     |\$\{(?P<brace>(?:[^{}\n]|\$\{[^{}\n]*\})*)\}
     |\$(?P<name>[A-Za-z_][A-Za-z0-9_]*|[0-9@*\#?$!])
     |`(?P<bt>[^`]*)`
@@ -72,6 +72,11 @@ _GPU_COUNT_CMD = re.compile(
     r"nvidia-smi[^|]*\|\s*(?:grep[^|]*\|\s*)?wc\s+-l|(?:CUDA_VISIBLE_DEVICES|SLURM_\w*GPUS)\b.*(?:wc\s+-l|NF)"
 )
 
+# `$(basename "$REPO")`, `$(dirname $SNAP)`, `$(basename $F .gguf)`: one known word in, one word
+# out, so the value is the script's own (no pipes, no further substitutions)
+_PATH_CMD = re.compile(
+    r"[ \t]*(basename|dirname)[ \t]+(?:--[ \t]+)?([^\s;&|<>()`]{1,400})(?:[ \t]+([^\s;&|<>()`$'\"]{1,100}))?[ \t]*"
+)
 MAX_DEPTH = 8
 # Real vLLM command lines are a few hundred characters; reading further only costs time.
 MAX_COMMAND_CHARS = 8192
@@ -152,12 +157,22 @@ def split_commands(tokens: list[Token]) -> list[list[Token]]:
 class Expander:
     """Expands words with a variable lookup; unknown variables are kept as written, and marked."""
 
-    def __init__(self, lookup: Lookup, gpus_per_node: int | None, *, positional_known: bool = False) -> None:
+    def __init__(
+        self,
+        lookup: Lookup,
+        gpus_per_node: int | None,
+        *,
+        positional_known: bool = False,
+        from_arguments: Callable[[str, int], bool] | None = None,
+    ) -> None:
         """`positional_known`: the job has script arguments, so an unknown `$1` is not unset and
-        `${1:-default}` is unknown, not the default."""
+        `${1:-default}` is unknown, not the default. `from_arguments(name, pos)`: `name` was set
+        from those arguments (`getopts`, a `while [[ $# -gt 0 ]]` loop) to a value not followed, so
+        `${name:-default}` is unknown too."""
         self._lookup = lookup
         self._gpus_per_node = gpus_per_node
         self._positional_known = positional_known
+        self._from_arguments = from_arguments
 
     @property
     def gpus_per_node(self) -> int | None:
@@ -243,6 +258,11 @@ class Expander:
             return "", True  # `` `#note` ``: an inline comment, which expands to nothing
         if self._gpus_per_node is not None and _GPU_COUNT_CMD.search(body):
             return str(self._gpus_per_node), True  # `$(nvidia-smi -L | wc -l)`: the GPUs Slurm gave
+        path = _PATH_CMD.fullmatch(body)
+        if path is not None and "$(" not in path.group(2):
+            arg, known = self._nested(path.group(2), pos, depth)
+            if known and arg and " " not in arg:
+                return _path_part(path.group(1), arg, path.group(3)), True
         return "", False
 
     def _brace(self, body: str, pos: int, depth: int) -> tuple[str | list[str], bool]:
@@ -253,6 +273,9 @@ class Expander:
         idx, op = b.group("idx"), b.group("op")
         if found is None and self._positional_known and not _NAME_START.match(b.group("name")):
             return "", False  # an argument the job has but whose value is not followed: no default
+        set_by_args = self._from_arguments
+        if found is None and op and set_by_args is not None and set_by_args(b.group("name"), pos):
+            return "", False  # `-m X` given: MODEL=$OPTARG ran, and ${MODEL:-default} is not the default
         value: str | list[str] | None
         if isinstance(found, dict):
             if idx in ("@", "*"):
@@ -312,6 +335,20 @@ class Expander:
             return "", False
         result = _eval_int(expr)
         return (str(result), True) if result is not None else ("", False)
+
+
+def _path_part(cmd: str, path: str, suffix: str | None) -> str:
+    """What `basename PATH [SUFFIX]` or `dirname PATH` prints."""
+    trimmed = path.rstrip("/")
+    if not trimmed:
+        return "/"
+    if cmd == "dirname":
+        head = trimmed.rsplit("/", 1)[0] if "/" in trimmed else "."
+        return head.rstrip("/") or "/"
+    base = trimmed.rsplit("/", 1)[-1]
+    if suffix and base != suffix and base.endswith(suffix):
+        base = base[: -len(suffix)]
+    return base
 
 
 def _agreed(values: list[str]) -> str | None:

@@ -93,7 +93,10 @@ class ScriptVars:
         self._arms: dict[tuple[str, int], tuple[Value] | None] = {}
         self.reasons: dict[str, str] = {}  # name -> why its value cannot be known, where that is specific
         self._sourced: bool | None = None
-        self.expander = Expander(self.lookup, gpus_per_node, positional_known=self._script_args is not None)
+        self.expander = Expander(
+            self.lookup, gpus_per_node, positional_known=self._script_args is not None,
+            from_arguments=self._from_arguments,
+        )  # fmt: skip
 
     def _index(self, name: str) -> list[tuple[int, str, int]]:
         """Where `name` is set: one literal search for the name (fast in C), each hit then judged
@@ -111,6 +114,19 @@ class ScriptVars:
                 sites.append(site)
         return sites
 
+    def _from_arguments(self, name: str, pos: int) -> bool:
+        """The job has script arguments and `name` was last set before `pos` inside a loop over them
+        (`while getopts ...; do case $opt in m) MODEL=$OPTARG`): which options ran is not followed,
+        so the name may hold an argument rather than the default that comes after."""
+        if not self._script_args:
+            return False
+        site = self._site_before(name, pos, 0)
+        if site is None or not self._in_argument_loop(site[0]):
+            return False
+        line = self._text.count("\n", 0, site[0]) + 1
+        self.reasons.setdefault(name, f"the loop over the script's arguments at line {line} may set it")
+        return True
+
     def _in_argument_loop(self, pos: int) -> bool:
         """Is `pos` inside a loop over the script's arguments? Its header is the `do` line and the
         line before it (`while [[ $# -gt 0 ]]` / `do`)."""
@@ -123,6 +139,8 @@ class ScriptVars:
     def _judge(self, name: str, i: int, j: int) -> tuple[int, str, int] | None:
         text = self._text
         line = text[max(text.rfind("\n", 0, i) + 1, i - _MAX_LINE) : i]
+        if line.lstrip().startswith("#"):
+            return None  # `# usage: (TP=4 sbatch job.sh)`: a comment sets nothing
         if text.startswith("[", j):
             m = _ELEMENT.match(text, j)
             if m is not None and _ASSIGN_PREFIX.fullmatch(line) and not line.rstrip().endswith(("$", "{")):
@@ -265,6 +283,8 @@ class ScriptVars:
     def _site_before(self, name: str, pos: int, floor: int) -> tuple[int, str, int] | None:
         sites = self.sites(name)
         k = bisect_left(sites, (pos, "", 0)) - 1
+        if k >= 0 and sites[k][2] == pos and sites[k][1] in _ASSIGNING:
+            k -= 1  # `M=${M:-x}` reads M as it was before this assignment, not the assignment itself
         return sites[k] if k >= 0 and sites[k][0] >= floor else None
 
     def _value(self, name: str, site: tuple[int, str, int]) -> Value:

@@ -174,7 +174,10 @@ def _read_model(
     if hit is None or hit[1] is None:
         return
     word = hit[1]
-    cmd.model = hit[2]
+    # `.../snapshots/<hash>/` and `.../snapshots/<hash>` are one directory (a hub id has no slash at
+    # its end): the path is kept without it, so the catalog, the config.json reader and the
+    # container mounts see one spelling
+    cmd.model = hit[2].rstrip("/") or hit[2]
     cmd.model_known = word.known or informative(hit[2])
     cmd.model_literal = not word.expanded
     if not cmd.model_known:

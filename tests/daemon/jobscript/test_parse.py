@@ -215,6 +215,10 @@ def test_never_raises_on_garbage(cat: Catalog) -> None:
         'f() { vllm serve "$@"; }\nf ' + '"$@" ' * 10000 + "\n",
         "CMD=(" + "vllm " * 12000 + ")\n",
         "for x in a; do\n" * 5000 + "vllm serve q\n",
+        'vllm serve "' + '$(x "y" ' * 6000,  # command substitutions with quotes, inside quotes
+        'vllm serve "' + "a$" * 30000,
+        '"$(a ' * 10000 + "\nvllm serve q\n",
+        "R=" + "a/" * 20000 + '\nvllm serve "/m/$(basename "$R")"\n',
     ],
 )
 def test_pathological_inputs_stay_fast(cat: Catalog, script: str) -> None:
