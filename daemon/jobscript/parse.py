@@ -188,9 +188,11 @@ def parse_job(
 
 
 # Embedding and reranking models by their names (BAAI/bge-m3, Qwen3-Embedding-8B, Qwen3-Reranker-4B,
-# intfloat/e5-mistral-7b-instruct, jinaai/jina-embeddings-v3, nomic-embed-text, colbert)
+# intfloat/e5-mistral-7b-instruct, jinaai/jina-embeddings-v3, nomic-embed-text, colbert, the
+# sentence-transformers releases such as all-MiniLM-L6-v2 and all-mpnet-base-v2)
 _POOLING_NAME = re.compile(
-    r"(?i)(?:^|[-_/.])(?:embed|embedding|embeddings|rerank|reranker|colbert|bge|gte|e5)(?=$|[-_/.])"
+    r"(?i)(?:^|[-_/.])(?:embed|embedding|embeddings|rerank|reranker|colbert|bge|gte|e5|minilm|mpnet)(?=$|[-_/.])"
+    r"|(?:^|/)sentence-transformers/"
 )
 
 

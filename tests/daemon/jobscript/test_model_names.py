@@ -127,6 +127,8 @@ def test_another_modality_is_not_taken_for_the_text_model_it_starts_with() -> No
     [
         ("vllm serve Qwen/Qwen3-Embedding-8B", "embedding or reranking model (by its name)"),
         ("vllm serve BAAI/bge-m3", "embedding or reranking model (by its name)"),
+        ("vllm serve sentence-transformers/all-MiniLM-L6-v2", "embedding or reranking model (by its name)"),
+        ("vllm serve /models/all-mpnet-base-v2", "embedding or reranking model (by its name)"),
         ("vllm serve Qwen/Qwen3-Reranker-4B --max-model-len 8192", "embedding or reranking model (by its name)"),
         ("vllm serve Qwen/Qwen2.5-7B-Instruct --task embed", "--task embed"),
         ("vllm serve Qwen/Qwen3-8B --runner pooling", "--runner pooling"),
