@@ -21,7 +21,9 @@ _FAMILIES: tuple[tuple[str, str], ...] = (
     (r"nemotron-3|nemotron-nano-3|nemotron-nano-\d+(?:\.\d+)?b-v2|nemotron-h-", "nemotron_h"),
     (r"deepseek-r1-distill-llama", "llama3"),
     (r"deepseek-(?:v3|r1)", "deepseek_v3"),
+    (r"deepseek-(?:coder-)?v2(?![\d.]*b)", "deepseek_v2"),  # not Prover-V2-7B (a Llama)
     (r"kimi-linear", "kimi_linear"),
+    (r"kimi-(?:vl-)?a\d", "deepseek_v3"),  # Kimi-VL: a Moonlight (deepseek_v3) language model
     (r"kimi-k2", "kimi_k2"),
     # VLMs named for their own series, read to their language model's family
     (r"internvl3[._]5-\d+(?:\.\d+)?b-a\d", "qwen3_moe"),
@@ -29,17 +31,20 @@ _FAMILIES: tuple[tuple[str, str], ...] = (
     (r"internvl3-9b", "internlm3"),
     (r"internvl3", "qwen2"),
     (r"olmocr", "qwen2"),  # Qwen2-VL / Qwen2.5-VL fine-tunes
-    (r"medgemma", "gemma3"),
+    (r"medgemma|shieldgemma-2-", "gemma3"),
+    (r"shieldgemma", "gemma2"),  # ShieldGemma 1 is built on Gemma 2, ShieldGemma 2 on Gemma 3
     (r"qwen3\.[56]-\d+(?:\.\d+)?b-a\d", "qwen3_5_moe"),
     (r"qwen3\.[56]", "qwen3_5"),
     (r"qwen3-coder|qwen3-\d+(?:\.\d+)?b-a\d|qwen3-next", "qwen3_moe"),
     (r"qwen3", "qwen3"),
+    (r"qwen1\.5-moe|qwen2-\d+b-a\d", "qwen2_moe"),
     (r"qwen2|qwq", "qwen2"),
     (r"llama-?4", "llama4"),
     (r"llama-?3", "llama3"),
     (r"llama-?2", "llama2"),
     (r"gpt-oss", "gpt_oss"),
     (r"gemma-?4", "gemma4"),
+    (r"gemma-?3n", "gemma3n"),
     (r"gemma-?3", "gemma3"),
     # Gemma 1 names its size right after the name (`gemma-2b`, `codegemma-7b`): not a Gemma 2
     (r"(?:^|[-_/])(?:code)?gemma-(?:1\.1-)?\d+b", "gemma"),
@@ -48,6 +53,7 @@ _FAMILIES: tuple[tuple[str, str], ...] = (
     (r"mistral|ministral|devstral|magistral|pixtral", "mistral"),
     (r"phi-3\.5-moe", "phimoe"),
     (r"phi-[34]", "phi3"),
+    (r"(?:^|[-_/])phi-(?:2|1_5)(?=$|[-_.])", "phi"),
     (r"glm-5", "glm5"),
     (r"glm-4\.[5-9]", "glm4_moe"),
     (r"glm-4-\d|glm-z1-", "glm4"),
@@ -55,6 +61,7 @@ _FAMILIES: tuple[tuple[str, str], ...] = (
     (r"olmo-?3", "olmo3"),
     (r"seed-oss", "seed_oss"),
     (r"minimax-m2", "minimax_m2"),
+    (r"minimax-(?:text-01|m1)", "minimax"),
     (r"granite-4", "granitemoehybrid"),
     (r"granite-3", "granite"),
     (r"smollm3", "smollm3"),
@@ -70,6 +77,10 @@ _FAMILIES: tuple[tuple[str, str], ...] = (
     (r"lfm2", "lfm2"),
     (r"command-r7b|command-a", "cohere2"),
     (r"command-r", "cohere"),
+    (r"dbrx", "dbrx"),
+    (r"snowflake-arctic-(?:instruct|base)", "arctic"),
+    (r"jamba", "jamba"),
+    (r"longcat-flash", "longcat_flash"),
 )
 # A vision-language name reads as its language model's: `Qwen3-VL-30B-A3B` as `Qwen3-30B-A3B`,
 # `Llama-3.2-11B-Vision-Instruct` as `Llama-3.2-11B-Instruct` (the size is the whole checkpoint's).
@@ -93,6 +104,8 @@ _SIZE_FIXES: tuple[tuple[re.Pattern[str], float, float | None], ...] = tuple(
         (r"llama-?4-maverick", 401.6, 17.2),
         (r"ministral-3-3b(?=$|[-_.])", 3.85, None),
         (r"ernie-4\.5-0\.3b(?=$|[-_.])", 0.36, None),
+        (r"shieldgemma-2b(?=$|[-_.])", 2.61, None),  # Gemma 2 2B's total
+        (r"granite-4\.\d+-h-1b(?=$|[-_.])", 1.46, None),
     )
 )
 # (pattern, total, active): size classes as the releases publish them, first match wins. Mistral
@@ -117,6 +130,21 @@ _SIZE_WORDS: tuple[tuple[re.Pattern[str], float, float | None], ...] = tuple(
         (r"phi-3-small", 7.39, None),
         (r"phi-3-medium", 14.0, None),
         (r"glm-4\.7-flash", 31.2, 3.0),  # inferred: published as a 30B-A3B class MoE
+        # Gemma 3n names its effective size (E2B/E4B); the checkpoint holds more (per-layer
+        # embeddings, vision and audio encoders)
+        (r"gemma-?3n-e2b(?=$|[-_.])", 5.44, None),
+        (r"gemma-?3n-e4b(?=$|[-_.])", 7.85, None),
+        (r"dbrx(?=$|[-_.])", 132.0, 36.0),
+        (r"snowflake-arctic-(?:instruct|base)", 480.0, 17.0),
+        (r"deepseek-(?:coder-)?v2(?:\.5)?-lite", 15.7, 2.4),
+        (r"deepseek-(?:coder-)?v2(?:\.5)?(?=$|[-_.])", 236.0, 21.0),
+        (r"jamba-(?:1\.5-)?mini|jamba-v0\.1", 51.6, 12.0),
+        (r"jamba-(?:1\.5-)?large", 398.0, 94.0),
+        (r"longcat-flash-(?:chat|thinking)", 560.0, 27.0),
+        (r"minimax-(?:text-01|m1)", 456.0, 45.9),
+        (r"kimi-vl-a3b", 16.4, 3.0),
+        (r"qwen1\.5-moe-a2\.7b", 14.3, 2.7),
+        (r"(?:^|[-_/])phi-2(?=$|[-_.])", 2.78, None),
     )
 )
 _TUNED = re.compile(r"(?i)(?:^|[-_.])(instruct|it|chat|thinking)(?=$|[-_.])")

