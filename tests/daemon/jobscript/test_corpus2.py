@@ -130,6 +130,16 @@ def check_scores(cat: Catalog, corpus: Path) -> None:
     assert not s.unknowable, report
 
 
+def check_scope(cat: Catalog, corpus: Path) -> None:
+    """A script marked `# expect-scope: out` (an embedding server) is read as out of scope, and no
+    other is."""
+    for path in sorted(corpus.glob("*.sh")):
+        text = path.read_text()
+        out = expectations(text).get("scope") == "out"
+        job = parse_job(text, None, cat)
+        assert (job.pooling is not None) == out, (path.name, job.pooling)
+
+
 @pytest.fixture(scope="module")
 def cat() -> Catalog:
     return Catalog.load()

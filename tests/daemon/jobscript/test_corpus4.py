@@ -16,7 +16,7 @@ import pytest
 
 from omnipilot.catalog import Catalog
 from omnipilot.daemon.jobscript.parse import parse_job
-from tests.daemon.jobscript.test_corpus2 import check_headers, check_scores, expectations
+from tests.daemon.jobscript.test_corpus2 import check_headers, check_scope, check_scores
 
 CORPUS = Path(__file__).parent / "scripts" / "corpus4"
 
@@ -35,11 +35,7 @@ def test_corpus4_scores(cat: Catalog) -> None:
 
 
 def test_embedding_servers_are_read_as_out_of_scope(cat: Catalog) -> None:
-    for path in sorted(CORPUS.glob("*.sh")):
-        text = path.read_text()
-        out = expectations(text).get("scope") == "out"
-        job = parse_job(text, None, cat)
-        assert (job.pooling is not None) == out, (path.name, job.pooling)
+    check_scope(cat, CORPUS)
 
 
 @pytest.mark.parametrize(

@@ -17,7 +17,7 @@ import pytest
 
 from omnipilot.catalog import Catalog
 from omnipilot.daemon.jobscript.parse import parse_job
-from tests.daemon.jobscript.test_corpus2 import check_headers, check_scores, expectations
+from tests.daemon.jobscript.test_corpus2 import check_headers, check_scope, check_scores
 
 CORPUS = Path(__file__).parent / "scripts" / "corpus5"
 
@@ -36,11 +36,7 @@ def test_corpus5_scores(cat: Catalog) -> None:
 
 
 def test_embedding_servers_are_read_as_out_of_scope(cat: Catalog) -> None:
-    for path in sorted(CORPUS.glob("*.sh")):
-        text = path.read_text()
-        out = expectations(text).get("scope") == "out"
-        job = parse_job(text, None, cat)
-        assert (job.pooling is not None) == out, (path.name, job.pooling)
+    check_scope(cat, CORPUS)
 
 
 def test_a_getopts_default_holds_without_arguments_and_not_with_them(cat: Catalog) -> None:
