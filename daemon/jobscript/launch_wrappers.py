@@ -72,6 +72,14 @@ _PREFIX_VALUE: dict[str, set[str]] = {
     "env": {"-u", "-C", "--unset", "--chdir", "-S"},
     "timeout": {"-s", "-k", "--signal", "--kill-after"}, "taskset": {"-c"},
 }  # fmt: skip
+# GNU parallel's options that take a value; `parallel [opts] 'CMD {}' ::: ARGS` runs CMD through a shell
+_PARALLEL_VALUE = {
+    "-j", "--jobs", "-P", "--max-procs", "-S", "--sshlogin", "--sshloginfile", "--slf", "--joblog",
+    "--results", "--res", "--tmpdir", "--delay", "--timeout", "--memfree", "--load", "--retries", "-a",
+    "--arg-file", "--colsep", "-C", "-d", "--delimiter", "-I", "--env", "--wd", "--workdir", "-N", "-n",
+    "--max-args", "--halt", "--basefile", "--bf", "--transferfile", "--tf", "--return", "--tagstring",
+    "-E", "--eof", "--nice", "--termseq", "--shebang-wrap",
+}  # fmt: skip
 # torchrun / accelerate launch / deepspeed: the options that take a value (the rest are switches)
 _DIST_VALUE = {
     "--nproc_per_node", "--nproc-per-node", "--nnodes", "--node_rank", "--node-rank", "--rdzv_backend",
@@ -294,6 +302,12 @@ def _classify(words: list[Word], binds: list[Bind]) -> Launch | None:
             i = i + rest.index("--") + 1 if "--" in rest else len(words)
         elif base in ("bash", "sh", "zsh", "dash"):
             return _subshell(words, i, launchers)
+        elif base == "parallel":
+            launchers.append("parallel")
+            i = skip_options(words, i + 1, _PARALLEL_VALUE)
+            if i < len(words) and any(c.isspace() for c in words[i].value):
+                # the command is one quoted string, which parallel hands to a shell per input
+                return Launch("subshell", "parallel", entry=words[i], launchers=launchers, subscript=words[i].value)
         else:
             launch = _other(words, i, base, launchers)
             if launch is not None:

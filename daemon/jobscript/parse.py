@@ -402,6 +402,12 @@ def _serving(job: ParsedJob, found: ScanResult | None, text: str) -> None:
         job.model_unresolved_hint = TOO_MANY_SERVERS
         return
     job.not_serving_reason = _reason(found, text)
+    if job.heterogeneous and "vllm" in text.lower():
+        # the script was not read (DECISIONS: a het job's advice comes from its comment only)
+        job.not_serving_reason = (
+            "heterogeneous job (#SBATCH hetjob): OmniPilot does not read its script; to get advice, tag it "
+            'in the comment: `--comment "omnipilot: model=<hf-name> tp=<n>"`'
+        )
 
 
 def _reason(found: ScanResult | None, text: str) -> str:

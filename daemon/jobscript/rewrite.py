@@ -19,7 +19,7 @@ from omnipilot.daemon.jobscript.parse import ParsedJob
 from omnipilot.daemon.jobscript.sbatch_header import parse_sbatch
 from omnipilot.daemon.jobscript.scan import in_function, scan
 from omnipilot.daemon.jobscript.variables import ScriptVars
-from omnipilot.daemon.jobscript.vllm_command import VllmCommand, build_command
+from omnipilot.daemon.jobscript.vllm_command import VllmCommand, build_command, picked_snapshot
 
 # Values that mean "no --quantization flag": the 16-bit checkpoint as it is.
 _NO_QUANT = ("", "none", "bf16")
@@ -127,6 +127,9 @@ def _set_model(script: str, cmd: VllmCommand, model: str, edits: list[Edit]) -> 
         span = value
     else:
         raise _Refused("the command names no model to replace")
+    if picked_snapshot(cmd.model):
+        # the job picks a snapshot of a cached model at run time: its name is known, which files run is not
+        raise _Refused("the model is a Hugging Face cache snapshot the job picks when it runs")
     _check(script, span.start, span.end, "model")
     edits.append((span.start, span.end, shlex.quote(model)))
     if "served-model-name" not in cmd.flags:

@@ -100,7 +100,8 @@ def parse_sbatch(script: str) -> SbatchRequest:
             if len(req.ignored_directives) < 32:
                 req.ignored_directives.append(script.count("\n", 0, m.start()) + 1)
             continue
-        _read_directive(m.group(1), opts, req)
+        if not req.heterogeneous:  # a het job's request is its first component's, not a blend of all
+            _read_directive(m.group(1), opts, req)
     _apply(opts, req)
     return req
 
@@ -132,7 +133,7 @@ def _read_directive(text: str, opts: dict[str, str], req: SbatchRequest) -> None
         i += 1
         if w in ("hetjob", "packjob"):
             req.heterogeneous = True
-            continue
+            break  # what follows on the line belongs to the next component
         name, value = _option(w)
         if name is None:
             continue

@@ -77,6 +77,14 @@ _GPU_COUNT_CMD = re.compile(
 _PATH_CMD = re.compile(
     r"[ \t]*(basename|dirname)[ \t]+(?:--[ \t]+)?([^\s;&|<>()`]{1,400})(?:[ \t]+([^\s;&|<>()`$'\"]{1,100}))?[ \t]*"
 )
+# `$(ls -d $HF_HOME/hub/models--Qwen--Qwen3-8B/snapshots/* | head -1)`, `$(find .../models--O--N/snapshots
+# -mindepth 1 -maxdepth 1 | head -n1)`: a snapshot of one cached model, picked at run time. The hash
+# is unknown, the model is not: the value is the snapshots folder with a `*` for the hash.
+_SNAPSHOT_PICKER = re.compile(r"[ \t]*(?:ls[ \t]+(?:-[A-Za-z1]+[ \t]+)*-[A-Za-z1]*d[A-Za-z1]*|find|echo|realpath|readlink[ \t]+-[fem])[ \t]")
+_SNAPSHOT_DIR = re.compile(r"""(?<![^\s])([^\s;&|<>()`]{0,300}/models--[^/\s'"]{1,120}--[^/\s'"]{1,200}/snapshots)(?=[/\s'"]|$)""")
+# `find ... -name '*.gguf'`, `-type f`: files of a snapshot, not the snapshot folder
+_SNAPSHOT_FILES = re.compile(r"[ \t]-(?:i?name|i?path|i?regex|wholename|type[ \t]+[^d\s])\b")
+_SNAPSHOT_FILTER = re.compile(r"[ \t]*(?:head|tail|sort)(?:[ \t]+-[A-Za-z0-9]+(?:[ \t]+[0-9]+)?)*[ \t]*")
 MAX_DEPTH = 8
 # Real vLLM command lines are a few hundred characters; reading further only costs time.
 MAX_COMMAND_CHARS = 8192
@@ -258,12 +266,40 @@ class Expander:
             return "", True  # `` `#note` ``: an inline comment, which expands to nothing
         if self._gpus_per_node is not None and _GPU_COUNT_CMD.search(body):
             return str(self._gpus_per_node), True  # `$(nvidia-smi -L | wc -l)`: the GPUs Slurm gave
+        picked = self._snapshot(body, pos, depth)
+        if picked is not None:
+            return picked, True
         path = _PATH_CMD.fullmatch(body)
         if path is not None and "$(" not in path.group(2):
             arg, known = self._nested(path.group(2), pos, depth)
             if known and arg and " " not in arg:
                 return _path_part(path.group(1), arg, path.group(3)), True
         return "", False
+
+    def _snapshot(self, body: str, pos: int, depth: int) -> str | None:
+        """`<cache>/models--ORG--NAME/snapshots/*` for a command that prints one snapshot folder of a
+        cached model (ls -d, find, echo, realpath, then at most head/tail/sort); else None. The
+        folder's own parts keep an unknown `$VAR` as written: the model's name is in the folder."""
+        if len(body) > 1000 or "$(" in body or "`" in body:
+            return None
+        first, *rest = body.split("|")
+        if len(rest) > 3 or not all(_SNAPSHOT_FILTER.fullmatch(r) for r in rest):
+            return None
+        if _SNAPSHOT_PICKER.match(first) is None:
+            return None
+        found = _SNAPSHOT_DIR.search(first)
+        if found is None or _SNAPSHOT_FILES.search(first):
+            return None
+        tail = re.match(r"""[^\s]*""", first[found.end() :])
+        if tail is None or tail.group().strip("'\"") not in ("", "/", "/*", "/*/"):
+            return None  # `.../snapshots/*/*.gguf`: a file of the snapshot, not the folder
+        raw = found.group(1)
+        for quote in "'\"":  # `"$HF_HOME/hub/models--O--N/snapshots"/*`: the quote closes after the folder
+            if raw.count(quote) % 2:
+                raw += quote
+        ws = self.words(Token("word", raw, pos, pos), depth + 1)
+        folder = " ".join(w.value if w.known else w.raw for w in ws)
+        return folder + "/*" if folder and " " not in folder else None
 
     def _brace(self, body: str, pos: int, depth: int) -> tuple[str | list[str], bool]:
         b = _BRACE.fullmatch(body)
@@ -447,7 +483,11 @@ def _assemble(tok: Token, segments: list[tuple[str, bool, bool]], expanded: bool
     return [Word(tok.raw, tok.start, tok.end, p, known, split, True) for p in parts]
 
 
-_PLACEHOLDER = re.compile(r"\$\{[^}]*\}|\$[A-Za-z_0-9@*#?$!]\w*|\$\([^)]*\)")
+# a command substitution as the tokenizer reads it (one level of parentheses, quoted text whole):
+# `$(python -c 'print(("",0))')` is one unknown, not a word with `0))')` left over
+_PLACEHOLDER = re.compile(
+    r"""\$\{[^}]*\}|\$[A-Za-z_0-9@*#?$!]\w*|\$\((?:[^()'"]|\([^()]*\)|'[^'\n]*'|"[^"\n]*")*\)|\$\([^)]*\)"""
+)
 
 
 def informative(value: str) -> bool:

@@ -182,6 +182,16 @@ def _read_model(
     cmd.model_literal = not word.expanded
     if not cmd.model_known:
         cmd.unresolved.append(f"model {_raw_value(hit[0], word)}: {why_unknown(word.raw)}")
+    elif word.expanded and picked_snapshot(cmd.model):
+        cmd.unresolved.append(
+            f"model {_raw_value(hit[0], word)}: a snapshot of a Hugging Face cache folder, picked when the job "
+            "runs; the folder names the model, read for advice only (enforce does not replace it)"
+        )
+
+
+def picked_snapshot(model: str | None) -> bool:
+    """A model read as `<cache>/models--ORG--NAME/snapshots/*`: which snapshot runs is not known."""
+    return model is not None and model.endswith("/snapshots/*") and "/models--" in model
 
 
 def _read_values(cmd: VllmCommand, flags: dict[str, list[tuple[Word, Word | None, str]]]) -> None:
