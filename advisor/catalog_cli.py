@@ -22,7 +22,7 @@ from omnipilot.collectors.checkpoint_config import (
     read_checkpoint,
     read_json,
 )
-from omnipilot.model_name import read_name
+from omnipilot.model_name import read_name, shape_from_name
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -150,14 +150,20 @@ def _show(args: argparse.Namespace) -> int:
     found = catalog.resolve(args.model)
     named = read_name(args.model)
     out: dict[str, object] = {"model": args.model, "name_says": named.model_dump(exclude_none=True)}
+    # what the daemon does with a name the catalog lacks that states its size (low confidence)
+    shaped = shape_from_name(catalog, args.model, named) if found is None else None
     if found is not None:
         out |= {"entry": found.spec.name, "matched": found.matched, "how": found.how,
                 "confidence": found.confidence, "note": found.note}  # fmt: skip
+    elif shaped is not None:
+        out |= {"shape_from_name": shaped.donor, "confidence": "low", "note": shaped.note}
     if args.json:
         print(json.dumps(out, indent=2, default=str))
         return 0 if found else 1
     if found is None:
         print(f"{args.model}: not in the catalog")
+        if shaped is not None:
+            print(f"  sized from its name at low confidence: {shaped.note}")
     else:
         print(f"{args.model}: {found.spec.name} ({found.how}, confidence {found.confidence})")
         if found.note:

@@ -228,6 +228,8 @@ UNKNOWN_FAMILY = "unknown"
 STAND_IN = "stand-in"
 # A same-family entry sizes a name within this fraction of its own size; beyond it, a stand-in.
 SAME_FAMILY_SPAN = 0.3
+# vision-language entries: never a stand-in for a text model
+_VISION = re.compile(r"(?i)-vl-|-vl$|vision|pixtral|internvl|multimodal|ocr|glm-4\.\dv")
 # A stand-in's donor has a context of today's models (an old 4k model would cap the workload).
 _STAND_IN_MIN_CONTEXT = 32768
 
@@ -279,12 +281,14 @@ def _nearest_same_family(catalog: Catalog, family: str, params_b: float, active_
 
 
 def _stand_in(catalog: Catalog, params_b: float, active_b: float | None) -> ModelSpec | None:
-    """The closest plain-attention entry, dense for a dense name and MoE for a `-A<n>B` one: hybrid
-    and latent-attention layouts keep a KV cache unlike a plain model's."""
+    """The closest plain-attention text entry, dense for a dense name and MoE for a `-A<n>B` one:
+    hybrid and latent-attention layouts keep a KV cache unlike a plain model's, and a vision-language
+    entry's size counts its vision tower."""
 
     def plain(m: ModelSpec) -> bool:
         return (m.kv_layers is None and m.kv_heads > 1 and m.scope == "single_node" and m.shipped is None
-                and m.max_context >= _STAND_IN_MIN_CONTEXT and (m.active_params_b is None) == (active_b is None))  # fmt: skip
+                and m.max_context >= _STAND_IN_MIN_CONTEXT and (m.active_params_b is None) == (active_b is None)
+                and _VISION.search(m.name) is None)  # fmt: skip
 
     def distance(m: ModelSpec) -> float:
         d = abs(math.log(m.params_b / params_b))

@@ -44,3 +44,16 @@ def test_catalog_add_json_prints_and_writes_the_entry(tmp_path: Path, capsys: py
     assert main(["catalog", "add", str(tmp_path / "missing"), "--json"]) == 2
     out = capsys.readouterr()
     assert out.out == "" and len(out.err.strip().splitlines()) == 1
+
+
+def test_catalog_show_says_how_the_daemon_sizes_a_name_it_lacks(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["catalog", "show", "acme-lab/Foo-13B-Instruct"]) == 1  # not in the catalog
+    out = capsys.readouterr().out
+    assert "sized from its name at low confidence" in out and "layer shape is a stand-in taken from" in out
+    assert main(["catalog", "show", "acme-lab/Foo-13B-Instruct", "--json"]) == 1
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["confidence"] == "low" and shown["shape_from_name"]
+    # a text model's stand-in is never a vision-language entry (its size counts the vision tower)
+    assert not any(w in shown["shape_from_name"].lower() for w in ("-vl-", "vision", "pixtral", "internvl"))
+    assert main(["catalog", "show", "my-lab/private-chat"]) == 1  # no size: nothing to size it by
+    assert "sized from its name" not in capsys.readouterr().out
