@@ -41,10 +41,12 @@ vllm serve Qwen/Qwen2.5-7B-Instruct
 STANDIN_BIN = packaged("omnipilot.slurm.minicluster", "standin")
 
 
-def _missing_prereq() -> str | None:
+def _missing_prereq(*extra: str) -> str | None:
+    """Why the mini cluster cannot run here, or None; `extra`: the further programs a test needs
+    (accounting: slurmdbd, mariadbd, sacctmgr ...)."""
     if os.geteuid() != 0:
-        return "the mini cluster runs slurmctld/slurmd/munged as root"
-    for exe in ("slurmctld", "slurmd", "sbatch", "lua5.1"):
+        return "the mini cluster runs slurmctld/slurmd/munged" + ("/mariadbd" if "mariadbd" in extra else "") + " as root"
+    for exe in ("slurmctld", "slurmd", "sbatch", "lua5.1", *extra):
         if shutil.which(exe) is None and not Path(f"/usr/sbin/{exe}").exists():
             return f"{exe} is not installed (run install.sh)"
     return None

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 from collections.abc import Iterator
 
@@ -15,21 +14,19 @@ import pytest
 
 from omnipilot.slurm.minicluster.cluster import MiniCluster
 
-from .conftest import Cluster, assert_shipped_hook_settings, cold_cache_env, print_cluster_logs, token_of
+from .conftest import (
+    Cluster,
+    _missing_prereq,
+    assert_shipped_hook_settings,
+    cold_cache_env,
+    print_cluster_logs,
+    token_of,
+)
 from .test_enforce import BIG_MODEL, KIND, SRUN_JOB, _gpus_of
 
 pytestmark = [pytest.mark.slurm, pytest.mark.accounting]
 
 QOS = "omnipilot-gpu2"
-
-
-def _missing() -> str | None:
-    if os.geteuid() != 0:
-        return "the mini cluster runs slurmctld/slurmd/munged/mariadbd as root"
-    for exe in ("slurmctld", "slurmd", "slurmdbd", "mariadbd", "sacctmgr", "lua5.1"):
-        if shutil.which(exe) is None:
-            return f"{exe} is not installed (run install.sh)"
-    return None
 
 
 def _sacctmgr(env: dict[str, str], *args: str) -> None:
@@ -41,7 +38,7 @@ def _sacctmgr(env: dict[str, str], *args: str) -> None:
 def limited(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     """Enforce mode with allow_low_confidence (the mini cluster's model is unsure of most arms) and
     allow_more_gpu_hours (so that only the QOS limit stands between a 2-GPU job and a bigger arm)."""
-    reason = _missing()
+    reason = _missing_prereq("slurmdbd", "mariadbd", "sacctmgr")
     if reason:
         pytest.skip(reason)
     state = tmp_path_factory.mktemp("limits-cluster")

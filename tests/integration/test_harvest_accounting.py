@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import time
 from collections.abc import Iterator
@@ -23,25 +22,16 @@ from omnipilot.collectors.harvest import ClusterHistory, harvest
 from omnipilot.collectors.launch_stats import demand_shares, launch_counts
 from omnipilot.slurm.minicluster.cluster import ClusterInfo, MiniCluster
 
-from .conftest import print_cluster_logs
+from .conftest import _missing_prereq, print_cluster_logs
 
 pytestmark = [pytest.mark.slurm, pytest.mark.accounting]
 
 REPO = Path(__file__).resolve().parents[2]
 
 
-def _missing() -> str | None:
-    if os.geteuid() != 0:
-        return "the mini cluster runs slurmctld/slurmd/munged/mariadbd as root"
-    for exe in ("slurmctld", "slurmd", "slurmdbd", "mariadbd", "mariadb-install-db", "sacct", "sacctmgr"):
-        if shutil.which(exe) is None:
-            return f"{exe} is not installed (run install.sh)"
-    return None
-
-
 @pytest.fixture(scope="module")
 def acct(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ClusterInfo, dict[str, str], Path]]:
-    reason = _missing()
+    reason = _missing_prereq("slurmdbd", "mariadbd", "mariadb-install-db", "sacct", "sacctmgr")
     if reason:
         pytest.skip(reason)
     state = tmp_path_factory.mktemp("acct-cluster")
