@@ -23,6 +23,7 @@ from omnipilot.advisor.utility import (
     QueueView,
     UtilityTerms,
     arm_utility,
+    judged_slo_s,
     slo_not_judged,
     utility_order,
 )
@@ -190,7 +191,7 @@ def _say_slo_not_judged(decision: Decision, intent: Intent, settings: UtilitySet
     Prediction: the scorer's are shared with its cache."""
     choice = decision.choice
     pred = choice.prediction if choice is not None else None
-    slo_s = intent.slo_ttft_ms / 1000.0 if intent.slo_ttft_ms else settings.slo_ttft_s
+    slo_s = judged_slo_s(intent.slo_ttft_ms, settings)
     if choice is None or pred is None or not slo_s or "ttft_p50_s" in pred.targets:
         return decision
     reasons = [slo_not_judged(slo_s), *pred.reasons]
@@ -220,7 +221,7 @@ def rank_by_utility(
 
     `ranked` arrives in cheapest-fit order, which stays the tie-break and the fallback.
     """
-    slo_s = intent.slo_ttft_ms / 1000.0 if intent.slo_ttft_ms else None
+    slo_s = judged_slo_s(intent.slo_ttft_ms, settings)
     for s in ranked:
         p = s.prediction.targets if s.prediction else {}
         s.utility = arm_utility(
@@ -238,10 +239,9 @@ def rank_by_utility(
     if floor_note:
         notes = [*notes, floor_note]
     best = order[0]
-    if all(s.utility is not None and s.utility.slo_excluded for s in order):
-        # the job's own SLO, else the site's (a site-wide SLO used to crash this line)
-        slo = slo_s if slo_s is not None else settings.slo_ttft_s
-        notes = [*notes, f"no arm meets the TTFT SLO of {plain(slo)} s; ranked by utility regardless"]
+    if slo_s is not None and all(s.utility is not None and s.utility.slo_excluded for s in order):
+        # the judged SLO is the job's own or the site's (a site-wide SLO used to crash this line)
+        notes = [*notes, f"no arm meets the TTFT SLO of {plain(slo_s)} s; ranked by utility regardless"]
     pred = best.prediction
     unsure = pred is None or pred.confidence == "low" or "tokens_per_s" not in pred.targets
     if settings.fallback_on_low_confidence and unsure:

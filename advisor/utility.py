@@ -161,6 +161,14 @@ def arm_utility(
     )
 
 
+def judged_slo_s(slo_ttft_ms: float | None, settings: UtilitySettings) -> float | None:
+    """The TTFT SLO a job is judged by, in seconds: its own `slo_ttft_ms` tag, else the site's
+    `slo_ttft_s`; None when neither sets one (then TTFT is neither scored nor judged)."""
+    if slo_ttft_ms:
+        return slo_ttft_ms / 1000.0
+    return settings.slo_ttft_s or None
+
+
 def slo_not_judged(slo_s: float) -> str:
     """The one line that says a TTFT SLO could not be judged (no TTFT prediction for the arm)."""
     return f"TTFT not predicted: SLO {slo_s:g} s not checked"

@@ -15,6 +15,7 @@ import structlog
 from omnipilot.advisor.arms import Arm, Workload
 from omnipilot.advisor.decide import Decision, Intent, Prediction, ScoredArm, Scorer, decide
 from omnipilot.advisor.prior import LaunchPrior, load_prior
+from omnipilot.advisor.utility import judged_slo_s
 from omnipilot.catalog import Catalog, CatalogError, ModelSpec
 from omnipilot.config import Settings
 from omnipilot.daemon.checkpoint_cache import CheckpointCache
@@ -426,10 +427,7 @@ class AdviceService:
         return f"{problem}, and no advised arm fits within it"
 
     def _slo_s(self, intent: Intent) -> float | None:
-        """The TTFT SLO a job is judged by: its own tag, else the site's; None when neither sets one."""
-        if intent.slo_ttft_ms:
-            return intent.slo_ttft_ms / 1000.0
-        return self.settings.utility.slo_ttft_s or None
+        return judged_slo_s(intent.slo_ttft_ms, self.settings.utility)
 
     def _decision_record(self, intent: Intent, decision: Decision) -> dict[str, Any]:
         return {
